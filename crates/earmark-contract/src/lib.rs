@@ -1,0 +1,59 @@
+#![doc = include_str!("../README.md")]
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test suites fail by panicking")]
+
+pub mod job_queue;
+pub mod library_repo;
+
+use std::sync::Arc;
+
+use earmark_core::ports::{JobQueue, LibraryRepo};
+use earmark_core::{Asin, BookRecord};
+
+/// What a backend hands the suites: fresh, empty stores that live as long as the fixture.
+pub trait Fixture: Send + Sync + 'static {
+    /// The library repository under test.
+    fn library(&self) -> Arc<dyn LibraryRepo>;
+    /// The job queue under test.
+    fn jobs(&self) -> Arc<dyn JobQueue>;
+}
+
+/// The `n`th test ASIN: `B000000001`, `B000000002`, ...
+pub fn asin(n: u32) -> Asin {
+    Asin::parse(&format!("B{n:09}")).unwrap()
+}
+
+/// A plausible library record for [`asin`]`(n)`.
+pub fn record(n: u32) -> BookRecord {
+    BookRecord {
+        asin: asin(n),
+        title: format!("Book {n}"),
+        subtitle: (n % 2 == 0).then(|| format!("Subtitle {n}")),
+        author: Some("Ursula K. Le Guin, Someone Else".into()),
+        narrator: Some("Rob Inglis".into()),
+        series: (n % 3 == 0).then(|| "Earthsea".to_owned()),
+        series_sequence: (n % 3 == 0).then(|| format!("{}", n / 3)),
+        runtime_min: Some(600 + i32::try_from(n).unwrap()),
+        cover_url: Some(format!("https://m.media-amazon.com/images/I/{n}._SL500_.jpg")),
+        metadata_json: serde_json::json!({
+            "asin": asin(n).to_string(),
+            "title": format!("Book {n}"),
+            "authors": "Ursula K. Le Guin, Someone Else",
+            "rating": "-",
+        }),
+    }
+}
+
+/// Expands one `#[tokio::test]` per listed suite function, each with a fresh fixture.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __contract_tests {
+    ($setup:path, $module:ident, $getter:ident: $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(fixture) = $setup().await else { return };
+                $crate::$module::$case($crate::Fixture::$getter(&fixture)).await;
+            }
+        )+
+    };
+}

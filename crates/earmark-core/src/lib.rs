@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+pub mod domain;
+pub mod ports;
+
+pub use domain::asin::{Asin, AsinError};
+pub use domain::book::{
+    Book, BookRecord, BookStatus, BookUpdate, ChangeCursor, ChangePage, UpsertSummary,
+};
+pub use domain::file::{FileKind, NewStoredFile, StoredFile};
+pub use domain::format::{ConversionMode, OutputFormat};
+pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
+pub use domain::ParseEnumError;

@@ -1,0 +1,108 @@
+//! The job queue: the jobs table is the queue, so nothing accepted is lost on a crash.
+
+use async_trait::async_trait;
+
+use super::BoxError;
+use crate::domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
+
+/// Why a queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobQueueError {
+    /// No job has this id.
+    #[error("no job with id {0}")]
+    NotFound(JobId),
+    /// The state machine does not allow this change.
+    #[error("job {id} is {from} and cannot become {to}")]
+    InvalidTransition {
+        /// The job.
+        id: JobId,
+        /// Its current status.
+        from: JobStatus,
+        /// The refused status.
+        to: JobStatus,
+    },
+    /// The store cannot be reached right now; retry later.
+    #[error("the job database is unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// Anything else the store reported.
+    #[error("the job database failed: {0}")]
+    Storage(#[source] BoxError),
+}
+
+/// The result of [`JobQueue::enqueue`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enqueued {
+    /// The job now responsible for the work.
+    pub job: Job,
+    /// False when an active job for the same work already existed and is returned instead.
+    pub created: bool,
+}
+
+/// One page of a job listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPage {
+    /// The jobs, newest first.
+    pub items: Vec<Job>,
+    /// How many jobs match the filter in all.
+    pub total: u64,
+}
+
+/// What start-up recovery did with jobs a crash left RUNNING.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecoveryReport {
+    /// Put back in the queue for another attempt.
+    pub requeued: Vec<Job>,
+    /// Failed as interrupted because they had used up their attempts.
+    pub failed: Vec<Job>,
+}
+
+/// Persistent job queue shared by the HTTP surface (which enqueues) and workers (which claim).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Persists a new QUEUED job before returning.
+    ///
+    /// When a job with the same task type and book (or, for syncs, any sync) is PENDING,
+    /// QUEUED or RUNNING, MUST return that job with `created: false` instead of inserting,
+    /// also when two such calls race.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued, JobQueueError>;
+
+    /// One job.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` when no job has this id.
+    async fn get(&self, id: JobId) -> Result<Job, JobQueueError>;
+
+    /// Jobs matching `filter`, newest first, with the total count of matches.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn list(&self, filter: JobFilter) -> Result<JobPage, JobQueueError>;
+
+    /// Claims the oldest QUEUED job of `task_type`: it becomes RUNNING with `started_at` set
+    /// and `attempts` incremented. Returns `None` when none is waiting.
+    ///
+    /// Two workers claiming at the same time MUST never receive the same job.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn claim_next(&self, task_type: TaskType) -> Result<Option<Job>, JobQueueError>;
+
+    /// Applies `update`. A status change MUST be allowed by [`JobStatus::can_become`]; a
+    /// terminal status sets `finished_at`, progress 100 on completion.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id and `InvalidTransition` for a refused status
+    /// change, leaving the job untouched.
+    async fn update(&self, id: JobId, update: JobUpdate) -> Result<Job, JobQueueError>;
+
+    /// Start-up recovery: every RUNNING job is re-queued when `attempts < max_attempts`, else
+    /// failed with an "interrupted" error.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn recover_interrupted(&self, max_attempts: i32) -> Result<RecoveryReport, JobQueueError>;
+}

@@ -1,0 +1,106 @@
+//! The library: books, their local state, their stored files, and a change feed.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::BoxError;
+use crate::domain::asin::Asin;
+use crate::domain::book::{Book, BookRecord, BookUpdate, ChangeCursor, ChangePage, UpsertSummary};
+use crate::domain::file::{NewStoredFile, StoredFile};
+
+/// Why a library operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryRepoError {
+    /// No book has this ASIN.
+    #[error("no book with ASIN {0} in the library")]
+    BookNotFound(Asin),
+    /// No stored file has this id.
+    #[error("no stored file with id {0}")]
+    FileNotFound(Uuid),
+    /// The store cannot be reached right now (pool exhausted, connection refused); retry later.
+    #[error("the library database is unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// Anything else the store reported.
+    #[error("the library database failed: {0}")]
+    Storage(#[source] BoxError),
+}
+
+/// Where books and their files are kept.
+///
+/// Every write moves the touched books' `updated_at` to a time later than every watermark
+/// handed out before the write committed, so that [`LibraryRepo::changes_since`] never misses
+/// a change.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait LibraryRepo: Send + Sync {
+    /// Inserts new books and updates known ones from a library sync, atomically per call.
+    ///
+    /// A book whose record equals the stored one (every field and `metadata_json`) MUST keep
+    /// its `updated_at`; a changed one gets a new `updated_at`; a removed one that appears
+    /// again loses its `removed_at`. Local state (status, paths) is never touched.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`; on error nothing of the batch is written.
+    async fn upsert_books(&self, records: Vec<BookRecord>) -> Result<UpsertSummary, LibraryRepoError>;
+
+    /// Marks every book not in `present` and not yet removed as removed (a tombstone),
+    /// returning how many were marked. An empty `present` marks every book.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn mark_removed_except(&self, present: Vec<Asin>) -> Result<u64, LibraryRepoError>;
+
+    /// One book, removed or not.
+    ///
+    /// # Errors
+    /// MUST return `BookNotFound` when no book has this ASIN.
+    async fn get_book(&self, asin: &Asin) -> Result<Book, LibraryRepoError>;
+
+    /// Applies `update` to a book's local state and moves its `updated_at`.
+    ///
+    /// # Errors
+    /// MUST return `BookNotFound` when no book has this ASIN.
+    async fn update_book(&self, asin: &Asin, update: BookUpdate) -> Result<Book, LibraryRepoError>;
+
+    /// The books created, changed or removed at or after `since` (all books when `None`),
+    /// ordered by `(updated_at, asin)`, starting after `after`, at most `limit` of them.
+    ///
+    /// `next_since` is a watermark: a caller that stores it and passes it as `since` next
+    /// time receives every change it has not seen, including changes that were being written
+    /// while this call ran. It may receive a book again; it never misses one.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn changes_since(
+        &self,
+        since: Option<OffsetDateTime>,
+        after: Option<ChangeCursor>,
+        limit: u32,
+    ) -> Result<ChangePage, LibraryRepoError>;
+
+    /// Registers a file for a book. Registering the same path again replaces the row (same
+    /// id, new kind, size and mime).
+    ///
+    /// # Errors
+    /// MUST return `BookNotFound` when the book does not exist.
+    async fn add_file(&self, file: NewStoredFile) -> Result<StoredFile, LibraryRepoError>;
+
+    /// The files of a book, oldest first; empty when it has none or does not exist.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn files_of(&self, asin: &Asin) -> Result<Vec<StoredFile>, LibraryRepoError>;
+
+    /// One stored file by id.
+    ///
+    /// # Errors
+    /// MUST return `FileNotFound` when no file has this id.
+    async fn get_file(&self, id: Uuid) -> Result<StoredFile, LibraryRepoError>;
+
+    /// Proves the store answers, for readiness checks.
+    ///
+    /// # Errors
+    /// `Unavailable` when it does not.
+    async fn ping(&self) -> Result<(), LibraryRepoError>;
+}

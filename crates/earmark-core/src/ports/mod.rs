@@ -1,0 +1,17 @@
+//! The ports: what the domain needs from the outside world, as async traits.
+//!
+//! A port's doc comment is its contract; every adapter passes the same contract test suite.
+
+pub mod job_queue;
+pub mod library_repo;
+
+pub use job_queue::{Enqueued, JobPage, JobQueue, JobQueueError, RecoveryReport};
+pub use library_repo::{LibraryRepo, LibraryRepoError};
+
+#[cfg(feature = "mock")]
+pub use job_queue::MockJobQueue;
+#[cfg(feature = "mock")]
+pub use library_repo::MockLibraryRepo;
+
+/// The error an adapter could not classify more precisely, kept whole for logs.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -1,0 +1,70 @@
+//! The tables, once for both backends (see [`crate::sql_types`] for the two portable types).
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::TimeSql;
+
+    books (asin) {
+        asin -> Text,
+        title -> Text,
+        subtitle -> Nullable<Text>,
+        author -> Nullable<Text>,
+        narrator -> Nullable<Text>,
+        series -> Nullable<Text>,
+        series_sequence -> Nullable<Text>,
+        runtime_min -> Nullable<Integer>,
+        cover_url -> Nullable<Text>,
+        metadata_json -> Text,
+        status -> Text,
+        local_path_aax -> Nullable<Text>,
+        local_path_voucher -> Nullable<Text>,
+        local_path_cover -> Nullable<Text>,
+        local_path_converted -> Nullable<Text>,
+        conversion_format -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        created_at -> TimeSql,
+        updated_at -> TimeSql,
+        removed_at -> Nullable<TimeSql>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IdSql, TimeSql};
+
+    jobs (id) {
+        id -> IdSql,
+        task_type -> Text,
+        asin -> Nullable<Text>,
+        params -> Text,
+        status -> Text,
+        progress_percent -> Double,
+        status_message -> Nullable<Text>,
+        log_file_path -> Nullable<Text>,
+        error -> Nullable<Text>,
+        attempts -> Integer,
+        original_job_id -> Nullable<IdSql>,
+        created_at -> TimeSql,
+        started_at -> Nullable<TimeSql>,
+        finished_at -> Nullable<TimeSql>,
+        updated_at -> TimeSql,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IdSql, TimeSql};
+
+    files (id) {
+        id -> IdSql,
+        asin -> Text,
+        kind -> Text,
+        path -> Text,
+        size -> BigInt,
+        mime -> Text,
+        created_at -> TimeSql,
+    }
+}
+
+diesel::joinable!(files -> books (asin));
+diesel::allow_tables_to_appear_in_same_query!(books, jobs, files);

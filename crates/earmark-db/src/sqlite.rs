@@ -1,0 +1,127 @@
+//! The SQLite adapter: a bundled SQLite behind diesel-async's `SyncConnectionWrapper`.
+//!
+//! Every connection runs in WAL mode with a busy timeout and foreign keys on; every write
+//! transaction starts with `BEGIN IMMEDIATE`, so writers queue for the lock at BEGIN instead
+//! of failing with SQLITE_BUSY when they try to upgrade a read lock.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use diesel::{Connection, SqliteConnection};
+use diesel::connection::SimpleConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::StoreError;
+use crate::sql_types::DbTime;
+use crate::store_impl::impl_ports;
+use crate::PoolSettings;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// Run on every new connection.
+const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 15000; \
+     PRAGMA foreign_keys = ON;";
+
+/// An async SQLite connection.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// The library and the job queue in one SQLite file.
+pub struct SqliteStore {
+    pool: Pool<SqliteConn>,
+    /// Last time handed out by [`SqliteStore::tick`], in µs: the change feed needs a clock
+    /// that never goes back, even when the wall clock does.
+    last_tick: AtomicI64,
+}
+
+impl SqliteStore {
+    /// Creates (if needed) and migrates the database file at `path`, then opens a pool on it.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or a migration fails.
+    pub async fn open(path: &str, settings: &PoolSettings) -> Result<Self, crate::DbError> {
+        let target = path.to_owned();
+        tokio::task::spawn_blocking(move || migrate(&target))
+            .await
+            .map_err(|e| crate::DbError::Migrate(e.to_string()))??;
+
+        let mut config = ManagerConfig::<SqliteConn>::default();
+        config.custom_setup = Box::new(|url| {
+            let url = url.to_owned();
+            Box::pin(async move {
+                let mut conn = SqliteConn::establish(&url).await?;
+                conn.batch_execute(CONNECTION_PRAGMAS)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+        let pool = Pool::builder(manager)
+            .max_size(settings.max_connections)
+            .wait_timeout(Some(settings.acquire_timeout))
+            .create_timeout(Some(settings.acquire_timeout))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| crate::DbError::Pool(e.to_string()))?;
+        Ok(Self { pool, last_tick: AtomicI64::new(0) })
+    }
+
+    async fn conn(&self) -> Result<Object<SqliteConn>, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// The wall clock, but strictly after every time this store handed out before.
+    fn tick(&self) -> DbTime {
+        let now = DbTime::now().unix_micros();
+        let mut last = self.last_tick.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self.last_tick.compare_exchange_weak(last, next, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => return DbTime::from_unix_micros(next),
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    /// Inside a `BEGIN IMMEDIATE` transaction no other writer is in flight: the stamp is later
+    /// than any watermark handed out before.
+    async fn write_clock(&self, _c: &mut SqliteConn) -> Result<DbTime, StoreError> {
+        Ok(self.tick())
+    }
+
+    /// The change feed reads under `BEGIN IMMEDIATE` too: holding the write lock, it sees every
+    /// committed write, and every later write is stamped after this watermark.
+    async fn read_watermark(&self, _c: &mut SqliteConn) -> Result<DbTime, StoreError> {
+        Ok(self.tick())
+    }
+}
+
+impl_ports! {
+    store = SqliteStore,
+    backend = diesel::sqlite::Sqlite,
+    conn = SqliteConn,
+    write_txn = immediate_transaction,
+    claim_lock = {},
+}
+
+fn migrate(path: &str) -> Result<(), crate::DbError> {
+    let mut conn =
+        SqliteConnection::establish(path).map_err(|e| crate::DbError::Connect(e.to_string()))?;
+    conn.batch_execute(CONNECTION_PRAGMAS)
+        .map_err(|e| crate::DbError::Migrate(e.to_string()))?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| crate::DbError::Migrate(e.to_string()))?
+        .len();
+    if applied > 0 {
+        tracing::info!(applied, backend = "sqlite", "applied database migrations");
+    }
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! Both port contracts against the PostgreSQL adapter, each test in its own fresh database.
+
+use std::sync::Arc;
+
+use earmark_core::ports::{JobQueue, LibraryRepo};
+use earmark_db::testing::TestDb;
+
+struct Postgres(TestDb);
+
+impl earmark_contract::Fixture for Postgres {
+    fn library(&self) -> Arc<dyn LibraryRepo> {
+        self.0.db.library.clone()
+    }
+    fn jobs(&self) -> Arc<dyn JobQueue> {
+        self.0.db.jobs.clone()
+    }
+}
+
+async fn setup() -> Option<Postgres> {
+    TestDb::postgres().await.map(Postgres)
+}
+
+earmark_contract::library_repo_contract!(setup);
+earmark_contract::job_queue_contract!(setup);

@@ -1,0 +1,24 @@
+//! Both port contracts against the SQLite adapter, each test on its own database file.
+
+use std::sync::Arc;
+
+use earmark_core::ports::{JobQueue, LibraryRepo};
+use earmark_db::testing::TestDb;
+
+struct Sqlite(TestDb);
+
+impl earmark_contract::Fixture for Sqlite {
+    fn library(&self) -> Arc<dyn LibraryRepo> {
+        self.0.db.library.clone()
+    }
+    fn jobs(&self) -> Arc<dyn JobQueue> {
+        self.0.db.jobs.clone()
+    }
+}
+
+async fn setup() -> Option<Sqlite> {
+    Some(Sqlite(TestDb::sqlite().await))
+}
+
+earmark_contract::library_repo_contract!(setup);
+earmark_contract::job_queue_contract!(setup);

@@ -1,0 +1,3 @@
+DROP TABLE files;
+DROP TABLE jobs;
+DROP TABLE books;
