@@ -45,11 +45,19 @@ fn convert(n: u32) -> NewJob {
 }
 
 fn sync() -> NewJob {
-    NewJob { task_type: TaskType::Sync, asin: None, params: serde_json::json!({}), original_job_id: None }
+    NewJob {
+        task_type: TaskType::Sync,
+        asin: None,
+        params: serde_json::json!({}),
+        original_job_id: None,
+    }
 }
 
 fn to(status: JobStatus) -> JobUpdate {
-    JobUpdate { status: Some(status), ..JobUpdate::default() }
+    JobUpdate {
+        status: Some(status),
+        ..JobUpdate::default()
+    }
 }
 
 /// A job is stored QUEUED before enqueue returns, with its request intact.
@@ -57,7 +65,10 @@ pub async fn enqueue_persists_a_queued_job(jobs: Arc<dyn JobQueue>) {
     let enqueued = jobs.enqueue(convert(1)).await.unwrap();
     assert!(enqueued.created);
     let job = enqueued.job;
-    assert_eq!((job.status, job.task_type, job.attempts), (JobStatus::Queued, TaskType::Convert, 0));
+    assert_eq!(
+        (job.status, job.task_type, job.attempts),
+        (JobStatus::Queued, TaskType::Convert, 0)
+    );
     assert_eq!(job.asin, Some(asin(1)));
     assert_eq!(job.params["format"], "m4b");
     assert!(job.started_at.is_none() && job.finished_at.is_none());
@@ -73,8 +84,14 @@ pub async fn enqueue_returns_the_active_job_for_the_same_work(jobs: Arc<dyn JobQ
     assert!(!again.created);
     assert_eq!(again.job.id, first.job.id);
 
-    assert!(jobs.enqueue(convert(1)).await.unwrap().created, "other kind of work");
-    assert!(jobs.enqueue(download(2)).await.unwrap().created, "other book");
+    assert!(
+        jobs.enqueue(convert(1)).await.unwrap().created,
+        "other kind of work"
+    );
+    assert!(
+        jobs.enqueue(download(2)).await.unwrap().created,
+        "other book"
+    );
 
     let running = jobs.claim_next(TaskType::Download).await.unwrap().unwrap();
     assert_eq!(running.id, first.job.id);
@@ -84,7 +101,11 @@ pub async fn enqueue_returns_the_active_job_for_the_same_work(jobs: Arc<dyn JobQ
 
     let sync_job = jobs.enqueue(sync()).await.unwrap();
     assert!(sync_job.created);
-    assert_eq!(jobs.enqueue(sync()).await.unwrap().job.id, sync_job.job.id, "one sync at a time");
+    assert_eq!(
+        jobs.enqueue(sync()).await.unwrap().job.id,
+        sync_job.job.id,
+        "one sync at a time"
+    );
 }
 
 /// Many simultaneous requests for the same work produce exactly one job.
@@ -103,7 +124,13 @@ pub async fn racing_enqueues_create_one_job(jobs: Arc<dyn JobQueue>) {
         ids.insert(outcome.job.id);
     }
     assert_eq!((created, ids.len()), (1, 1));
-    let page = jobs.list(JobFilter { limit: 100, ..JobFilter::default() }).await.unwrap();
+    let page = jobs
+        .list(JobFilter {
+            limit: 100,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(page.total, 1);
 }
 
@@ -127,8 +154,20 @@ pub async fn claims_take_the_oldest_job_of_their_lane(jobs: Arc<dyn JobQueue>) {
     assert_eq!(claimed.id, d1.id);
     assert_eq!((claimed.status, claimed.attempts), (JobStatus::Running, 1));
     assert!(claimed.started_at.is_some());
-    assert_eq!(jobs.claim_next(TaskType::Convert).await.unwrap().map(|j| j.id), Some(c1.id));
-    assert_eq!(jobs.claim_next(TaskType::Download).await.unwrap().map(|j| j.id), Some(d2.id));
+    assert_eq!(
+        jobs.claim_next(TaskType::Convert)
+            .await
+            .unwrap()
+            .map(|j| j.id),
+        Some(c1.id)
+    );
+    assert_eq!(
+        jobs.claim_next(TaskType::Download)
+            .await
+            .unwrap()
+            .map(|j| j.id),
+        Some(d2.id)
+    );
     assert_eq!(jobs.claim_next(TaskType::Download).await.unwrap(), None);
     assert_eq!(jobs.claim_next(TaskType::Sync).await.unwrap(), None);
 }
@@ -167,32 +206,72 @@ pub async fn transitions_follow_the_state_machine(jobs: Arc<dyn JobQueue>) {
     let refused = jobs.update(job.id, to(JobStatus::Completed)).await;
     assert!(matches!(
         refused,
-        Err(JobQueueError::InvalidTransition { from: JobStatus::Queued, to: JobStatus::Completed, .. })
+        Err(JobQueueError::InvalidTransition {
+            from: JobStatus::Queued,
+            to: JobStatus::Completed,
+            ..
+        })
     ));
 
     jobs.claim_next(TaskType::Convert).await.unwrap().unwrap();
     let progressed = jobs
-        .update(job.id, JobUpdate { progress_percent: Some(140.0), status_message: Some("encoding".into()), ..JobUpdate::default() })
+        .update(
+            job.id,
+            JobUpdate {
+                progress_percent: Some(140.0),
+                status_message: Some("encoding".into()),
+                ..JobUpdate::default()
+            },
+        )
         .await
         .unwrap();
-    assert_eq!((progressed.status, progressed.progress_percent), (JobStatus::Running, 100.0));
-    let halfway = jobs.update(job.id, JobUpdate { progress_percent: Some(42.5), ..JobUpdate::default() }).await.unwrap();
+    assert_eq!(
+        (progressed.status, progressed.progress_percent),
+        (JobStatus::Running, 100.0)
+    );
+    let halfway = jobs
+        .update(
+            job.id,
+            JobUpdate {
+                progress_percent: Some(42.5),
+                ..JobUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(halfway.progress_percent, 42.5);
     assert_eq!(halfway.status_message.as_deref(), Some("encoding"));
 
     let done = jobs.update(job.id, to(JobStatus::Completed)).await.unwrap();
-    assert_eq!((done.status, done.progress_percent), (JobStatus::Completed, 100.0));
+    assert_eq!(
+        (done.status, done.progress_percent),
+        (JobStatus::Completed, 100.0)
+    );
     assert!(done.finished_at.is_some());
-    for next in [JobStatus::Running, JobStatus::Queued, JobStatus::Cancelled, JobStatus::Failed] {
-        assert!(matches!(jobs.update(job.id, to(next)).await, Err(JobQueueError::InvalidTransition { .. })));
+    for next in [
+        JobStatus::Running,
+        JobStatus::Queued,
+        JobStatus::Cancelled,
+        JobStatus::Failed,
+    ] {
+        assert!(matches!(
+            jobs.update(job.id, to(next)).await,
+            Err(JobQueueError::InvalidTransition { .. })
+        ));
     }
     assert_eq!(jobs.get(job.id).await.unwrap(), done);
 
     let waiting = jobs.enqueue(convert(5)).await.unwrap().job;
-    let cancelled = jobs.update(waiting.id, to(JobStatus::Cancelled)).await.unwrap();
+    let cancelled = jobs
+        .update(waiting.id, to(JobStatus::Cancelled))
+        .await
+        .unwrap();
     assert_eq!(cancelled.status, JobStatus::Cancelled);
     assert!(cancelled.finished_at.is_some());
-    assert!(matches!(jobs.update(JobId::new(), to(JobStatus::Cancelled)).await, Err(JobQueueError::NotFound(_))));
+    assert!(matches!(
+        jobs.update(JobId::new(), to(JobStatus::Cancelled)).await,
+        Err(JobQueueError::NotFound(_))
+    ));
 }
 
 /// Listings filter by status, kind and book, newest first, counting all matches.
@@ -202,23 +281,74 @@ pub async fn listing_filters_and_counts(jobs: Arc<dyn JobQueue>) {
     let c1 = jobs.enqueue(convert(1)).await.unwrap().job;
     jobs.claim_next(TaskType::Download).await.unwrap();
 
-    let all = jobs.list(JobFilter { limit: 10, ..JobFilter::default() }).await.unwrap();
-    assert_eq!(all.total, 3);
-    assert_eq!(all.items.iter().map(|j| j.id).collect::<Vec<_>>(), vec![c1.id, d2.id, d1.id]);
-
-    let first = jobs.list(JobFilter { limit: 1, ..JobFilter::default() }).await.unwrap();
-    assert_eq!((first.total, first.items.len()), (3, 1));
-    let second = jobs.list(JobFilter { limit: 1, offset: 1, ..JobFilter::default() }).await.unwrap();
-    assert_eq!(second.items[0].id, d2.id);
-
-    let running = jobs.list(JobFilter { statuses: vec![JobStatus::Running], limit: 10, ..JobFilter::default() }).await.unwrap();
-    assert_eq!(running.items.iter().map(|j| j.id).collect::<Vec<_>>(), vec![d1.id]);
-    let waiting_downloads = jobs
-        .list(JobFilter { statuses: vec![JobStatus::Queued, JobStatus::Pending], task_type: Some(TaskType::Download), limit: 10, ..JobFilter::default() })
+    let all = jobs
+        .list(JobFilter {
+            limit: 10,
+            ..JobFilter::default()
+        })
         .await
         .unwrap();
-    assert_eq!(waiting_downloads.items.iter().map(|j| j.id).collect::<Vec<_>>(), vec![d2.id]);
-    let for_book = jobs.list(JobFilter { asin: Some(asin(1)), limit: 10, ..JobFilter::default() }).await.unwrap();
+    assert_eq!(all.total, 3);
+    assert_eq!(
+        all.items.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![c1.id, d2.id, d1.id]
+    );
+
+    let first = jobs
+        .list(JobFilter {
+            limit: 1,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((first.total, first.items.len()), (3, 1));
+    let second = jobs
+        .list(JobFilter {
+            limit: 1,
+            offset: 1,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.items[0].id, d2.id);
+
+    let running = jobs
+        .list(JobFilter {
+            statuses: vec![JobStatus::Running],
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        running.items.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![d1.id]
+    );
+    let waiting_downloads = jobs
+        .list(JobFilter {
+            statuses: vec![JobStatus::Queued, JobStatus::Pending],
+            task_type: Some(TaskType::Download),
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting_downloads
+            .items
+            .iter()
+            .map(|j| j.id)
+            .collect::<Vec<_>>(),
+        vec![d2.id]
+    );
+    let for_book = jobs
+        .list(JobFilter {
+            asin: Some(asin(1)),
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(for_book.total, 2);
 }
 
@@ -231,17 +361,38 @@ pub async fn recovery_requeues_or_fails_interrupted_jobs(jobs: Arc<dyn JobQueue>
     // Wear out the conversion: claimed, re-queued, claimed again (two attempts).
     jobs.claim_next(TaskType::Convert).await.unwrap();
     jobs.update(worn.id, to(JobStatus::Queued)).await.unwrap();
-    assert_eq!(jobs.claim_next(TaskType::Convert).await.unwrap().unwrap().attempts, 2);
+    assert_eq!(
+        jobs.claim_next(TaskType::Convert)
+            .await
+            .unwrap()
+            .unwrap()
+            .attempts,
+        2
+    );
 
     let report = jobs.recover_interrupted(2).await.unwrap();
-    assert_eq!(report.requeued.iter().map(|j| j.id).collect::<Vec<_>>(), vec![fresh.id]);
-    assert_eq!(report.failed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![worn.id]);
+    assert_eq!(
+        report.requeued.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![fresh.id]
+    );
+    assert_eq!(
+        report.failed.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![worn.id]
+    );
     assert_eq!(jobs.get(fresh.id).await.unwrap().status, JobStatus::Queued);
     let failed = jobs.get(worn.id).await.unwrap();
     assert_eq!(failed.status, JobStatus::Failed);
     assert!(failed.error.unwrap().contains("interrupted"));
-    assert_eq!(jobs.get(idle.id).await.unwrap().status, JobStatus::Queued, "queued jobs untouched");
-    assert_eq!(jobs.recover_interrupted(2).await.unwrap(), Default::default(), "nothing left running");
+    assert_eq!(
+        jobs.get(idle.id).await.unwrap().status,
+        JobStatus::Queued,
+        "queued jobs untouched"
+    );
+    assert_eq!(
+        jobs.recover_interrupted(2).await.unwrap(),
+        Default::default(),
+        "nothing left running"
+    );
 
     let again = jobs.claim_next(TaskType::Download).await.unwrap().unwrap();
     assert_eq!((again.id, again.attempts), (fresh.id, 2));

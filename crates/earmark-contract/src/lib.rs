@@ -1,5 +1,5 @@
 #![doc = include_str!("../README.md")]
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test suites fail by panicking")]
+#![expect(clippy::unwrap_used, reason = "test suites fail by panicking")]
 
 pub mod job_queue;
 pub mod library_repo;
@@ -27,13 +27,15 @@ pub fn record(n: u32) -> BookRecord {
     BookRecord {
         asin: asin(n),
         title: format!("Book {n}"),
-        subtitle: (n % 2 == 0).then(|| format!("Subtitle {n}")),
+        subtitle: n.is_multiple_of(2).then(|| format!("Subtitle {n}")),
         author: Some("Ursula K. Le Guin, Someone Else".into()),
         narrator: Some("Rob Inglis".into()),
-        series: (n % 3 == 0).then(|| "Earthsea".to_owned()),
-        series_sequence: (n % 3 == 0).then(|| format!("{}", n / 3)),
+        series: n.is_multiple_of(3).then(|| "Earthsea".to_owned()),
+        series_sequence: n.is_multiple_of(3).then(|| format!("{}", n / 3)),
         runtime_min: Some(600 + i32::try_from(n).unwrap()),
-        cover_url: Some(format!("https://m.media-amazon.com/images/I/{n}._SL500_.jpg")),
+        cover_url: Some(format!(
+            "https://m.media-amazon.com/images/I/{n}._SL500_.jpg"
+        )),
         metadata_json: serde_json::json!({
             "asin": asin(n).to_string(),
             "title": format!("Book {n}"),

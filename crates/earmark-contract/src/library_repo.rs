@@ -32,8 +32,14 @@ macro_rules! library_repo_contract {
 
 /// New books arrive as NEW with every field of their record.
 pub async fn upsert_inserts_new_books(repo: Arc<dyn LibraryRepo>) {
-    let summary = repo.upsert_books(vec![record(1), record(2), record(3)]).await.unwrap();
-    assert_eq!((summary.inserted, summary.updated, summary.unchanged), (3, 0, 0));
+    let summary = repo
+        .upsert_books(vec![record(1), record(2), record(3)])
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.inserted, summary.updated, summary.unchanged),
+        (3, 0, 0)
+    );
     let book = repo.get_book(&asin(2)).await.unwrap();
     assert_eq!(book.record, record(2));
     assert_eq!(book.status, BookStatus::New);
@@ -45,14 +51,31 @@ pub async fn upsert_inserts_new_books(repo: Arc<dyn LibraryRepo>) {
 pub async fn upsert_of_an_unchanged_record_keeps_updated_at(repo: Arc<dyn LibraryRepo>) {
     repo.upsert_books(vec![record(1), record(2)]).await.unwrap();
     let before = repo.get_book(&asin(1)).await.unwrap();
-    let watermark = repo.changes_since(None, None, 100).await.unwrap().next_since;
+    let watermark = repo
+        .changes_since(None, None, 100)
+        .await
+        .unwrap()
+        .next_since;
     tokio::time::sleep(Duration::from_millis(5)).await;
 
     let summary = repo.upsert_books(vec![record(1), record(2)]).await.unwrap();
-    assert_eq!((summary.inserted, summary.updated, summary.unchanged), (0, 0, 2));
-    assert_eq!(repo.get_book(&asin(1)).await.unwrap().updated_at, before.updated_at);
-    let delta = repo.changes_since(Some(watermark), None, 100).await.unwrap();
-    assert!(delta.books.is_empty(), "a no-op sync must give an empty delta: {:?}", delta.books);
+    assert_eq!(
+        (summary.inserted, summary.updated, summary.unchanged),
+        (0, 0, 2)
+    );
+    assert_eq!(
+        repo.get_book(&asin(1)).await.unwrap().updated_at,
+        before.updated_at
+    );
+    let delta = repo
+        .changes_since(Some(watermark), None, 100)
+        .await
+        .unwrap();
+    assert!(
+        delta.books.is_empty(),
+        "a no-op sync must give an empty delta: {:?}",
+        delta.books
+    );
 }
 
 /// A changed record (any field, or only its raw metadata) moves `updated_at` forward.
@@ -64,8 +87,14 @@ pub async fn upsert_of_a_changed_record_moves_updated_at(repo: Arc<dyn LibraryRe
     let mut new_metadata = record(2);
     new_metadata.metadata_json["rating"] = serde_json::json!("4.8");
 
-    let summary = repo.upsert_books(vec![retitled.clone(), new_metadata.clone()]).await.unwrap();
-    assert_eq!((summary.inserted, summary.updated, summary.unchanged), (0, 2, 0));
+    let summary = repo
+        .upsert_books(vec![retitled.clone(), new_metadata.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.inserted, summary.updated, summary.unchanged),
+        (0, 2, 0)
+    );
     let after = repo.get_book(&asin(1)).await.unwrap();
     assert_eq!(after.record, retitled);
     assert!(after.updated_at > before.updated_at);
@@ -78,7 +107,9 @@ pub async fn upsert_leaves_local_state_alone(repo: Arc<dyn LibraryRepo>) {
     repo.upsert_books(vec![record(1)]).await.unwrap();
     let update = BookUpdate {
         status: Some(BookStatus::Downloaded),
-        local_path_aax: Some(Some("/data/downloads/B000000001/B000000001-AAX_44_128.aaxc".into())),
+        local_path_aax: Some(Some(
+            "/data/downloads/B000000001/B000000001-AAX_44_128.aaxc".into(),
+        )),
         ..BookUpdate::default()
     };
     repo.update_book(&asin(1), update).await.unwrap();
@@ -88,32 +119,67 @@ pub async fn upsert_leaves_local_state_alone(repo: Arc<dyn LibraryRepo>) {
     let book = repo.get_book(&asin(1)).await.unwrap();
     assert_eq!(book.status, BookStatus::Downloaded);
     assert!(book.local_path_aax.is_some());
-    assert_eq!(book.record.narrator.as_deref(), Some("Kobna Holdbrook-Smith"));
+    assert_eq!(
+        book.record.narrator.as_deref(),
+        Some("Kobna Holdbrook-Smith")
+    );
 }
 
 /// Lookups and updates of an unknown ASIN say so.
 pub async fn unknown_book_is_not_found(repo: Arc<dyn LibraryRepo>) {
-    assert!(matches!(repo.get_book(&asin(404)).await, Err(LibraryRepoError::BookNotFound(a)) if a == asin(404)));
-    let update = BookUpdate { status: Some(BookStatus::Failed), ..BookUpdate::default() };
-    assert!(matches!(repo.update_book(&asin(404), update).await, Err(LibraryRepoError::BookNotFound(_))));
+    assert!(
+        matches!(repo.get_book(&asin(404)).await, Err(LibraryRepoError::BookNotFound(a)) if a == asin(404))
+    );
+    let update = BookUpdate {
+        status: Some(BookStatus::Failed),
+        ..BookUpdate::default()
+    };
+    assert!(matches!(
+        repo.update_book(&asin(404), update).await,
+        Err(LibraryRepoError::BookNotFound(_))
+    ));
 }
 
 /// Books missing from a sync become tombstones in the feed; when they return, they are live.
 pub async fn removal_leaves_a_tombstone_that_a_resync_lifts(repo: Arc<dyn LibraryRepo>) {
-    repo.upsert_books(vec![record(1), record(2), record(3)]).await.unwrap();
-    let watermark = repo.changes_since(None, None, 100).await.unwrap().next_since;
+    repo.upsert_books(vec![record(1), record(2), record(3)])
+        .await
+        .unwrap();
+    let watermark = repo
+        .changes_since(None, None, 100)
+        .await
+        .unwrap()
+        .next_since;
 
     assert_eq!(repo.mark_removed_except(vec![asin(1)]).await.unwrap(), 2);
-    assert_eq!(repo.mark_removed_except(vec![asin(1)]).await.unwrap(), 0, "already removed");
-    let delta = repo.changes_since(Some(watermark), None, 100).await.unwrap();
-    let tombstones: Vec<_> = delta.books.iter().map(|b| (b.record.asin.clone(), b.removed_at.is_some())).collect();
+    assert_eq!(
+        repo.mark_removed_except(vec![asin(1)]).await.unwrap(),
+        0,
+        "already removed"
+    );
+    let delta = repo
+        .changes_since(Some(watermark), None, 100)
+        .await
+        .unwrap();
+    let tombstones: Vec<_> = delta
+        .books
+        .iter()
+        .map(|b| (b.record.asin.clone(), b.removed_at.is_some()))
+        .collect();
     assert_eq!(tombstones, vec![(asin(2), true), (asin(3), true)]);
     assert!(repo.get_book(&asin(1)).await.unwrap().removed_at.is_none());
 
     let watermark = delta.next_since;
     let summary = repo.upsert_books(vec![record(1), record(2)]).await.unwrap();
-    assert_eq!((summary.updated, summary.unchanged), (1, 1), "a returning book is an update");
-    let delta = repo.changes_since(Some(watermark), None, 100).await.unwrap();
+    assert_eq!(
+        (summary.updated, summary.unchanged),
+        (1, 1),
+        "a returning book is an update"
+    );
+    let delta = repo
+        .changes_since(Some(watermark), None, 100)
+        .await
+        .unwrap();
     assert_eq!(delta.books.len(), 1);
     assert_eq!(delta.books[0].record.asin, asin(2));
     assert!(delta.books[0].removed_at.is_none());
@@ -138,11 +204,21 @@ pub async fn update_book_changes_local_state(repo: Arc<dyn LibraryRepo>) {
     assert_eq!(after.record, before.record);
 
     let cleared = repo
-        .update_book(&asin(7), BookUpdate { error_message: Some(None), ..BookUpdate::default() })
+        .update_book(
+            &asin(7),
+            BookUpdate {
+                error_message: Some(None),
+                ..BookUpdate::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(cleared.error_message, None);
-    assert_eq!(cleared.local_path_converted.as_deref(), Some("/data/converted/Book 7.m4b"), "untouched field kept");
+    assert_eq!(
+        cleared.local_path_converted.as_deref(),
+        Some("/data/converted/Book 7.m4b"),
+        "untouched field kept"
+    );
     let delta = repo.changes_since(Some(watermark), None, 10).await.unwrap();
     assert_eq!(delta.books.len(), 1);
     assert_eq!(delta.books[0], cleared);
@@ -150,8 +226,12 @@ pub async fn update_book_changes_local_state(repo: Arc<dyn LibraryRepo>) {
 
 /// Keyset pages cover every book exactly once, in `(updated_at, asin)` order.
 pub async fn change_feed_pages_by_key(repo: Arc<dyn LibraryRepo>) {
-    repo.upsert_books((1..=5).map(record).collect()).await.unwrap();
-    repo.upsert_books((6..=7).map(record).collect()).await.unwrap();
+    repo.upsert_books((1..=5).map(record).collect())
+        .await
+        .unwrap();
+    repo.upsert_books((6..=7).map(record).collect())
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     let mut after = None;
     let mut pages = 0;
@@ -159,7 +239,11 @@ pub async fn change_feed_pages_by_key(repo: Arc<dyn LibraryRepo>) {
         let page = repo.changes_since(None, after.clone(), 3).await.unwrap();
         pages += 1;
         assert!(page.books.len() <= 3);
-        seen.extend(page.books.iter().map(|b| (b.updated_at, b.record.asin.clone())));
+        seen.extend(
+            page.books
+                .iter()
+                .map(|b| (b.updated_at, b.record.asin.clone())),
+        );
         match page.next_cursor {
             Some(cursor) => after = Some(cursor),
             None => break,
@@ -183,12 +267,27 @@ pub async fn change_feed_watermark_hides_nothing(repo: Arc<dyn LibraryRepo>) {
     let first = repo.changes_since(None, None, 100).await.unwrap();
     assert_eq!(first.books.len(), 2);
     assert!(first.next_since >= first.books.iter().map(|b| b.updated_at).max().unwrap());
-    assert!(repo.changes_since(Some(first.next_since), None, 100).await.unwrap().books.is_empty());
+    assert!(
+        repo.changes_since(Some(first.next_since), None, 100)
+            .await
+            .unwrap()
+            .books
+            .is_empty()
+    );
 
-    repo.update_book(&asin(2), BookUpdate { status: Some(BookStatus::Downloading), ..BookUpdate::default() })
+    repo.update_book(
+        &asin(2),
+        BookUpdate {
+            status: Some(BookStatus::Downloading),
+            ..BookUpdate::default()
+        },
+    )
+    .await
+    .unwrap();
+    let second = repo
+        .changes_since(Some(first.next_since), None, 100)
         .await
         .unwrap();
-    let second = repo.changes_since(Some(first.next_since), None, 100).await.unwrap();
     assert_eq!(second.books.len(), 1);
     assert_eq!(second.books[0].status, BookStatus::Downloading);
     assert!(second.next_since >= first.next_since);
@@ -199,7 +298,9 @@ pub async fn change_feed_watermark_hides_nothing(repo: Arc<dyn LibraryRepo>) {
 pub async fn change_feed_never_misses_concurrent_writes(repo: Arc<dyn LibraryRepo>) {
     const BOOKS: u32 = 12;
     const ROUNDS: u32 = 40;
-    repo.upsert_books((1..=BOOKS).map(record).collect()).await.unwrap();
+    repo.upsert_books((1..=BOOKS).map(record).collect())
+        .await
+        .unwrap();
 
     let writers: Vec<_> = (0..2u32)
         .map(|w| {
@@ -213,7 +314,10 @@ pub async fn change_feed_never_misses_concurrent_writes(repo: Arc<dyn LibraryRep
                     if round % 3 == 0 {
                         repo.update_book(
                             &asin(1 + (n % BOOKS)),
-                            BookUpdate { error_message: Some(Some(format!("w{w} r{round}"))), ..BookUpdate::default() },
+                            BookUpdate {
+                                error_message: Some(Some(format!("w{w} r{round}"))),
+                                ..BookUpdate::default()
+                            },
                         )
                         .await
                         .unwrap();
@@ -225,7 +329,8 @@ pub async fn change_feed_never_misses_concurrent_writes(repo: Arc<dyn LibraryRep
 
     let mut mirror: HashMap<String, earmark_core::Book> = HashMap::new();
     let mut since = None;
-    let catch_up = async |mirror: &mut HashMap<String, earmark_core::Book>, since: &mut Option<time::OffsetDateTime>| {
+    let catch_up = async |mirror: &mut HashMap<String, earmark_core::Book>,
+                          since: &mut Option<time::OffsetDateTime>| {
         let mut after = None;
         loop {
             let page = repo.changes_since(*since, after.clone(), 4).await.unwrap();
@@ -252,7 +357,12 @@ pub async fn change_feed_never_misses_concurrent_writes(repo: Arc<dyn LibraryRep
 
     for n in 1..=BOOKS {
         let stored = repo.get_book(&asin(n)).await.unwrap();
-        assert_eq!(mirror.get(asin(n).as_str()), Some(&stored), "the mirror missed a change to {}", asin(n));
+        assert_eq!(
+            mirror.get(asin(n).as_str()),
+            Some(&stored),
+            "the mirror missed a change to {}",
+            asin(n)
+        );
     }
 }
 
@@ -266,24 +376,47 @@ pub async fn files_are_registered_by_path(repo: Arc<dyn LibraryRepo>) {
         size: 51_234,
         mime: "image/jpeg".into(),
     };
-    assert!(matches!(repo.add_file(cover.clone()).await, Err(LibraryRepoError::BookNotFound(_))));
+    assert!(matches!(
+        repo.add_file(cover.clone()).await,
+        Err(LibraryRepoError::BookNotFound(_))
+    ));
     repo.upsert_books(vec![record(1)]).await.unwrap();
 
     let stored = repo.add_file(cover.clone()).await.unwrap();
     assert_eq!((stored.kind, stored.size), (FileKind::Cover, 51_234));
     let audio = repo
-        .add_file(NewStoredFile { kind: FileKind::Aaxc, path: "/data/downloads/B000000001/B000000001-AAX_44_128.aaxc".into(), size: 7, mime: "audio/vnd.audible.aaxc".into(), ..cover.clone() })
+        .add_file(NewStoredFile {
+            kind: FileKind::Aaxc,
+            path: "/data/downloads/B000000001/B000000001-AAX_44_128.aaxc".into(),
+            size: 7,
+            mime: "audio/vnd.audible.aaxc".into(),
+            ..cover.clone()
+        })
         .await
         .unwrap();
     assert_eq!(repo.get_file(stored.id).await.unwrap(), stored);
 
-    let replaced = repo.add_file(NewStoredFile { size: 60_000, ..cover }).await.unwrap();
+    let replaced = repo
+        .add_file(NewStoredFile {
+            size: 60_000,
+            ..cover
+        })
+        .await
+        .unwrap();
     assert_eq!(replaced.id, stored.id, "same path, same id");
     assert_eq!(replaced.size, 60_000);
-    let ids: Vec<_> = repo.files_of(&asin(1)).await.unwrap().into_iter().map(|f| f.id).collect();
+    let ids: Vec<_> = repo
+        .files_of(&asin(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&stored.id) && ids.contains(&audio.id));
     assert!(repo.files_of(&asin(2)).await.unwrap().is_empty());
     let missing = uuid::Uuid::new_v4();
-    assert!(matches!(repo.get_file(missing).await, Err(LibraryRepoError::FileNotFound(id)) if id == missing));
+    assert!(
+        matches!(repo.get_file(missing).await, Err(LibraryRepoError::FileNotFound(id)) if id == missing)
+    );
 }

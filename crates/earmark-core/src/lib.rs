@@ -3,6 +3,7 @@
 pub mod domain;
 pub mod ports;
 
+pub use domain::ParseEnumError;
 pub use domain::asin::{Asin, AsinError};
 pub use domain::book::{
     Book, BookRecord, BookStatus, BookUpdate, ChangeCursor, ChangePage, UpsertSummary,
@@ -10,4 +11,3 @@ pub use domain::book::{
 pub use domain::file::{FileKind, NewStoredFile, StoredFile};
 pub use domain::format::{ConversionMode, OutputFormat};
 pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
-pub use domain::ParseEnumError;

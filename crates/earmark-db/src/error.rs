@@ -27,9 +27,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Pool(_) => true,
-            Self::Query(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => {
-                true
-            }
+            Self::Query(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
             Self::Query(DieselError::DatabaseError(_, info)) => {
                 // SQLite reports a lock held past busy_timeout this way.
                 info.message().contains("database is locked")

@@ -71,7 +71,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(10) }
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -105,7 +108,10 @@ impl Target {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::Postgres(url.to_owned()));
         }
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             return Ok(Self::Sqlite(path.to_owned()));
         }
         if url.contains("://") || url.is_empty() {
@@ -123,17 +129,25 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, DbE
     match Target::parse(url)? {
         Target::Postgres(url) => {
             let store = Arc::new(PgStore::connect(&url, settings).await?);
-            Ok(Database { library: store.clone(), jobs: store, backend: Backend::Postgres })
+            Ok(Database {
+                library: store.clone(),
+                jobs: store,
+                backend: Backend::Postgres,
+            })
         }
         Target::Sqlite(path) => {
-            if let Some(dir) = std::path::Path::new(&path).parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| DbError::Directory(dir.display().to_string(), e))?;
-                }
+            if let Some(dir) = std::path::Path::new(&path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbError::Directory(dir.display().to_string(), e))?;
             }
             let store = Arc::new(SqliteStore::open(&path, settings).await?);
-            Ok(Database { library: store.clone(), jobs: store, backend: Backend::Sqlite })
+            Ok(Database {
+                library: store.clone(),
+                jobs: store,
+                backend: Backend::Sqlite,
+            })
         }
     }
 }
@@ -148,9 +162,21 @@ mod tests {
             Target::parse("postgres://postgres@127.0.0.1/x").ok(),
             Some(Target::Postgres("postgres://postgres@127.0.0.1/x".into()))
         );
-        assert_eq!(Target::parse("sqlite://data/library/earmark.db").ok(), Some(Target::Sqlite("data/library/earmark.db".into())));
-        assert_eq!(Target::parse("sqlite:///abs/e.db").ok(), Some(Target::Sqlite("/abs/e.db".into())));
-        assert_eq!(Target::parse("./e.db").ok(), Some(Target::Sqlite("./e.db".into())));
-        assert!(matches!(Target::parse("mysql://x"), Err(DbError::UnsupportedUrl(_))));
+        assert_eq!(
+            Target::parse("sqlite://data/library/earmark.db").ok(),
+            Some(Target::Sqlite("data/library/earmark.db".into()))
+        );
+        assert_eq!(
+            Target::parse("sqlite:///abs/e.db").ok(),
+            Some(Target::Sqlite("/abs/e.db".into()))
+        );
+        assert_eq!(
+            Target::parse("./e.db").ok(),
+            Some(Target::Sqlite("./e.db".into()))
+        );
+        assert!(matches!(
+            Target::parse("mysql://x"),
+            Err(DbError::UnsupportedUrl(_))
+        ));
     }
 }

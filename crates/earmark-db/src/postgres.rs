@@ -8,10 +8,10 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use crate::PoolSettings;
 use crate::error::StoreError;
 use crate::sql_types::DbTime;
 use crate::store_impl::impl_ports;
-use crate::PoolSettings;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -55,12 +55,17 @@ impl PgStore {
         Ok(self.pool.get().await?)
     }
 
-    async fn clock_after_lock(c: &mut AsyncPgConnection, lock_fn: &str) -> Result<DbTime, StoreError> {
+    async fn clock_after_lock(
+        c: &mut AsyncPgConnection,
+        lock_fn: &str,
+    ) -> Result<DbTime, StoreError> {
         diesel::sql_query(format!("SELECT {lock_fn}($1)"))
             .bind::<BigInt, _>(CHANGE_FEED_LOCK)
             .execute(c)
             .await?;
-        let clock: Clock = diesel::sql_query("SELECT clock_timestamp() AS now").get_result(c).await?;
+        let clock: Clock = diesel::sql_query("SELECT clock_timestamp() AS now")
+            .get_result(c)
+            .await?;
         Ok(clock.now)
     }
 

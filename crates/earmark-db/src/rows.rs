@@ -182,7 +182,6 @@ impl BookLocalChanges {
     }
 }
 
-
 /// A whole `jobs` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = jobs, treat_none_as_default_value = false)]
@@ -251,9 +250,17 @@ impl JobRow {
     pub fn into_job(self) -> Result<Job, StoreError> {
         Ok(Job {
             id: JobId(self.id.0),
-            task_type: self.task_type.parse::<TaskType>().map_err(StoreError::corrupt)?,
+            task_type: self
+                .task_type
+                .parse::<TaskType>()
+                .map_err(StoreError::corrupt)?,
             status: self.job_status()?,
-            asin: self.asin.as_deref().map(Asin::parse).transpose().map_err(StoreError::corrupt)?,
+            asin: self
+                .asin
+                .as_deref()
+                .map(Asin::parse)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
             params: serde_json::from_str(&self.params).map_err(StoreError::corrupt)?,
             progress_percent: self.progress_percent,
             status_message: self.status_message,

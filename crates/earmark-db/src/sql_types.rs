@@ -100,7 +100,9 @@ impl ToSql<IdSql, Sqlite> for DbId {
 }
 
 impl FromSql<IdSql, Sqlite> for DbId {
-    fn from_sql(value: <Sqlite as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+    fn from_sql(
+        value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
         let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
         Ok(DbId(uuid::Uuid::parse_str(&text)?))
     }
@@ -126,7 +128,9 @@ impl ToSql<TimeSql, Sqlite> for DbTime {
 }
 
 impl FromSql<TimeSql, Sqlite> for DbTime {
-    fn from_sql(value: <Sqlite as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+    fn from_sql(
+        value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
         let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
         Ok(DbTime::new(OffsetDateTime::parse(&text, &Rfc3339)?))
     }
@@ -141,7 +145,10 @@ mod tests {
     fn sqlite_text_is_fixed_width_so_text_order_is_time_order() {
         let whole = DbTime::new(datetime!(2026-01-02 03:04:05 UTC));
         let fraction = DbTime::new(datetime!(2026-01-02 03:04:05.5 UTC));
-        let (a, b) = (whole.to_sqlite_text().unwrap(), fraction.to_sqlite_text().unwrap());
+        let (a, b) = (
+            whole.to_sqlite_text().unwrap(),
+            fraction.to_sqlite_text().unwrap(),
+        );
         assert_eq!(a, "2026-01-02T03:04:05.000000Z");
         assert_eq!(b, "2026-01-02T03:04:05.500000Z");
         assert!(a < b);

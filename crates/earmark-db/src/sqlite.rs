@@ -7,18 +7,18 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use diesel::{Connection, SqliteConnection};
 use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use crate::PoolSettings;
 use crate::error::StoreError;
 use crate::sql_types::DbTime;
 use crate::store_impl::impl_ports;
-use crate::PoolSettings;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -70,7 +70,10 @@ impl SqliteStore {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| crate::DbError::Pool(e.to_string()))?;
-        Ok(Self { pool, last_tick: AtomicI64::new(0) })
+        Ok(Self {
+            pool,
+            last_tick: AtomicI64::new(0),
+        })
     }
 
     async fn conn(&self) -> Result<Object<SqliteConn>, StoreError> {
@@ -83,7 +86,12 @@ impl SqliteStore {
         let mut last = self.last_tick.load(Ordering::Relaxed);
         loop {
             let next = now.max(last + 1);
-            match self.last_tick.compare_exchange_weak(last, next, Ordering::SeqCst, Ordering::Relaxed) {
+            match self.last_tick.compare_exchange_weak(
+                last,
+                next,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return DbTime::from_unix_micros(next),
                 Err(seen) => last = seen,
             }

@@ -618,10 +618,10 @@ pub(crate) fn job_changes(
     use earmark_core::JobStatus;
 
     let to = update.status.filter(|to| *to != from);
-    if let Some(to) = to {
-        if !from.can_become(to) {
-            return Err(earmark_core::ports::JobQueueError::InvalidTransition { id, from, to });
-        }
+    if let Some(to) = to
+        && !from.can_become(to)
+    {
+        return Err(earmark_core::ports::JobQueueError::InvalidTransition { id, from, to });
     }
     let finishing = to.is_some_and(JobStatus::is_terminal);
     let progress = if to == Some(JobStatus::Completed) {

@@ -32,7 +32,11 @@ enum Cleanup {
 pub fn postgres_base_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .ok()
-        .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres")))
+        .or_else(|| {
+            std::env::var("DATABASE_URL")
+                .ok()
+                .filter(|u| u.starts_with("postgres"))
+        })
         .unwrap_or_else(|| DEFAULT_TEST_POSTGRES.to_owned())
 }
 
@@ -48,7 +52,9 @@ pub fn with_database(url: &str, name: &str) -> String {
         None => (url, None),
     };
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..].find('/').map(|i| authority_start + i);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map(|i| authority_start + i);
     let root = path_start.map_or(base, |i| &base[..i]);
     match query {
         Some(query) => format!("{root}/{name}?{query}"),
@@ -61,12 +67,21 @@ impl TestDb {
     ///
     /// # Panics
     /// When the temporary directory or the database cannot be created (a broken test machine).
-    #[expect(clippy::expect_used, reason = "test support: failing loudly is the point")]
+    #[expect(
+        clippy::expect_used,
+        reason = "test support: failing loudly is the point"
+    )]
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let path = dir.path().join("earmark.db").display().to_string();
-        let db = connect(&path, &PoolSettings::default()).await.expect("open a SQLite test database");
-        Self { db, url: path, cleanup: Cleanup::SqliteDir(dir) }
+        let db = connect(&path, &PoolSettings::default())
+            .await
+            .expect("open a SQLite test database");
+        Self {
+            db,
+            url: path,
+            cleanup: Cleanup::SqliteDir(dir),
+        }
     }
 
     /// A freshly created and migrated PostgreSQL database, or `None` (with a message on stderr)
@@ -74,7 +89,11 @@ impl TestDb {
     ///
     /// # Panics
     /// Under `CI=true` when no server answers; whenever the database cannot be created.
-    #[expect(clippy::expect_used, clippy::panic, reason = "test support: failing loudly is the point")]
+    #[expect(
+        clippy::expect_used,
+        clippy::panic,
+        reason = "test support: failing loudly is the point"
+    )]
     pub async fn postgres() -> Option<Self> {
         let admin_url = postgres_base_url();
         let mut admin = match tokio::time::timeout(
@@ -106,19 +125,30 @@ impl TestDb {
             .await
             .expect("create a PostgreSQL test database");
         let url = with_database(&admin_url, &name);
-        let db = connect(&url, &PoolSettings::default()).await.expect("migrate the PostgreSQL test database");
-        Some(Self { db, url, cleanup: Cleanup::PgDatabase { admin_url, name } })
+        let db = connect(&url, &PoolSettings::default())
+            .await
+            .expect("migrate the PostgreSQL test database");
+        Some(Self {
+            db,
+            url,
+            cleanup: Cleanup::PgDatabase { admin_url, name },
+        })
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Cleanup::PgDatabase { admin_url, name } = &self.cleanup else { return };
+        let Cleanup::PgDatabase { admin_url, name } = &self.cleanup else {
+            return;
+        };
         let (admin_url, name) = (admin_url.clone(), name.clone());
         // Drop runs inside the test's runtime, which may not block: drop the database from a
         // thread with its own runtime. FORCE ends the pool's still-open connections.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async move {
                 let mut admin = AsyncPgConnection::establish(&admin_url).await.ok()?;
                 diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -129,7 +159,9 @@ impl Drop for TestDb {
         })
         .join();
         if !matches!(dropped, Ok(Some(_))) {
-            eprintln!("could not drop a PostgreSQL test database; `just clean-test-dbs` removes leftovers");
+            eprintln!(
+                "could not drop a PostgreSQL test database; `just clean-test-dbs` removes leftovers"
+            );
         }
     }
 }
@@ -140,8 +172,17 @@ mod tests {
 
     #[test]
     fn replaces_only_the_database_name() {
-        assert_eq!(with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"), "postgres://postgres@127.0.0.1:5432/t1");
-        assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "t2"), "postgres://u:p@h/t2?sslmode=disable");
-        assert_eq!(with_database("postgres://h:5432", "t3"), "postgres://h:5432/t3");
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "t2"),
+            "postgres://u:p@h/t2?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "t3"),
+            "postgres://h:5432/t3"
+        );
     }
 }

@@ -35,7 +35,10 @@ impl Asin {
         if count != Self::LEN {
             return Err(AsinError::Length(value.to_owned(), count));
         }
-        if !value.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+        if !value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        {
             return Err(AsinError::Charset(value.to_owned()));
         }
         Ok(Self(value.to_owned()))
@@ -89,22 +92,40 @@ mod tests {
         for ok in ["B0036UC3KU", "1774241404", " B002V5D1CG\n"] {
             assert!(Asin::parse(ok).is_ok(), "{ok:?} should parse");
         }
-        assert_eq!(Asin::parse(" B002V5D1CG ").map(|a| a.to_string()), Ok("B002V5D1CG".into()));
+        assert_eq!(
+            Asin::parse(" B002V5D1CG ").map(|a| a.to_string()),
+            Ok("B002V5D1CG".into())
+        );
     }
 
     #[test]
     fn rejects_wrong_length_and_characters() {
         assert_eq!(Asin::parse("B00"), Err(AsinError::Length("B00".into(), 3)));
-        assert_eq!(Asin::parse("B0036UC3KUX"), Err(AsinError::Length("B0036UC3KUX".into(), 11)));
-        assert_eq!(Asin::parse("b0036uc3ku"), Err(AsinError::Charset("b0036uc3ku".into())));
-        assert_eq!(Asin::parse("B0036/../U"), Err(AsinError::Charset("B0036/../U".into())));
-        assert!(matches!(Asin::parse("B0036UC3KÜ"), Err(AsinError::Charset(_))));
+        assert_eq!(
+            Asin::parse("B0036UC3KUX"),
+            Err(AsinError::Length("B0036UC3KUX".into(), 11))
+        );
+        assert_eq!(
+            Asin::parse("b0036uc3ku"),
+            Err(AsinError::Charset("b0036uc3ku".into()))
+        );
+        assert_eq!(
+            Asin::parse("B0036/../U"),
+            Err(AsinError::Charset("B0036/../U".into()))
+        );
+        assert!(matches!(
+            Asin::parse("B0036UC3KÜ"),
+            Err(AsinError::Charset(_))
+        ));
     }
 
     #[test]
     fn serde_validates() {
         let parsed: Result<Asin, _> = serde_json::from_str("\"B0036UC3KU\"");
-        assert_eq!(parsed.map(|a| a.as_str().to_owned()).ok(), Some("B0036UC3KU".to_owned()));
+        assert_eq!(
+            parsed.map(|a| a.as_str().to_owned()).ok(),
+            Some("B0036UC3KU".to_owned())
+        );
         assert!(serde_json::from_str::<Asin>("\"nope\"").is_err());
     }
 }

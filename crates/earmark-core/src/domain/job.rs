@@ -46,7 +46,10 @@ impl JobStatus {
 
     /// True once the job can no longer change.
     pub const fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled)
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 
     /// Whether the state machine allows going from `self` to `next`.
@@ -184,8 +187,10 @@ mod tests {
 
     #[test]
     fn running_is_reached_only_from_queued() {
-        let sources: Vec<_> =
-            JobStatus::ALL.iter().filter(|s| s.can_become(JobStatus::Running)).collect();
+        let sources: Vec<_> = JobStatus::ALL
+            .iter()
+            .filter(|s| s.can_become(JobStatus::Running))
+            .collect();
         assert_eq!(sources, vec![&JobStatus::Queued]);
     }
 }

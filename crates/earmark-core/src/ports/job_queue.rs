@@ -104,5 +104,6 @@ pub trait JobQueue: Send + Sync {
     ///
     /// # Errors
     /// `Unavailable` or `Storage`.
-    async fn recover_interrupted(&self, max_attempts: i32) -> Result<RecoveryReport, JobQueueError>;
+    async fn recover_interrupted(&self, max_attempts: i32)
+    -> Result<RecoveryReport, JobQueueError>;
 }

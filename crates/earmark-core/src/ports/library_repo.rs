@@ -42,7 +42,10 @@ pub trait LibraryRepo: Send + Sync {
     ///
     /// # Errors
     /// `Unavailable` or `Storage`; on error nothing of the batch is written.
-    async fn upsert_books(&self, records: Vec<BookRecord>) -> Result<UpsertSummary, LibraryRepoError>;
+    async fn upsert_books(
+        &self,
+        records: Vec<BookRecord>,
+    ) -> Result<UpsertSummary, LibraryRepoError>;
 
     /// Marks every book not in `present` and not yet removed as removed (a tombstone),
     /// returning how many were marked. An empty `present` marks every book.

@@ -1,0 +1,77 @@
+//! The actix-web application: routes, documentation, key check, error shapes, request logs.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::{ApiKeyHash, require_api_key};
+use crate::error::ApiError;
+use crate::routes;
+use crate::state::AppState;
+
+/// The whole application for `state`, unlocked by the key whose hash is `key`.
+pub fn build(
+    state: AppState,
+    key: ApiKeyHash,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api) =
+        App::new()
+            .into_utoipa_app()
+            .openapi(routes::docs::ApiDoc::openapi())
+            .app_data(web::Data::new(state))
+            .app_data(web::Data::new(key))
+            .app_data(web::JsonConfig::default().error_handler(|err, _| {
+                ApiError::Malformed(format!("invalid JSON body: {err}")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError::Validation(format!("invalid query: {err}")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|err, _| {
+                ApiError::Validation(format!("invalid path: {err}")).into()
+            }))
+            .service(routes::health::healthz)
+            .split_for_parts();
+    app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        .route("/docs", web::get().to(routes::docs::docs_redirect))
+        .default_service(web::to(route_not_found))
+        .wrap(from_fn(require_api_key))
+        .wrap(from_fn(log_request))
+}
+
+async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+    })
+}
+
+/// One log line per request. The query string is left out: it may carry a token.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let result = next.call(req).await;
+    let status = match &result {
+        Ok(response) => response.status().as_u16(),
+        Err(err) => err.as_response_error().status_code().as_u16(),
+    };
+    tracing::info!(%method, %path, status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    result
+}

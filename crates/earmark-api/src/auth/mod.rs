@@ -1,0 +1,120 @@
+//! Who may call the API: the key check every route but the public ones passes through.
+
+pub mod api_key;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{AUTHORIZATION, HeaderMap};
+use actix_web::middleware::Next;
+use actix_web::web;
+use base64::Engine;
+
+pub use api_key::ApiKeyHash;
+
+use crate::error::ApiError;
+
+/// Routes anyone may call: liveness and the API's own documentation.
+pub fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/openapi.json" | "/docs") || path.starts_with("/docs/")
+}
+
+/// The key a request presents: `Authorization: Bearer <key>`, `X-Api-Key: <key>`, or HTTP
+/// Basic with the key as password (any user name).
+pub fn presented_key(headers: &HeaderMap) -> Option<String> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim().to_owned());
+    }
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (_user, password) = text.split_once(':')?;
+        return Some(password.to_owned());
+    }
+    None
+}
+
+/// Middleware: lets public routes through and everything else only with the API key.
+///
+/// # Errors
+/// [`ApiError::Unauthorized`] when the key is missing or wrong.
+pub async fn require_api_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !is_public(req.path()) {
+        let allowed = match (
+            req.app_data::<web::Data<ApiKeyHash>>(),
+            presented_key(req.headers()),
+        ) {
+            (Some(hash), Some(key)) => hash.matches(&key),
+            _ => false,
+        };
+        if !allowed {
+            return Err(ApiError::Unauthorized.into());
+        }
+    }
+    next.call(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    use super::*;
+
+    fn headers(name: &'static str, value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_str(value).unwrap(),
+        );
+        map
+    }
+
+    #[test]
+    fn reads_all_three_forms() {
+        assert_eq!(
+            presented_key(&headers("authorization", "Bearer k1")).as_deref(),
+            Some("k1")
+        );
+        assert_eq!(
+            presented_key(&headers("authorization", "bearer  k1 ")).as_deref(),
+            Some("k1")
+        );
+        assert_eq!(
+            presented_key(&headers("x-api-key", "k2")).as_deref(),
+            Some("k2")
+        );
+        let basic = base64::engine::general_purpose::STANDARD.encode("anyone:k3:with-colon");
+        assert_eq!(
+            presented_key(&headers("authorization", &format!("Basic {basic}"))).as_deref(),
+            Some("k3:with-colon")
+        );
+        assert_eq!(presented_key(&headers("authorization", "Digest abc")), None);
+        assert_eq!(presented_key(&headers("authorization", "Basic !!!")), None);
+        assert_eq!(presented_key(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn only_health_and_docs_are_public() {
+        for public in [
+            "/healthz",
+            "/openapi.json",
+            "/docs",
+            "/docs/",
+            "/docs/index.css",
+        ] {
+            assert!(is_public(public), "{public}");
+        }
+        for private in ["/", "/library", "/healthz/x", "/docsx", "/openapi.json/x"] {
+            assert!(!is_public(private), "{private}");
+        }
+    }
+}

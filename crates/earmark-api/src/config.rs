@@ -1,0 +1,293 @@
+//! Settings: defaults, then an optional TOML file, then `EARMARK__SECTION__KEY` variables.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The prefix of every environment variable earmark reads (`EARMARK__SERVER__BIND`, ...).
+pub const ENV_PREFIX: &str = "EARMARK";
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file, a variable or a default did not fit the settings' shape.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] config::ConfigError),
+}
+
+/// Every setting earmark has; each has a working default.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Root of everything earmark stores (`EARMARK__DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The HTTP listener.
+    pub server: ServerSettings,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// API authentication.
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// Job lanes.
+    pub jobs: JobsSettings,
+    /// audible-cli.
+    pub audible: AudibleSettings,
+    /// Conversion engines.
+    pub converter: ConverterSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// Address to listen on; port 0 picks a free one (it is printed at start).
+    pub bind: String,
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
+    pub shutdown_timeout_s: u64,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://...` or `sqlite://path`; default `sqlite://<data_dir>/library/earmark.db`.
+    pub url: Option<String>,
+    /// Pool size.
+    pub max_connections: usize,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthSettings {
+    /// A fixed API key; when unset one is generated on first start and stored hashed.
+    pub api_key: Option<String>,
+}
+
+/// `[jobs]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobsSettings {
+    /// Downloads running at once.
+    pub download_concurrency: usize,
+    /// Conversions running at once.
+    pub convert_concurrency: usize,
+}
+
+/// `[audible]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct AudibleSettings {
+    /// The `audible` executable.
+    pub cli: PathBuf,
+    /// audible-cli's config directory; default `<data_dir>/audible`.
+    pub config_dir: Option<PathBuf>,
+}
+
+/// Which converter runs conversions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConverterEngine {
+    /// AAXtoMP3 when a script is configured, else ffmpeg.
+    Auto,
+    /// Always AAXtoMP3.
+    Aaxtomp3,
+    /// Always the native ffmpeg engine.
+    Ffmpeg,
+}
+
+/// `[converter]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConverterSettings {
+    /// Engine choice.
+    pub engine: ConverterEngine,
+    /// Path to the user's AAXtoMP3 script.
+    pub aaxtomp3: Option<PathBuf>,
+    /// The `ffmpeg` executable.
+    pub ffmpeg: PathBuf,
+}
+
+/// `max(1, min(2, cpus/2))`: conversions are CPU-bound, and a home server has other work.
+pub fn default_convert_concurrency(cpus: usize) -> usize {
+    (cpus / 2).clamp(1, 2)
+}
+
+impl Settings {
+    /// Loads settings from defaults, `file` (if any), and the process environment.
+    ///
+    /// # Errors
+    /// When the file is unreadable or a value does not fit.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars().collect())
+    }
+
+    /// Like [`Settings::load`], with `env` standing in for the process environment.
+    ///
+    /// # Errors
+    /// When the file is unreadable or a value does not fit.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut builder = config::Config::builder()
+            .set_default("data_dir", "./data")?
+            .set_default("server.bind", "127.0.0.1:8080")?
+            .set_default("server.shutdown_timeout_s", 30)?
+            .set_default("database.max_connections", 10)?
+            .set_default("jobs.download_concurrency", 5)?
+            .set_default(
+                "jobs.convert_concurrency",
+                default_convert_concurrency(cpus) as u64,
+            )?
+            .set_default("audible.cli", "vendor/audible-cli/venv/bin/audible")?
+            .set_default("converter.engine", "auto")?
+            .set_default("converter.ffmpeg", "ffmpeg")?;
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+        }
+        // Plain DATABASE_URL is honoured too, below EARMARK__DATABASE__URL.
+        let explicit_url = env.contains_key("EARMARK__DATABASE__URL");
+        let plain_url = env.get("DATABASE_URL").filter(|u| !u.is_empty()).cloned();
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(env.into_iter().collect())),
+        );
+        if !explicit_url {
+            builder = builder.set_override_option("database.url", plain_url)?;
+        }
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.database.url = settings.database.url.filter(|u| !u.trim().is_empty());
+        settings.auth.api_key = settings.auth.api_key.filter(|k| !k.trim().is_empty());
+        Ok(settings)
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join("library").join("earmark.db").display()
+            )
+        })
+    }
+
+    /// audible-cli's config directory in force.
+    pub fn audible_config_dir(&self) -> PathBuf {
+        self.audible
+            .config_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audible"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.database_url(), "sqlite://./data/library/earmark.db");
+        assert_eq!(s.jobs.download_concurrency, 5);
+        assert!((1..=2).contains(&s.jobs.convert_concurrency));
+        assert_eq!(s.converter.engine, ConverterEngine::Auto);
+        assert_eq!(s.audible_config_dir(), PathBuf::from("./data/audible"));
+        assert!(s.auth.api_key.is_none());
+    }
+
+    #[test]
+    fn convert_lane_default_follows_the_cpu_count() {
+        assert_eq!(default_convert_concurrency(1), 1);
+        assert_eq!(default_convert_concurrency(2), 1);
+        assert_eq!(default_convert_concurrency(4), 2);
+        assert_eq!(default_convert_concurrency(64), 2);
+    }
+
+    #[test]
+    fn environment_names_from_the_spec_apply() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("EARMARK__SERVER__BIND", "0.0.0.0:9000"),
+                ("EARMARK__DATA_DIR", "/srv/earmark"),
+                ("EARMARK__AUTH__API_KEY", "secret-key"),
+                ("EARMARK__JOBS__DOWNLOAD_CONCURRENCY", "3"),
+                ("EARMARK__JOBS__CONVERT_CONCURRENCY", "4"),
+                ("EARMARK__AUDIBLE__CLI", "/opt/audible"),
+                ("EARMARK__AUDIBLE__CONFIG_DIR", "/srv/audible"),
+                ("EARMARK__CONVERTER__ENGINE", "ffmpeg"),
+                ("EARMARK__CONVERTER__AAXTOMP3", "/opt/AAXtoMP3/AAXtoMP3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.bind, "0.0.0.0:9000");
+        assert_eq!(s.database_url(), "sqlite:///srv/earmark/library/earmark.db");
+        assert_eq!(s.auth.api_key.as_deref(), Some("secret-key"));
+        assert_eq!(
+            (s.jobs.download_concurrency, s.jobs.convert_concurrency),
+            (3, 4)
+        );
+        assert_eq!(s.audible.cli, PathBuf::from("/opt/audible"));
+        assert_eq!(s.audible_config_dir(), PathBuf::from("/srv/audible"));
+        assert_eq!(s.converter.engine, ConverterEngine::Ffmpeg);
+        assert_eq!(
+            s.converter.aaxtomp3,
+            Some(PathBuf::from("/opt/AAXtoMP3/AAXtoMP3"))
+        );
+    }
+
+    #[test]
+    fn database_url_precedence_is_prefixed_then_plain_then_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("earmark.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/from/file\"\n[database]\nurl = \"sqlite:///file.db\"\n",
+        )
+        .unwrap();
+
+        let from_file = Settings::load_from(Some(&file), env(&[])).unwrap();
+        assert_eq!(from_file.database_url(), "sqlite:///file.db");
+        assert_eq!(from_file.data_dir, PathBuf::from("/from/file"));
+
+        let plain = Settings::load_from(
+            Some(&file),
+            env(&[("DATABASE_URL", "postgres://p@h/plain")]),
+        )
+        .unwrap();
+        assert_eq!(plain.database_url(), "postgres://p@h/plain");
+
+        let both = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("DATABASE_URL", "postgres://p@h/plain"),
+                ("EARMARK__DATABASE__URL", "postgres://p@h/prefixed"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(both.database_url(), "postgres://p@h/prefixed");
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        let err = Settings::load_from(None, env(&[("EARMARK__CONVERTER__ENGINE", "handbrake")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("handbrake") || err.to_string().contains("variant"),
+            "{err}"
+        );
+        let err = Settings::load_from(
+            None,
+            env(&[("EARMARK__JOBS__DOWNLOAD_CONCURRENCY", "many")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("download_concurrency"), "{err}");
+    }
+}

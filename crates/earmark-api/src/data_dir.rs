@@ -1,0 +1,114 @@
+//! The data directory and its fixed layout.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// `<data>` with its subfolders: `library`, `downloads`, `converted`, `logs`, `tmp`, `audible`.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// What `/healthz` reports about the data directory.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DiskStatus {
+    /// Absolute path of the data directory.
+    pub path: String,
+    /// Whether a file could be created and removed in its `tmp` folder just now.
+    pub writable: bool,
+    /// Bytes available to earmark on its filesystem.
+    pub free_bytes: u64,
+    /// Size of that filesystem.
+    pub total_bytes: u64,
+    /// What went wrong, when something did.
+    pub error: Option<String>,
+}
+
+impl DataDir {
+    /// The subfolders every data directory has.
+    pub const SUBDIRS: [&'static str; 6] = [
+        "library",
+        "downloads",
+        "converted",
+        "logs",
+        "tmp",
+        "audible",
+    ];
+
+    /// Creates `root` and its subfolders as needed and resolves it to an absolute path.
+    ///
+    /// # Errors
+    /// When a folder cannot be created.
+    pub fn prepare(root: &Path) -> io::Result<Self> {
+        for sub in Self::SUBDIRS {
+            std::fs::create_dir_all(root.join(sub))?;
+        }
+        Ok(Self {
+            root: std::fs::canonicalize(root)?,
+        })
+    }
+
+    /// The absolute root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<data>/tmp`, where work in progress lives.
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Checks that the directory takes writes and measures its filesystem.
+    pub fn probe(&self) -> DiskStatus {
+        let path = self.root.display().to_string();
+        let probe = self
+            .tmp()
+            .join(format!(".healthz-{}", uuid::Uuid::new_v4().simple()));
+        let written = std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe));
+        let space = rustix::fs::statvfs(&self.root).map_err(io::Error::from);
+        let (free_bytes, total_bytes) = match &space {
+            Ok(s) => (
+                s.f_bavail.saturating_mul(s.f_frsize),
+                s.f_blocks.saturating_mul(s.f_frsize),
+            ),
+            Err(_) => (0, 0),
+        };
+        let error = match (&written, &space) {
+            (Err(e), _) => Some(format!("cannot write in {}: {e}", self.tmp().display())),
+            (_, Err(e)) => Some(format!("cannot measure free space of {path}: {e}")),
+            _ => None,
+        };
+        DiskStatus {
+            path,
+            writable: written.is_ok(),
+            free_bytes,
+            total_bytes,
+            error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepare_creates_the_layout_and_probe_measures_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::prepare(&dir.path().join("nested/data")).unwrap();
+        for sub in DataDir::SUBDIRS {
+            assert!(data.root().join(sub).is_dir(), "{sub} missing");
+        }
+        assert!(data.root().is_absolute());
+        let status = data.probe();
+        assert!(status.writable, "{status:?}");
+        assert!(status.total_bytes > 0 && status.free_bytes <= status.total_bytes);
+        assert_eq!(
+            std::fs::read_dir(data.tmp()).unwrap().count(),
+            0,
+            "probe file removed"
+        );
+    }
+}

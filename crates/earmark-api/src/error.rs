@@ -1,0 +1,177 @@
+//! The HTTP layer's error: every failure becomes `application/problem+json` (RFC 9457) with a
+//! stable `code`, mapped in one table, [`ApiError::classify`].
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use earmark_core::ports::{JobQueueError, LibraryRepoError};
+use serde::Serialize;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Everything an endpoint can answer with instead of success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No key or a wrong one.
+    #[error(
+        "missing or invalid API key: send it as `Authorization: Bearer <key>`, as `X-Api-Key: \
+         <key>`, or as the password of HTTP Basic auth (the key is printed as `API key: ...` on \
+         first start)"
+    )]
+    Unauthorized,
+    /// No such route.
+    #[error("no route for {method} {path}; the API is described at /docs")]
+    RouteNotFound {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
+    },
+    /// The request is well-formed but its values are not acceptable.
+    #[error("{0}")]
+    Validation(String),
+    /// The request body or query could not be read at all.
+    #[error("{0}")]
+    Malformed(String),
+    /// A library operation failed.
+    #[error(transparent)]
+    Library(#[from] LibraryRepoError),
+    /// A job-queue operation failed.
+    #[error(transparent)]
+    Jobs(#[from] JobQueueError),
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:earmark:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened in this case, and what to do about it.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `unauthorized`, `validation_failed`.
+    pub code: String,
+}
+
+impl ApiError {
+    /// Status, stable code and title of this error: the one place they are decided.
+    pub fn classify(&self) -> (StatusCode, &'static str, &'static str) {
+        use LibraryRepoError as L;
+        match self {
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found", "Not Found"),
+            Self::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Invalid request",
+            ),
+            Self::Malformed(_) => (
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                "Malformed request",
+            ),
+            Self::Library(L::BookNotFound(_)) => {
+                (StatusCode::NOT_FOUND, "book_not_found", "Book not found")
+            }
+            Self::Library(L::FileNotFound(_)) => {
+                (StatusCode::NOT_FOUND, "file_not_found", "File not found")
+            }
+            Self::Jobs(JobQueueError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, "job_not_found", "Job not found")
+            }
+            Self::Jobs(JobQueueError::InvalidTransition { .. }) => (
+                StatusCode::CONFLICT,
+                "invalid_job_transition",
+                "Job state conflict",
+            ),
+            Self::Library(L::Unavailable(_)) | Self::Jobs(JobQueueError::Unavailable(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "Database unavailable",
+            ),
+            Self::Library(L::Storage(_)) | Self::Jobs(JobQueueError::Storage(_)) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal error",
+            ),
+        }
+    }
+
+    /// The problem document for this error. Internal failures are logged here and described
+    /// to the client without their internals.
+    pub fn problem(&self) -> Problem {
+        let (status, code, title) = self.classify();
+        let detail = if status.is_server_error() {
+            tracing::error!(error = %self, code, "request failed");
+            match status {
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "the database is not answering; retry shortly, and check /healthz".to_owned()
+                }
+                _ => "an internal error occurred; the server log has the details".to_owned(),
+            }
+        } else {
+            self.to_string()
+        };
+        Problem {
+            type_uri: format!("urn:earmark:problem:{code}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_owned(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.classify().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let problem = self.problem();
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if matches!(self, Self::Unauthorized) {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"earmark\", Basic realm=\"earmark\""),
+            ));
+        }
+        response.body(serde_json::to_string(&problem).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_stay_in_the_log() {
+        let err = ApiError::Library(LibraryRepoError::Storage(
+            "password=hunter2 in a DSN".into(),
+        ));
+        let problem = err.problem();
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (500, "internal_error")
+        );
+        assert!(!problem.detail.contains("hunter2"));
+    }
+
+    #[test]
+    fn not_found_names_the_missing_thing() {
+        let asin = earmark_core::Asin::parse("B0036UC3KU").unwrap();
+        let problem = ApiError::Library(LibraryRepoError::BookNotFound(asin)).problem();
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (404, "book_not_found")
+        );
+        assert!(problem.detail.contains("B0036UC3KU"));
+        assert_eq!(problem.type_uri, "urn:earmark:problem:book_not_found");
+    }
+}

@@ -1,0 +1,4 @@
+//! The HTTP routes, one module per capability.
+
+pub mod docs;
+pub mod health;

@@ -1,0 +1,83 @@
+//! Starting and stopping the service: the composition root's run-time half.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+
+use crate::auth::api_key::{self, ApiKeySetupError};
+use crate::config::Settings;
+use crate::data_dir::DataDir;
+use crate::state::AppState;
+use crate::tools::{ToolPaths, ToolProbe};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("cannot prepare the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    /// The API key could not be set up.
+    #[error(transparent)]
+    ApiKey(#[from] ApiKeySetupError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Database(#[from] earmark_db::DbError),
+    /// The listener could not be bound, or the server failed.
+    #[error("cannot serve on {0}: {1}")]
+    Serve(String, std::io::Error),
+}
+
+/// Opens everything `settings` names and serves until SIGINT or SIGTERM, then lets in-flight
+/// requests finish.
+///
+/// Prints `API key: <key>` when a key was generated, and `Listening on http://<addr>` for
+/// each bound address, on standard output.
+///
+/// # Errors
+/// [`StartError`] saying what could not be set up.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let data_dir = DataDir::prepare(&settings.data_dir)
+        .map_err(|e| StartError::DataDir(settings.data_dir.display().to_string(), e))?;
+    let (key, generated) =
+        api_key::load_or_create(data_dir.root(), settings.auth.api_key.as_deref())?;
+    if let Some(key) = generated {
+        println!("API key: {key}");
+        println!(
+            "(shown once; only its hash is stored in {})",
+            data_dir.root().join(api_key::KEY_HASH_FILE).display()
+        );
+    }
+
+    let url = settings.database_url();
+    let pool = earmark_db::PoolSettings {
+        max_connections: settings.database.max_connections.max(1),
+        ..Default::default()
+    };
+    let db = earmark_db::connect(&url, &pool).await?;
+    tracing::info!(backend = db.backend.name(), data_dir = %data_dir.root().display(), "database ready");
+
+    let tools = Arc::new(ToolProbe::new(ToolPaths {
+        ffmpeg: settings.converter.ffmpeg.clone(),
+        audible_cli: settings.audible.cli.clone(),
+        aaxtomp3: settings.converter.aaxtomp3.clone(),
+    }));
+    let state = AppState {
+        db,
+        data_dir,
+        tools,
+    };
+
+    let bind = settings.server.bind.clone();
+    let server = HttpServer::new(move || crate::app::build(state.clone(), key.clone()))
+        .shutdown_timeout(settings.server.shutdown_timeout_s)
+        .client_request_timeout(Duration::from_secs(30))
+        .bind(&bind)
+        .map_err(|e| StartError::Serve(bind.clone(), e))?;
+    for addr in server.addrs() {
+        println!("Listening on http://{addr}");
+    }
+    server.run().await.map_err(|e| StartError::Serve(bind, e))?;
+    tracing::info!("stopped");
+    Ok(())
+}

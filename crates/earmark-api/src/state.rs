@@ -1,0 +1,19 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use earmark_db::Database;
+
+use crate::data_dir::DataDir;
+use crate::tools::ToolProbe;
+
+/// Shared application state, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database, as ports.
+    pub db: Database,
+    /// The data directory.
+    pub data_dir: DataDir,
+    /// External tool checks.
+    pub tools: Arc<ToolProbe>,
+}

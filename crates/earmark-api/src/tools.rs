@@ -1,0 +1,199 @@
+//! Finding the external tools earmark drives, and their versions, for `/healthz`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::process::Command;
+use tokio::sync::Mutex;
+
+/// How long a `--version` call may take (audible-cli's Python start-up is slow on a Pi).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a probe result is reused: tools rarely change under a running server.
+const PROBE_TTL: Duration = Duration::from_secs(300);
+
+/// One tool's state.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ToolStatus {
+    /// `ffmpeg`, `audible-cli` or `AAXtoMP3`.
+    pub name: String,
+    /// Whether earmark needs it to work at all, or only for some features.
+    pub required: bool,
+    /// Whether it was found and answered.
+    pub found: bool,
+    /// The path or command earmark runs.
+    pub path: Option<String>,
+    /// Its version as it reports it.
+    pub version: Option<String>,
+    /// When not found: how to install or configure it.
+    pub hint: Option<String>,
+}
+
+/// What to probe.
+#[derive(Debug, Clone)]
+pub struct ToolPaths {
+    /// `ffmpeg` executable.
+    pub ffmpeg: PathBuf,
+    /// `audible` executable.
+    pub audible_cli: PathBuf,
+    /// The user's AAXtoMP3 script, when configured.
+    pub aaxtomp3: Option<PathBuf>,
+}
+
+/// Probes tools and remembers the answer for a while.
+#[derive(Debug)]
+pub struct ToolProbe {
+    paths: ToolPaths,
+    cached: Mutex<Option<(Instant, Vec<ToolStatus>)>>,
+}
+
+impl ToolProbe {
+    /// A probe of `paths`, nothing run yet.
+    pub fn new(paths: ToolPaths) -> Self {
+        Self {
+            paths,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The state of every tool, probed at most every few minutes.
+    pub async fn statuses(&self) -> Vec<ToolStatus> {
+        let mut cached = self.cached.lock().await;
+        if let Some((at, statuses)) = cached.as_ref()
+            && at.elapsed() < PROBE_TTL
+        {
+            return statuses.clone();
+        }
+        let statuses = self.probe_all().await;
+        *cached = Some((Instant::now(), statuses.clone()));
+        statuses
+    }
+
+    async fn probe_all(&self) -> Vec<ToolStatus> {
+        let ffmpeg = probe(
+            "ffmpeg",
+            true,
+            &self.paths.ffmpeg,
+            &["-hide_banner", "-version"],
+            "install ffmpeg (Debian: apt-get install ffmpeg; `./just setup` does it) or set EARMARK__CONVERTER__FFMPEG",
+        );
+        let audible = probe(
+            "audible-cli",
+            true,
+            &self.paths.audible_cli,
+            &["--version"],
+            "run `./just setup` to install audible-cli 0.6.0 under vendor/, or set EARMARK__AUDIBLE__CLI to an `audible` executable",
+        );
+        let (ffmpeg, audible) = tokio::join!(ffmpeg, audible);
+        let aaxtomp3 = match &self.paths.aaxtomp3 {
+            Some(path) => {
+                let found = path.is_file();
+                ToolStatus {
+                    name: "AAXtoMP3".into(),
+                    required: false,
+                    found,
+                    path: Some(path.display().to_string()),
+                    version: None,
+                    hint: (!found).then(|| format!("EARMARK__CONVERTER__AAXTOMP3 points at {}, which is not a file", path.display())),
+                }
+            }
+            None => ToolStatus {
+                name: "AAXtoMP3".into(),
+                required: false,
+                found: false,
+                path: None,
+                version: None,
+                hint: Some(
+                    "optional: set EARMARK__CONVERTER__AAXTOMP3 to your copy of AAXtoMP3 (github KrumpetPirate/AAXtoMP3); the built-in ffmpeg engine converts meanwhile".into(),
+                ),
+            },
+        };
+        vec![ffmpeg, audible, aaxtomp3]
+    }
+}
+
+async fn probe(
+    name: &str,
+    required: bool,
+    program: &PathBuf,
+    args: &[&str],
+    hint: &str,
+) -> ToolStatus {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let outcome = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await;
+    let version = match outcome {
+        Ok(Ok(output)) if output.status.success() => {
+            let text = String::from_utf8_lossy(&output.stdout);
+            text.lines().next().map(|line| version_from(line.trim()))
+        }
+        _ => None,
+    };
+    ToolStatus {
+        name: name.to_owned(),
+        required,
+        found: version.is_some(),
+        path: Some(program.display().to_string()),
+        hint: version
+            .is_none()
+            .then(|| format!("{name} not found at `{}`: {hint}", program.display())),
+        version,
+    }
+}
+
+/// The version in a tool's first line: the word after "version" (`ffmpeg version 5.1.6-0+deb12u1
+/// Copyright ...`, `audible-cli, version 0.6.0`), else the whole line.
+fn version_from(line: &str) -> String {
+    let mut words = line.split_whitespace();
+    while let Some(word) = words.next() {
+        if word.eq_ignore_ascii_case("version")
+            && let Some(version) = words.next()
+        {
+            return version.to_owned();
+        }
+    }
+    line.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_first_lines() {
+        assert_eq!(
+            version_from("ffmpeg version 5.1.6-0+deb12u1 Copyright (c) 2000-2024"),
+            "5.1.6-0+deb12u1"
+        );
+        assert_eq!(version_from("audible, version 0.6.0"), "0.6.0");
+        assert_eq!(version_from("tool 1.2"), "tool 1.2");
+    }
+
+    #[tokio::test]
+    async fn missing_tools_say_how_to_get_them() {
+        let probe = ToolProbe::new(ToolPaths {
+            ffmpeg: "/nonexistent/ffmpeg".into(),
+            audible_cli: "/bin/true".into(),
+            aaxtomp3: None,
+        });
+        let statuses = probe.statuses().await;
+        let ffmpeg = &statuses[0];
+        assert!(!ffmpeg.found);
+        assert!(
+            ffmpeg
+                .hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("apt-get install ffmpeg")
+        );
+        // `true` answers successfully but prints nothing: no version, so not found.
+        assert!(!statuses[1].found);
+        assert!(!statuses[2].found && !statuses[2].required);
+    }
+}
