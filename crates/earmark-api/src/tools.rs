@@ -177,9 +177,19 @@ mod tests {
 
     #[tokio::test]
     async fn missing_tools_say_how_to_get_them() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let silent = dir.path().join("silent");
+        std::fs::write(&silent, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&silent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let answering = dir.path().join("audible");
+        std::fs::write(&answering, "#!/bin/sh\necho 'audible, version 0.6.0'\n").unwrap();
+        std::fs::set_permissions(&answering, std::fs::Permissions::from_mode(0o755)).unwrap();
+
         let probe = ToolProbe::new(ToolPaths {
             ffmpeg: "/nonexistent/ffmpeg".into(),
-            audible_cli: "/bin/true".into(),
+            audible_cli: silent,
             aaxtomp3: None,
         });
         let statuses = probe.statuses().await;
@@ -192,8 +202,19 @@ mod tests {
                 .unwrap_or_default()
                 .contains("apt-get install ffmpeg")
         );
-        // `true` answers successfully but prints nothing: no version, so not found.
-        assert!(!statuses[1].found);
+        assert!(
+            !statuses[1].found,
+            "a tool that answers without a version is not trusted"
+        );
         assert!(!statuses[2].found && !statuses[2].required);
+
+        let probe = ToolProbe::new(ToolPaths {
+            ffmpeg: "/nonexistent/ffmpeg".into(),
+            audible_cli: answering,
+            aaxtomp3: None,
+        });
+        let audible = &probe.statuses().await[1];
+        assert!(audible.found && audible.hint.is_none());
+        assert_eq!(audible.version.as_deref(), Some("0.6.0"));
     }
 }

@@ -2,7 +2,8 @@
 
 pub mod api_key;
 
-use actix_web::body::MessageBody;
+use actix_web::ResponseError;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 use actix_web::middleware::Next;
@@ -40,14 +41,15 @@ pub fn presented_key(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// Middleware: lets public routes through and everything else only with the API key.
+/// Middleware: lets public routes through and everything else only with the API key; a
+/// refused request is answered here with the 401 problem document.
 ///
 /// # Errors
-/// [`ApiError::Unauthorized`] when the key is missing or wrong.
+/// Whatever the wrapped service returns.
 pub async fn require_api_key(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if !is_public(req.path()) {
         let allowed = match (
             req.app_data::<web::Data<ApiKeyHash>>(),
@@ -57,10 +59,11 @@ pub async fn require_api_key(
             _ => false,
         };
         if !allowed {
-            return Err(ApiError::Unauthorized.into());
+            let refusal = ApiError::Unauthorized.error_response();
+            return Ok(req.into_response(refusal).map_into_right_body());
         }
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 #[cfg(test)]

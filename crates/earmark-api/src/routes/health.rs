@@ -38,6 +38,7 @@ pub struct DatabaseStatus {
 /// writes, 503 otherwise. Needs no API key.
 #[utoipa::path(
     tag = "health",
+    security(()),
     responses(
         (status = 200, description = "Ready (possibly degraded: see `tools`)", body = Health),
         (status = 503, description = "Not ready: database or data directory failing", body = Health),
