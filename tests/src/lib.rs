@@ -1,1 +1,211 @@
-//! x
+#![doc = include_str!("../README.md")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test harness fails by panicking"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The `earmark` binary under test: `EARMARK_BIN`, else the one beside this test's target dir.
+pub fn earmark_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("EARMARK_BIN") {
+        return bin.into();
+    }
+    // target/<profile>/deps/<test binary> → target/<profile>/earmark
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = profile_dir.join("earmark");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it first (`cargo build -p earmark-api`), or run the whole workspace's tests",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `earmark` process.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    /// The key printed at start, if one was generated.
+    pub printed_key: Option<String>,
+    /// Everything the process printed on stdout until it was listening.
+    pub stdout: Vec<String>,
+}
+
+/// How a start attempt ended.
+pub enum Started {
+    /// Listening.
+    Up(Server),
+    /// Exited before listening.
+    Exited {
+        /// How it exited.
+        status: ExitStatus,
+        /// What it printed on stdout.
+        stdout: Vec<String>,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+}
+
+/// Starts `earmark` in `cwd` with only `env` (plus PATH and HOME) set and `args`.
+pub fn start(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Started {
+    let mut command = Command::new(earmark_bin());
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", cwd)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("spawn earmark");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                if let Some(addr) = line.strip_prefix("Listening on ") {
+                    let base = addr.trim().to_owned();
+                    lines.push(line);
+                    let printed_key = lines
+                        .iter()
+                        .find_map(|l| l.strip_prefix("API key: ").map(str::to_owned));
+                    return Started::Up(Server {
+                        child,
+                        base,
+                        printed_key,
+                        stdout: lines,
+                    });
+                }
+                lines.push(line);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(status) = child.try_wait().unwrap() {
+                    let mut stderr = String::new();
+                    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+                        .unwrap();
+                    return Started::Exited {
+                        status,
+                        stdout: lines,
+                        stderr,
+                    };
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = child.wait().unwrap();
+                let mut stderr = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+                    .unwrap();
+                return Started::Exited {
+                    status,
+                    stdout: lines,
+                    stderr,
+                };
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("earmark did not report listening within 60 s; stdout so far: {lines:?}");
+}
+
+/// Starts `earmark` and insists that it comes up.
+pub fn start_ok(cwd: &Path, env: &[(&str, &str)]) -> Server {
+    match start(cwd, env, &[]) {
+        Started::Up(server) => server,
+        Started::Exited {
+            status,
+            stdout,
+            stderr,
+        } => {
+            panic!("earmark exited with {status}: stdout {stdout:?}, stderr {stderr}")
+        }
+    }
+}
+
+/// A plain HTTP response.
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+impl Server {
+    /// `GET path` with optional headers, any status accepted.
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut request = agent.get(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let mut response = request.call().unwrap();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        Reply {
+            status: response.status().as_u16(),
+            content_type,
+            body: response.body_mut().read_to_string().unwrap(),
+        }
+    }
+
+    /// Sends SIGTERM and waits (at most `within`) for the process to exit.
+    pub fn terminate(mut self, within: Duration) -> ExitStatus {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("earmark did not stop within {within:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,5 +1,8 @@
 //! The HTTP skeleton in-process: key check, problem+json, health, OpenAPI and offline docs.
-#![expect(clippy::unwrap_used, reason = "helpers of a test crate fail by panicking")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "helpers of a test crate fail by panicking"
+)]
 
 use std::sync::Arc;
 

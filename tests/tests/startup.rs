@@ -1,0 +1,136 @@
+//! The two-command start, proven on the real binary: no configuration, SQLite, PostgreSQL.
+
+use std::time::Duration;
+
+use earmark_blackbox::{Started, start, start_ok};
+
+/// Port 0: the one setting these tests add, so they can run side by side.
+const ANY_PORT: (&str, &str) = ("EARMARK__SERVER__BIND", "127.0.0.1:0");
+
+#[test]
+fn starts_on_an_empty_directory_with_no_configuration() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = start_ok(cwd.path(), &[ANY_PORT]);
+    let key = server
+        .printed_key
+        .clone()
+        .expect("a first start prints `API key: <key>`");
+
+    let health = server.get("/healthz", &[]);
+    assert_eq!(health.status, 200, "{}", health.body);
+    let health = health.json();
+    assert_eq!(health["database"]["backend"], "sqlite");
+    assert_eq!(health["database"]["reachable"], true);
+    for sub in [
+        "library",
+        "downloads",
+        "converted",
+        "logs",
+        "tmp",
+        "audible",
+    ] {
+        assert!(
+            cwd.path().join("data").join(sub).is_dir(),
+            "./data/{sub} created"
+        );
+    }
+    assert!(
+        cwd.path().join("data/library/earmark.db").is_file(),
+        "SQLite under ./data/library"
+    );
+
+    let refused = server.get("/library", &[]);
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.content_type.as_deref(),
+        Some("application/problem+json")
+    );
+    let admitted = server.get("/nope", &[("Authorization", &format!("Bearer {key}"))]);
+    assert_eq!(admitted.status, 404);
+    assert_eq!(admitted.json()["code"], "route_not_found");
+    assert_eq!(server.get("/docs/", &[]).status, 200);
+
+    let status = server.terminate(Duration::from_secs(15));
+    assert!(status.success(), "SIGTERM is a clean stop: {status}");
+}
+
+#[test]
+fn later_starts_keep_the_key_and_do_not_print_it() {
+    let cwd = tempfile::tempdir().unwrap();
+    let first = start_ok(cwd.path(), &[ANY_PORT]);
+    let key = first.printed_key.clone().unwrap();
+    first.terminate(Duration::from_secs(15));
+
+    let second = start_ok(cwd.path(), &[ANY_PORT]);
+    assert_eq!(second.printed_key, None);
+    assert!(
+        second.stdout.iter().all(|line| !line.contains(&key)),
+        "the key is never printed again"
+    );
+    assert_eq!(
+        second.get("/x", &[("X-Api-Key", &key)]).status,
+        404,
+        "the stored key still works"
+    );
+}
+
+#[test]
+fn a_configured_key_is_used_and_never_printed() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = start_ok(
+        cwd.path(),
+        &[ANY_PORT, ("EARMARK__AUTH__API_KEY", "my-own-key")],
+    );
+    assert_eq!(server.printed_key, None);
+    assert_eq!(server.get("/x", &[("X-Api-Key", "my-own-key")]).status, 404);
+    assert_eq!(server.get("/x", &[("X-Api-Key", "emk_other")]).status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_on_postgresql_from_either_url_variable() {
+    let Some(database) = earmark_db::testing::TestDb::postgres().await else {
+        return;
+    };
+    for variable in ["DATABASE_URL", "EARMARK__DATABASE__URL"] {
+        let cwd = tempfile::tempdir().unwrap();
+        let server = start_ok(cwd.path(), &[ANY_PORT, (variable, &database.url)]);
+        let health = server.get("/healthz", &[]);
+        assert_eq!(health.status, 200, "{variable}: {}", health.body);
+        assert_eq!(
+            health.json()["database"]["backend"],
+            "postgres",
+            "{variable}"
+        );
+        assert!(
+            !cwd.path().join("data/library/earmark.db").exists(),
+            "no SQLite file when on PostgreSQL"
+        );
+        server.terminate(Duration::from_secs(15));
+    }
+}
+
+#[test]
+fn bad_settings_stop_the_start_with_a_message_that_says_what_is_wrong() {
+    let cwd = tempfile::tempdir().unwrap();
+    for (env, expected_code, expected_text) in [
+        (("EARMARK__CONVERTER__ENGINE", "handbrake"), 2, "handbrake"),
+        (
+            ("EARMARK__DATABASE__URL", "mysql://db/earmark"),
+            1,
+            "unsupported database URL",
+        ),
+        (
+            ("EARMARK__SERVER__BIND", "not-an-address"),
+            1,
+            "not-an-address",
+        ),
+    ] {
+        match start(cwd.path(), &[env], &[]) {
+            Started::Up(_) => panic!("{env:?} should not start"),
+            Started::Exited { status, stderr, .. } => {
+                assert_eq!(status.code(), Some(expected_code), "{env:?}: {stderr}");
+                assert!(stderr.contains(expected_text), "{env:?}: {stderr}");
+            }
+        }
+    }
+}
