@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the third-party tools earmark drives and its tests need, idempotently:
+#   - ffmpeg, from Debian's packages when it is not on PATH (needs root or password-less sudo);
+#   - audible-cli 0.6.0 with pinned dependencies, in vendor/audible-cli/venv.
+# Every step is skipped when its result is already in place.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo -n "$@"
+    else
+        echo "setup: need root to run: $*  (run it yourself, then re-run this)" >&2
+        return 1
+    fi
+}
+
+if ! command -v ffmpeg >/dev/null; then
+    echo "setup: installing ffmpeg from Debian's packages" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+fi
+ffmpeg -hide_banner -version | head -n 1
+
+venv="$root/vendor/audible-cli/venv"
+requirements="$root/vendor/audible-cli/requirements.txt"
+if [ ! -x "$venv/bin/audible" ] || ! cmp -s "$requirements" "$venv/.installed"; then
+    echo "setup: installing audible-cli into vendor/audible-cli/venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/.installed"
+fi
+"$venv/bin/python" -c 'import importlib.metadata as m; print("audible-cli", m.version("audible-cli"), "/ audible", m.version("audible"))'
