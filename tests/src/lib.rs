@@ -103,32 +103,28 @@ pub fn start(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Started {
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if let Some(status) = child.try_wait().unwrap() {
-                    let mut stderr = String::new();
-                    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
-                        .unwrap();
-                    return Started::Exited {
-                        status,
-                        stdout: lines,
-                        stderr,
-                    };
+                    return exited(&mut child, status, lines);
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let status = child.wait().unwrap();
-                let mut stderr = String::new();
-                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
-                    .unwrap();
-                return Started::Exited {
-                    status,
-                    stdout: lines,
-                    stderr,
-                };
+                return exited(&mut child, status, lines);
             }
         }
     }
     let _ = child.kill();
     let _ = child.wait();
     panic!("earmark did not report listening within 60 s; stdout so far: {lines:?}");
+}
+
+fn exited(child: &mut Child, status: ExitStatus, stdout: Vec<String>) -> Started {
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    Started::Exited {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 /// Starts `earmark` and insists that it comes up.

@@ -78,6 +78,27 @@ impl Default for PoolSettings {
     }
 }
 
+impl PoolSettings {
+    /// A deadpool pool of `C` connections from `manager`, sized and timed by these settings.
+    fn build_pool<C>(
+        &self,
+        manager: diesel_async::pooled_connection::AsyncDieselConnectionManager<C>,
+    ) -> Result<diesel_async::pooled_connection::deadpool::Pool<C>, DbError>
+    where
+        diesel_async::pooled_connection::AsyncDieselConnectionManager<C>:
+            deadpool::managed::Manager<Type = C>,
+    {
+        diesel_async::pooled_connection::deadpool::Pool::builder(manager)
+            .max_size(self.max_connections)
+            .wait_timeout(Some(self.acquire_timeout))
+            .create_timeout(Some(self.acquire_timeout))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| DbError::Pool(e.to_string()))
+    }
+}
+
 /// An open, migrated database, handed out as the ports the rest of earmark uses.
 #[derive(Clone)]
 pub struct Database {

@@ -1,7 +1,5 @@
 //! The PostgreSQL adapter: `AsyncPgConnection` (no libpq) in a deadpool pool.
 
-use std::time::Duration;
-
 use diesel::sql_types::BigInt;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
@@ -40,14 +38,7 @@ impl PgStore {
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, crate::DbError> {
         migrate(url).await?;
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
-        let pool = Pool::builder(manager)
-            .max_size(settings.max_connections)
-            .wait_timeout(Some(settings.acquire_timeout))
-            .create_timeout(Some(settings.acquire_timeout))
-            .recycle_timeout(Some(Duration::from_secs(5)))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| crate::DbError::Pool(e.to_string()))?;
+        let pool = settings.build_pool(manager)?;
         Ok(Self { pool })
     }
 

@@ -5,7 +5,6 @@
 //! of failing with SQLITE_BUSY when they try to upgrade a read lock.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
@@ -62,14 +61,7 @@ impl SqliteStore {
             })
         });
         let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
-        let pool = Pool::builder(manager)
-            .max_size(settings.max_connections)
-            .wait_timeout(Some(settings.acquire_timeout))
-            .create_timeout(Some(settings.acquire_timeout))
-            .recycle_timeout(Some(Duration::from_secs(5)))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| crate::DbError::Pool(e.to_string()))?;
+        let pool = settings.build_pool(manager)?;
         Ok(Self {
             pool,
             last_tick: AtomicI64::new(0),
