@@ -145,39 +145,80 @@ pub fn start_ok(cwd: &Path, env: &[(&str, &str)]) -> Server {
 pub struct Reply {
     /// Status code.
     pub status: u16,
-    /// `Content-Type`, if any.
-    pub content_type: Option<String>,
-    /// The body as text.
-    pub body: String,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
 impl Reply {
+    /// The value of header `name` (lower case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `Content-Type`, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
 impl Server {
     /// `GET path` with optional headers, any status accepted.
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.request("GET", path, headers)
+    }
+
+    /// `method path` (GET or HEAD) with optional headers, any status accepted.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        let mut request = agent.get(format!("{}{path}", self.base));
+        let url = format!("{}{path}", self.base);
+        let mut request = match method {
+            "GET" => agent.get(&url),
+            "HEAD" => agent.head(&url),
+            other => panic!("unsupported method {other}"),
+        };
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
         let mut response = request.call().unwrap();
-        let content_type = response
+        let headers = response
             .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned());
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .unwrap();
         Reply {
             status: response.status().as_u16(),
-            content_type,
-            body: response.body_mut().read_to_string().unwrap(),
+            headers,
+            body,
         }
     }
 

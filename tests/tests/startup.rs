@@ -17,7 +17,7 @@ fn starts_on_an_empty_directory_with_no_configuration() {
         .expect("a first start prints `API key: <key>`");
 
     let health = server.get("/healthz", &[]);
-    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(health.status, 200, "{}", health.text());
     let health = health.json();
     assert_eq!(health["database"]["backend"], "sqlite");
     assert_eq!(health["database"]["reachable"], true);
@@ -41,10 +41,7 @@ fn starts_on_an_empty_directory_with_no_configuration() {
 
     let refused = server.get("/library", &[]);
     assert_eq!(refused.status, 401);
-    assert_eq!(
-        refused.content_type.as_deref(),
-        Some("application/problem+json")
-    );
+    assert_eq!(refused.content_type(), Some("application/problem+json"));
     let admitted = server.get("/nope", &[("Authorization", &format!("Bearer {key}"))]);
     assert_eq!(admitted.status, 404);
     assert_eq!(admitted.json()["code"], "route_not_found");
@@ -95,7 +92,7 @@ async fn serves_on_postgresql_from_either_url_variable() {
         let cwd = tempfile::tempdir().unwrap();
         let server = start_ok(cwd.path(), &[ANY_PORT, (variable, &database.url)]);
         let health = server.get("/healthz", &[]);
-        assert_eq!(health.status, 200, "{variable}: {}", health.body);
+        assert_eq!(health.status, 200, "{variable}: {}", health.text());
         assert_eq!(
             health.json()["database"]["backend"],
             "postgres",

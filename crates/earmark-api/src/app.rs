@@ -44,6 +44,7 @@ pub fn build(
                 ApiError::Validation(format!("invalid path: {err}")).into()
             }))
             .service(routes::health::healthz)
+            .service(routes::stream::stream)
             .split_for_parts();
     app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .route("/docs", web::get().to(routes::docs::docs_redirect))

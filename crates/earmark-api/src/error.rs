@@ -34,6 +34,16 @@ pub enum ApiError {
     /// The request body or query could not be read at all.
     #[error("{0}")]
     Malformed(String),
+    /// The file id names nothing that can be served (unknown, gone from disk, or outside the
+    /// data directory: the client is not told which).
+    #[error("no stored file `{0}` can be served: it is unknown, or its file is gone from disk")]
+    FileGone(String),
+    /// The book has no converted file yet.
+    #[error("book {0} has no converted file yet: convert it first (POST /jobs/convert)")]
+    NoConvertedFile(earmark_core::Asin),
+    /// Something that should not fail did; the message is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A library operation failed.
     #[error(transparent)]
     Library(#[from] LibraryRepoError),
@@ -74,6 +84,17 @@ impl ApiError {
                 StatusCode::BAD_REQUEST,
                 "malformed_request",
                 "Malformed request",
+            ),
+            Self::FileGone(_) => (StatusCode::NOT_FOUND, "file_not_found", "File not found"),
+            Self::NoConvertedFile(_) => (
+                StatusCode::NOT_FOUND,
+                "no_converted_file",
+                "Nothing converted yet",
+            ),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal error",
             ),
             Self::Library(L::BookNotFound(_)) => {
                 (StatusCode::NOT_FOUND, "book_not_found", "Book not found")

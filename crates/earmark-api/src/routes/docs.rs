@@ -14,7 +14,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
     ),
     modifiers(&Security),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
-    tags((name = "health", description = "Liveness and readiness")),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "stream", description = "Audio files for players, with HTTP ranges"),
+    ),
 )]
 pub struct ApiDoc;
 

@@ -1,0 +1,491 @@
+//! `/stream/{file_id}` conformance on a real file over real HTTP from the real binary: every
+//! Range and conditional case, malformed input, and files that must not be served.
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate fail by panicking")]
+
+use earmark_blackbox::{Reply, Server, start_ok};
+
+const SIZE: usize = 1024 * 1024 + 17;
+
+fn content() -> Vec<u8> {
+    (0..SIZE).map(|i| (i % 251) as u8).collect()
+}
+
+struct Fixture {
+    _cwd: tempfile::TempDir,
+    server: Server,
+    key: String,
+    ids: std::collections::HashMap<&'static str, String>,
+}
+
+impl Fixture {
+    fn get(&self, path: &str, extra: &[(&str, &str)]) -> Reply {
+        self.request("GET", path, extra)
+    }
+
+    fn request(&self, method: &str, path: &str, extra: &[(&str, &str)]) -> Reply {
+        let auth = format!("Bearer {}", self.key);
+        let mut headers = vec![("Authorization", auth.as_str())];
+        headers.extend_from_slice(extra);
+        self.server.request(method, path, &headers)
+    }
+
+    fn id(&self, name: &str) -> &str {
+        &self.ids[name]
+    }
+}
+
+/// Starts earmark in an empty directory and registers, straight in its SQLite database, one
+/// book with a good file and every kind of file that must not be served.
+fn fixture() -> Fixture {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = start_ok(cwd.path(), &[("EARMARK__SERVER__BIND", "127.0.0.1:0")]);
+    let key = server.printed_key.clone().unwrap();
+    let data = cwd.path().join("data").canonicalize().unwrap();
+    let book_dir = data.join("converted/B000000001");
+    std::fs::create_dir_all(&book_dir).unwrap();
+
+    let good = book_dir.join("Der Herr der Ringe – Teil 1.m4b");
+    std::fs::write(&good, content()).unwrap();
+    let empty = book_dir.join("empty.mp3");
+    std::fs::write(&empty, b"").unwrap();
+    let deleted = book_dir.join("deleted.flac");
+    std::fs::write(&deleted, b"soon gone").unwrap();
+    let truncated = book_dir.join("truncated.opus");
+    std::fs::write(&truncated, vec![7u8; 4096]).unwrap();
+    let outside = cwd.path().join("secret.m4b");
+    std::fs::write(&outside, b"not for players").unwrap();
+    let symlink = book_dir.join("link.m4b");
+    std::os::unix::fs::symlink(&outside, &symlink).unwrap();
+    let sneaky = format!("{}/../../secret.m4b", book_dir.display());
+
+    let db_path = data.join("library/earmark.db").display().to_string();
+    let files: Vec<(&'static str, String)> = vec![
+        ("good", good.display().to_string()),
+        ("empty", empty.display().to_string()),
+        ("deleted", deleted.display().to_string()),
+        ("truncated", truncated.display().to_string()),
+        ("symlink", symlink.display().to_string()),
+        ("traversal", sneaky),
+        ("absolute", "/etc/passwd".to_owned()),
+    ];
+    let ids = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = earmark_db::connect(&db_path, &earmark_db::PoolSettings::default())
+            .await
+            .unwrap();
+        let mut record = earmark_contract::record(1);
+        record.title = "Der Herr der Ringe".into();
+        db.library.upsert_books(vec![record]).await.unwrap();
+        let mut ids = std::collections::HashMap::new();
+        for (name, path) in files {
+            let kind = if name == "good" {
+                earmark_core::FileKind::Converted
+            } else {
+                earmark_core::FileKind::ConvertedChapter
+            };
+            let stored = db
+                .library
+                .add_file(earmark_core::NewStoredFile {
+                    asin: earmark_contract::asin(1),
+                    kind,
+                    path: path.clone(),
+                    size: 0,
+                    mime: "application/octet-stream".into(),
+                })
+                .await
+                .unwrap();
+            ids.insert(name, stored.id.to_string());
+        }
+        db.library
+            .update_book(
+                &earmark_contract::asin(1),
+                earmark_core::BookUpdate {
+                    local_path_converted: Some(Some(good.display().to_string())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        ids
+    });
+    std::fs::remove_file(&deleted).unwrap();
+    std::fs::write(&truncated, vec![7u8; 100]).unwrap();
+    Fixture {
+        _cwd: cwd,
+        server,
+        key,
+        ids,
+    }
+}
+
+enum Body {
+    Whole,
+    Bytes(usize, usize),
+    Nothing,
+}
+
+struct Case {
+    name: &'static str,
+    method: &'static str,
+    headers: Vec<(&'static str, String)>,
+    status: u16,
+    content_range: Option<String>,
+    body: Body,
+}
+
+fn case(
+    name: &'static str,
+    headers: &[(&'static str, &str)],
+    status: u16,
+    content_range: Option<&str>,
+    body: Body,
+) -> Case {
+    Case {
+        name,
+        method: "GET",
+        headers: headers.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        status,
+        content_range: content_range.map(str::to_owned),
+        body,
+    }
+}
+
+#[test]
+fn every_range_and_conditional_case_is_answered_correctly() {
+    let f = fixture();
+    let path = format!("/stream/{}", f.id("good"));
+    let full = f.get(&path, &[]);
+    assert_eq!(full.status, 200);
+    assert_eq!(full.body, content());
+    assert_eq!(full.header("accept-ranges"), Some("bytes"));
+    assert_eq!(
+        full.header("content-length"),
+        Some(SIZE.to_string().as_str())
+    );
+    assert_eq!(full.content_type(), Some("audio/mp4"));
+    let disposition = full.header("content-disposition").unwrap();
+    assert!(disposition.starts_with("inline"), "{disposition}");
+    assert!(
+        disposition
+            .contains("filename*=UTF-8''Der%20Herr%20der%20Ringe%20%E2%80%93%20Teil%201.m4b"),
+        "{disposition}"
+    );
+    assert_eq!(full.header("cache-control"), Some("private, no-cache"));
+    let etag = full.header("etag").unwrap().to_owned();
+    let modified = full.header("last-modified").unwrap().to_owned();
+    let n = SIZE;
+    let last = n - 1;
+    let many: String = format!(
+        "bytes={}",
+        (0..1000)
+            .map(|i| format!("{i}-{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+
+    let cases = vec![
+        case(
+            "first 100 bytes",
+            &[("Range", "bytes=0-99")],
+            206,
+            Some("bytes 0-99/SIZE"),
+            Body::Bytes(0, 99),
+        ),
+        case(
+            "open range",
+            &[("Range", "bytes=1000-")],
+            206,
+            Some(&format!("bytes 1000-{last}/SIZE")),
+            Body::Bytes(1000, last),
+        ),
+        case(
+            "suffix range",
+            &[("Range", "bytes=-500")],
+            206,
+            Some(&format!("bytes {}-{last}/SIZE", n - 500)),
+            Body::Bytes(n - 500, last),
+        ),
+        case(
+            "last byte",
+            &[("Range", &format!("bytes={last}-{last}"))],
+            206,
+            Some(&format!("bytes {last}-{last}/SIZE")),
+            Body::Bytes(last, last),
+        ),
+        case(
+            "end beyond size is clamped",
+            &[("Range", "bytes=10-99999999999")],
+            206,
+            Some(&format!("bytes 10-{last}/SIZE")),
+            Body::Bytes(10, last),
+        ),
+        case(
+            "suffix longer than file",
+            &[("Range", "bytes=-99999999")],
+            206,
+            Some(&format!("bytes 0-{last}/SIZE")),
+            Body::Whole,
+        ),
+        case(
+            "start at size",
+            &[("Range", &format!("bytes={n}-"))],
+            416,
+            Some("bytes */SIZE"),
+            Body::Nothing,
+        ),
+        case(
+            "start beyond size",
+            &[("Range", &format!("bytes={}-{}", n + 10, n + 20))],
+            416,
+            Some("bytes */SIZE"),
+            Body::Nothing,
+        ),
+        case(
+            "empty suffix",
+            &[("Range", "bytes=-0")],
+            416,
+            Some("bytes */SIZE"),
+            Body::Nothing,
+        ),
+        case(
+            "largest u64 start",
+            &[("Range", "bytes=18446744073709551615-")],
+            416,
+            Some("bytes */SIZE"),
+            Body::Nothing,
+        ),
+        case(
+            "reversed range is ignored",
+            &[("Range", "bytes=5-1")],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "garbage is ignored",
+            &[("Range", "bytes=abc")],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "overflowing number is ignored",
+            &[("Range", "bytes=99999999999999999999999-")],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "no unit is ignored",
+            &[("Range", "0-10")],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "unknown unit is ignored",
+            &[("Range", "items=0-5")],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "two ranges are served whole",
+            &[("Range", "bytes=0-1,5-6")],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "a thousand ranges are served whole",
+            &[("Range", &many)],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "matching If-None-Match",
+            &[("If-None-Match", &etag)],
+            304,
+            None,
+            Body::Nothing,
+        ),
+        case(
+            "If-None-Match *",
+            &[("If-None-Match", "*")],
+            304,
+            None,
+            Body::Nothing,
+        ),
+        case(
+            "other If-None-Match",
+            &[("If-None-Match", "\"something-else\"")],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "If-Modified-Since its date",
+            &[("If-Modified-Since", &modified)],
+            304,
+            None,
+            Body::Nothing,
+        ),
+        case(
+            "If-Modified-Since long ago",
+            &[("If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "If-Range with the ETag",
+            &[("Range", "bytes=0-9"), ("If-Range", &etag)],
+            206,
+            Some("bytes 0-9/SIZE"),
+            Body::Bytes(0, 9),
+        ),
+        case(
+            "If-Range with the date",
+            &[("Range", "bytes=0-9"), ("If-Range", &modified)],
+            206,
+            Some("bytes 0-9/SIZE"),
+            Body::Bytes(0, 9),
+        ),
+        case(
+            "If-Range with a stale ETag",
+            &[("Range", "bytes=0-9"), ("If-Range", "\"stale\"")],
+            200,
+            None,
+            Body::Whole,
+        ),
+        case(
+            "If-Range with another date",
+            &[
+                ("Range", "bytes=0-9"),
+                ("If-Range", "Mon, 01 Jan 2001 00:00:00 GMT"),
+            ],
+            200,
+            None,
+            Body::Whole,
+        ),
+        Case {
+            method: "HEAD",
+            ..case("HEAD", &[], 200, None, Body::Nothing)
+        },
+        Case {
+            method: "HEAD",
+            ..case(
+                "HEAD ignores Range",
+                &[("Range", "bytes=0-9")],
+                200,
+                None,
+                Body::Nothing,
+            )
+        },
+    ];
+
+    for c in cases {
+        let headers: Vec<(&str, &str)> = c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let reply = f.request(c.method, &path, &headers);
+        assert_eq!(reply.status, c.status, "{}", c.name);
+        let expected_range = c.content_range.map(|r| r.replace("SIZE", &n.to_string()));
+        assert_eq!(
+            reply.header("content-range").map(str::to_owned),
+            expected_range,
+            "{}",
+            c.name
+        );
+        let expected: &[u8] = match c.body {
+            Body::Whole => &content(),
+            Body::Bytes(from, to) => &content()[from..=to],
+            Body::Nothing => &[],
+        };
+        assert!(
+            reply.body == expected,
+            "{}: got {} bytes, expected {}",
+            c.name,
+            reply.body.len(),
+            expected.len()
+        );
+        if c.status == 200 || c.status == 206 {
+            assert_eq!(
+                reply.header("content-length"),
+                Some(expected_len(c.method, &c.body, n).as_str()),
+                "{}",
+                c.name
+            );
+            assert_eq!(reply.header("etag"), Some(etag.as_str()), "{}", c.name);
+        }
+    }
+}
+
+fn expected_len(method: &str, body: &Body, n: usize) -> String {
+    match (method, body) {
+        ("HEAD", _) | (_, Body::Whole) => n.to_string(),
+        (_, Body::Bytes(from, to)) => (to - from + 1).to_string(),
+        (_, Body::Nothing) => "0".into(),
+    }
+}
+
+#[test]
+fn files_that_must_not_be_served_are_404() {
+    let f = fixture();
+    for name in ["deleted", "symlink", "traversal", "absolute"] {
+        let reply = f.get(&format!("/stream/{}", f.id(name)), &[]);
+        assert_eq!(reply.status, 404, "{name}: {}", reply.text());
+        assert_eq!(
+            reply.content_type(),
+            Some("application/problem+json"),
+            "{name}"
+        );
+        assert_eq!(reply.json()["code"], "file_not_found", "{name}");
+        assert!(
+            !reply.text().contains("secret") && !reply.text().contains("passwd"),
+            "{name}: no path disclosed"
+        );
+    }
+    for id in [
+        "00000000-0000-0000-0000-000000000000",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2Fetc%2Fpasswd",
+        "not-an-id",
+        "B00000000X",
+    ] {
+        let reply = f.get(&format!("/stream/{id}"), &[]);
+        assert_eq!(reply.status, 404, "{id}: {}", reply.text());
+    }
+}
+
+#[test]
+fn odd_files_and_asins_get_correct_answers() {
+    let f = fixture();
+    let by_asin = f.get("/stream/B000000001", &[("Range", "bytes=0-3")]);
+    assert_eq!(
+        by_asin.status, 206,
+        "an ASIN means the book's converted file"
+    );
+    assert_eq!(by_asin.body, content()[..4]);
+
+    let empty = format!("/stream/{}", f.id("empty"));
+    let whole = f.get(&empty, &[]);
+    assert_eq!((whole.status, whole.body.len()), (200, 0));
+    assert_eq!(whole.content_type(), Some("audio/mpeg"));
+    let ranged = f.get(&empty, &[("Range", "bytes=0-")]);
+    assert_eq!(
+        (ranged.status, ranged.header("content-range")),
+        (416, Some("bytes */0"))
+    );
+
+    let truncated = format!("/stream/{}", f.id("truncated"));
+    let shrunk = f.get(&truncated, &[]);
+    assert_eq!(
+        (shrunk.status, shrunk.body.len()),
+        (200, 100),
+        "the size on disk now, not the registered one"
+    );
+    assert_eq!(shrunk.content_type(), Some("audio/ogg"));
+    assert_eq!(f.get(&truncated, &[("Range", "bytes=200-")]).status, 416);
+
+    let unauthenticated = f.server.get(&format!("/stream/{}", f.id("good")), &[]);
+    assert_eq!(unauthenticated.status, 401);
+}
