@@ -1,8 +1,14 @@
 //! `/stream/{file_id}` conformance on a real file over real HTTP from the real binary: every
 //! Range and conditional case, malformed input, and files that must not be served.
-#![expect(clippy::unwrap_used, reason = "helpers of a test crate fail by panicking")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "helpers of a test crate fail by panicking"
+)]
+
+use std::collections::HashMap;
 
 use earmark_blackbox::{Reply, Server, start_ok};
+use earmark_core::{BookUpdate, FileKind, NewStoredFile};
 
 const SIZE: usize = 1024 * 1024 + 17;
 
@@ -14,7 +20,7 @@ struct Fixture {
     _cwd: tempfile::TempDir,
     server: Server,
     key: String,
-    ids: std::collections::HashMap<&'static str, String>,
+    ids: HashMap<&'static str, String>,
 }
 
 impl Fixture {
@@ -58,7 +64,6 @@ fn fixture() -> Fixture {
     std::os::unix::fs::symlink(&outside, &symlink).unwrap();
     let sneaky = format!("{}/../../secret.m4b", book_dir.display());
 
-    let db_path = data.join("library/earmark.db").display().to_string();
     let files: Vec<(&'static str, String)> = vec![
         ("good", good.display().to_string()),
         ("empty", empty.display().to_string()),
@@ -68,45 +73,18 @@ fn fixture() -> Fixture {
         ("traversal", sneaky),
         ("absolute", "/etc/passwd".to_owned()),
     ];
-    let ids = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = earmark_db::connect(&db_path, &earmark_db::PoolSettings::default())
-            .await
-            .unwrap();
-        let mut record = earmark_contract::record(1);
-        record.title = "Der Herr der Ringe".into();
-        db.library.upsert_books(vec![record]).await.unwrap();
-        let mut ids = std::collections::HashMap::new();
-        for (name, path) in files {
+    let files = files
+        .into_iter()
+        .map(|(name, path)| {
             let kind = if name == "good" {
-                earmark_core::FileKind::Converted
+                FileKind::Converted
             } else {
-                earmark_core::FileKind::ConvertedChapter
+                FileKind::ConvertedChapter
             };
-            let stored = db
-                .library
-                .add_file(earmark_core::NewStoredFile {
-                    asin: earmark_contract::asin(1),
-                    kind,
-                    path: path.clone(),
-                    size: 0,
-                    mime: "application/octet-stream".into(),
-                })
-                .await
-                .unwrap();
-            ids.insert(name, stored.id.to_string());
-        }
-        db.library
-            .update_book(
-                &earmark_contract::asin(1),
-                earmark_core::BookUpdate {
-                    local_path_converted: Some(Some(good.display().to_string())),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        ids
-    });
+            (name, kind, path)
+        })
+        .collect();
+    let ids = register(&data, 1, files, Some(good.display().to_string()));
     std::fs::remove_file(&deleted).unwrap();
     std::fs::write(&truncated, vec![7u8; 100]).unwrap();
     Fixture {
@@ -115,6 +93,45 @@ fn fixture() -> Fixture {
         key,
         ids,
     }
+}
+
+/// Registers book `n` and `files` in the SQLite database under `data`, returning their ids.
+fn register(
+    data: &std::path::Path,
+    n: u32,
+    files: Vec<(&'static str, FileKind, String)>,
+    converted: Option<String>,
+) -> HashMap<&'static str, String> {
+    let db_path = data.join("library/earmark.db").display().to_string();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = earmark_db::connect(&db_path, &earmark_db::PoolSettings::default())
+            .await
+            .unwrap();
+        let asin = earmark_contract::asin(n);
+        let mut record = earmark_contract::record(n);
+        record.title = "Der Herr der Ringe".into();
+        db.library.upsert_books(vec![record]).await.unwrap();
+        let mut ids = HashMap::new();
+        for (name, kind, path) in files {
+            let file = NewStoredFile {
+                asin: asin.clone(),
+                kind,
+                path,
+                size: 0,
+                mime: "application/octet-stream".into(),
+            };
+            ids.insert(
+                name,
+                db.library.add_file(file).await.unwrap().id.to_string(),
+            );
+        }
+        let update = BookUpdate {
+            local_path_converted: Some(converted),
+            ..Default::default()
+        };
+        db.library.update_book(&asin, update).await.unwrap();
+        ids
+    })
 }
 
 enum Body {
@@ -488,4 +505,93 @@ fn odd_files_and_asins_get_correct_answers() {
 
     let unauthenticated = f.server.get(&format!("/stream/{}", f.id("good")), &[]);
     assert_eq!(unauthenticated.status, 401);
+}
+
+#[test]
+fn chapters_list_offsets_and_per_chapter_files() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = start_ok(cwd.path(), &[("EARMARK__SERVER__BIND", "127.0.0.1:0")]);
+    let auth = format!("Bearer {}", server.printed_key.clone().unwrap());
+    let data = cwd.path().join("data").canonicalize().unwrap();
+    let dir = data.join("downloads/B000000002");
+    std::fs::create_dir_all(&dir).unwrap();
+    let chapters_json = dir.join("B000000002-chapters.json");
+    std::fs::write(
+        &chapters_json,
+        serde_json::json!({"content_metadata": {"chapter_info": {"chapters": [
+            {"title": "Opening Credits", "start_offset_ms": 0, "length_ms": 1000},
+            {"title": "Part 1", "start_offset_ms": 1000, "length_ms": 500, "chapters": [
+                {"title": "Chapter 1", "start_offset_ms": 1500, "length_ms": 9000}
+            ]}
+        ]}}, "response_groups": ["chapter_info"]})
+        .to_string(),
+    )
+    .unwrap();
+    let mut files = vec![(
+        "chapters",
+        FileKind::Chapters,
+        chapters_json.display().to_string(),
+    )];
+    for (i, name) in ["c1", "c2", "c3"].into_iter().enumerate() {
+        let path = data.join(format!("converted/B000000002-{:02}.mp3", i + 1));
+        std::fs::write(&path, b"ID3").unwrap();
+        files.push((name, FileKind::ConvertedChapter, path.display().to_string()));
+    }
+    let ids = register(&data, 2, files, None);
+    register(&data, 3, vec![], None);
+
+    let reply = server.get("/library/B000000002/chapters", &[("Authorization", &auth)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let body = reply.json();
+    let chapters = body["chapters"].as_array().unwrap();
+    let got: Vec<_> = chapters
+        .iter()
+        .map(|c| {
+            (
+                c["title"].as_str().unwrap(),
+                c["start_offset_ms"].as_u64().unwrap(),
+                c["file_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Opening Credits", 0, ids["c1"].as_str()),
+            ("Part 1", 1000, ids["c2"].as_str()),
+            ("Chapter 1", 1500, ids["c3"].as_str())
+        ]
+    );
+    assert_eq!(
+        body["files"].as_array().unwrap().len(),
+        3,
+        "playable files only"
+    );
+    let first = &body["files"][0];
+    assert_eq!(first["stream_url"], format!("/stream/{}", ids["c1"]));
+    assert_eq!(
+        server
+            .get(
+                first["stream_url"].as_str().unwrap(),
+                &[("Authorization", &auth)]
+            )
+            .body,
+        b"ID3"
+    );
+
+    let none = server
+        .get("/library/B000000003/chapters", &[("Authorization", &auth)])
+        .json();
+    assert_eq!(none["chapters"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        server
+            .get("/library/B000000404/chapters", &[("Authorization", &auth)])
+            .status,
+        404
+    );
+    let malformed = server.get("/library/b0000/chapters", &[("Authorization", &auth)]);
+    assert_eq!(
+        (malformed.status, malformed.json()["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
 }

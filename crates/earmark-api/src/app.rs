@@ -45,6 +45,7 @@ pub fn build(
             }))
             .service(routes::health::healthz)
             .service(routes::stream::stream)
+            .service(routes::chapters::book_chapters)
             .split_for_parts();
     app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .route("/docs", web::get().to(routes::docs::docs_redirect))

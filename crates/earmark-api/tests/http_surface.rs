@@ -184,7 +184,10 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(doc["info"]["title"], "earmark");
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
-    assert_eq!(paths, ["/healthz", "/stream/{file_id}"]);
+    assert_eq!(
+        paths,
+        ["/healthz", "/library/{asin}/chapters", "/stream/{file_id}"]
+    );
     assert!(doc["paths"]["/healthz"]["get"]["responses"]["503"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 

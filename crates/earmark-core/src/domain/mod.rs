@@ -2,6 +2,7 @@
 
 pub mod asin;
 pub mod book;
+pub mod chapter;
 pub mod file;
 pub mod format;
 pub mod job;
