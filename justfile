@@ -49,6 +49,10 @@ core-is-pure:
     if [ -n "$bad" ]; then echo "earmark-core depends on:$bad" >&2; exit 1; fi
     echo "earmark-core depends on none of: {{forbidden_in_core}}"
 
+# Benchmarks, each against a reference measured in the same run; results go to docs/benchmarks.md.
+bench:
+    bench/stream/run.sh
+
 # Drop PostgreSQL test databases that crashed tests left behind.
 clean-test-dbs:
     #!/usr/bin/env bash

@@ -66,6 +66,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         db,
         data_dir,
         tools,
+        stream_cache: Arc::default(),
     };
 
     let bind = settings.server.bind.clone();

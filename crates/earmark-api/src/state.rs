@@ -5,6 +5,7 @@ use std::sync::Arc;
 use earmark_db::Database;
 
 use crate::data_dir::DataDir;
+use crate::routes::stream::StreamLookupCache;
 use crate::tools::ToolProbe;
 
 /// Shared application state, cheap to clone.
@@ -16,4 +17,6 @@ pub struct AppState {
     pub data_dir: DataDir,
     /// External tool checks.
     pub tools: Arc<ToolProbe>,
+    /// Recently resolved `/stream` ids.
+    pub stream_cache: Arc<StreamLookupCache>,
 }

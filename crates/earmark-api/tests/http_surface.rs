@@ -27,6 +27,7 @@ fn state(db: earmark_db::Database, dir: &std::path::Path) -> AppState {
             audible_cli: "/nonexistent/audible".into(),
             aaxtomp3: None,
         })),
+        stream_cache: Arc::default(),
     }
 }
 

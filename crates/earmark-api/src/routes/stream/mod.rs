@@ -1,26 +1,30 @@
 //! `GET`/`HEAD /stream/{file_id}`: a stored audio file for browsers and players, with ranges.
 //!
-//! actix-files does the serving (no file is ever read into memory; ETag, Last-Modified,
-//! If-None-Match, If-Range, 206 and 416). Around it earmark decides which file a request may
-//! see (only ids from the database, only paths that resolve inside the data directory) and
-//! narrows the Range header to what actix-files answers correctly: one syntactically valid
-//! byte range. Anything else is ignored, as RFC 9110 allows, and the whole file is sent.
+//! actix-files decides the answer (ETag, Last-Modified, If-None-Match, If-Range, 206, 416);
+//! earmark decides which file a request may see (only ids from the database, only paths that
+//! resolve inside the data directory), narrows the Range header to what actix-files answers
+//! correctly (`range.rs`), and sends the bytes with its own `pread` body (`body.rs`). No file
+//! is ever read into memory.
 
+mod body;
+mod lookup;
+mod range;
+
+use std::fs::File;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use actix_files::NamedFile;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::body::SizedStream;
 use actix_web::http::header::{
-    self, CacheControl, CacheDirective, Charset, ContentDisposition, DispositionParam,
-    DispositionType, ExtendedValue,
+    self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+    HeaderValue,
 };
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, route, web};
-use earmark_core::ports::LibraryRepoError;
-use earmark_core::{Asin, FileKind, OutputFormat, StoredFile};
+use earmark_core::{OutputFormat, StoredFile};
+
+pub use lookup::StreamLookupCache;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -44,28 +48,28 @@ use crate::state::AppState;
     "/stream/{file_id}",
     method = "GET",
     method = "HEAD",
-    wrap = "actix_web::middleware::from_fn(only_one_valid_range)"
+    wrap = "actix_web::middleware::from_fn(range::only_one_valid_range)"
 )]
 pub async fn stream(
     req: HttpRequest,
     file_id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let file = resolve(&state, &file_id).await?;
+    let file = lookup::resolve(&state, &file_id).await?;
     let root = state.data_dir.root().to_owned();
     let registered = file.path.clone();
+    // Opening may wait for a disk that is spinning up: keep it off the event loop.
     let opened = web::block(move || open_confined(&root, Path::new(&registered)))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let named = opened.map_err(|why| {
+    let (named, body_file) = opened.map_err(|why| {
         tracing::warn!(file_id = %file.id, %why, "stored file cannot be served");
+        state.stream_cache.forget(&file_id);
         ApiError::FileGone(file.id.to_string())
     })?;
 
-    if named.metadata().len() == 0
-        && req.method() == Method::GET
-        && req.headers().contains_key(header::RANGE)
-    {
+    let size = named.metadata().len();
+    if size == 0 && req.method() == Method::GET && req.headers().contains_key(header::RANGE) {
         // Every range of an empty file is unsatisfiable (actix-files would miscount it).
         return Ok(HttpResponse::build(StatusCode::RANGE_NOT_SATISFIABLE)
             .insert_header((header::CONTENT_RANGE, "bytes */0"))
@@ -77,41 +81,39 @@ pub async fn stream(
         .into_response(&req);
     response.headers_mut().insert(
         header::CACHE_CONTROL,
-        CacheControl(vec![CacheDirective::Private, CacheDirective::NoCache])
-            .to_string()
-            .parse()
-            .map_err(|_| ApiError::Internal("cache header".into()))?,
+        HeaderValue::from_static("private, no-cache"),
     );
-    Ok(response)
-}
-
-/// The file `id` names: a files row by UUID, or for an ASIN its book's converted output.
-async fn resolve(state: &AppState, id: &str) -> Result<StoredFile, ApiError> {
-    if let Ok(uuid) = uuid::Uuid::parse_str(id) {
-        return state.db.library.get_file(uuid).await.map_err(|e| match e {
-            LibraryRepoError::FileNotFound(_) => ApiError::FileGone(id.to_owned()),
-            other => other.into(),
-        });
-    }
-    let Ok(asin) = Asin::parse(id) else {
-        return Err(ApiError::FileGone(id.to_owned()));
+    let window = match response.status() {
+        StatusCode::OK => Some((0, size)),
+        StatusCode::PARTIAL_CONTENT => response
+            .headers()
+            .get(header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(content_range_window),
+        _ => None,
     };
-    let book = state.db.library.get_book(&asin).await?;
-    let files = state.db.library.files_of(&asin).await?;
-    let converted =
-        |f: &&StoredFile| matches!(f.kind, FileKind::Converted | FileKind::ConvertedChapter);
-    files
-        .iter()
-        .filter(converted)
-        .find(|f| Some(&f.path) == book.local_path_converted.as_ref())
-        .or_else(|| files.iter().find(|f| f.kind == FileKind::Converted))
-        .or_else(|| files.iter().find(|f| f.kind == FileKind::ConvertedChapter))
-        .cloned()
-        .ok_or(ApiError::NoConvertedFile(asin))
+    Ok(match window {
+        Some((offset, len)) => response
+            .set_body(SizedStream::new(
+                len,
+                body::file_window(body_file, offset, len),
+            ))
+            .map_into_boxed_body(),
+        None => response,
+    })
 }
 
-/// Opens `path` only if it resolves, symlinks followed, to a file inside `root`.
-fn open_confined(root: &Path, path: &Path) -> Result<NamedFile, String> {
+/// `(offset, length)` of a `bytes first-last/size` Content-Range.
+fn content_range_window(value: &str) -> Option<(u64, u64)> {
+    let (first, rest) = value.strip_prefix("bytes ")?.split_once('-')?;
+    let (last, _) = rest.split_once('/')?;
+    let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+    Some((first, last.checked_sub(first)? + 1))
+}
+
+/// Opens `path` only if it resolves, symlinks followed, to a regular file inside `root`.
+/// Returns it for actix-files (headers, conditions) and a second handle for the body.
+fn open_confined(root: &Path, path: &Path) -> Result<(NamedFile, File), String> {
     let real: PathBuf = std::fs::canonicalize(path).map_err(|e| format!("cannot resolve: {e}"))?;
     if !real.starts_with(root) {
         return Err(format!(
@@ -125,10 +127,12 @@ fn open_confined(root: &Path, path: &Path) -> Result<NamedFile, String> {
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&real)
         .map_err(|e| format!("cannot open: {e}"))?;
-    if !file.metadata().map_err(|e| e.to_string())?.is_file() {
+    let body = file.try_clone().map_err(|e| e.to_string())?;
+    let named = NamedFile::from_file(file, &real).map_err(|e| e.to_string())?;
+    if !named.metadata().is_file() {
         return Err("not a regular file".into());
     }
-    NamedFile::from_file(file, &real).map_err(|e| e.to_string())
+    Ok((named, body))
 }
 
 fn named_file_name(file: &StoredFile) -> String {
@@ -176,72 +180,16 @@ fn inline_disposition(name: String) -> ContentDisposition {
     }
 }
 
-/// Keeps a `Range` header only when it is one syntactically valid byte range; drops it
-/// otherwise (garbage, `5-1`, overflowing numbers, several ranges), so the file is sent whole.
-pub async fn only_one_valid_range(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let keep = match req.headers().get(header::RANGE).map(|v| v.to_str()) {
-        None => true,
-        Some(Ok(value)) => is_one_valid_byte_range(value),
-        Some(Err(_)) => false,
-    };
-    if !keep {
-        req.headers_mut().remove(header::RANGE);
-    }
-    next.call(req).await
-}
-
-/// Whether `value` is `bytes=` followed by exactly one valid range spec, or not about bytes
-/// at all (actix-files ignores other units itself).
-pub fn is_one_valid_byte_range(value: &str) -> bool {
-    let Some((unit, specs)) = value.split_once('=') else {
-        return false;
-    };
-    if !unit.trim().eq_ignore_ascii_case("bytes") {
-        return true;
-    }
-    if specs.split(',').filter(|s| !s.trim().is_empty()).count() != 1 {
-        return false;
-    }
-    // Parsed against the largest size, only syntax can fail; `-0` is valid but unsatisfiable.
-    match http_range::HttpRange::parse(&format!("bytes={}", specs.trim()), u64::MAX) {
-        Ok(ranges) => ranges.len() == 1,
-        Err(http_range::HttpRangeParseError::NoOverlap) => true,
-        Err(http_range::HttpRangeParseError::InvalidRange) => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn only_single_well_formed_byte_ranges_survive() {
-        for kept in [
-            "bytes=0-99",
-            "bytes=100-",
-            "bytes=-500",
-            "bytes=-0",
-            "bytes= 7-9 ",
-            "items=1-2",
-        ] {
-            assert!(is_one_valid_byte_range(kept), "{kept}");
-        }
-        for dropped in [
-            "bytes=5-1",
-            "bytes=abc",
-            "bytes=",
-            "bytes=0-1,5-6",
-            "bytes=99999999999999999999999-",
-            "bytes",
-            "garbage",
-            "bytes=--5",
-            "bytes=1-2-3",
-        ] {
-            assert!(!is_one_valid_byte_range(dropped), "{dropped}");
-        }
+    fn content_range_gives_the_window() {
+        assert_eq!(content_range_window("bytes 0-99/1000"), Some((0, 100)));
+        assert_eq!(content_range_window("bytes 999-999/1000"), Some((999, 1)));
+        assert_eq!(content_range_window("bytes */1000"), None);
+        assert_eq!(content_range_window("bytes 5-1/1000"), None);
     }
 
     #[test]
