@@ -1,11 +1,10 @@
 //! Finding the external tools earmark drives, and their versions, for `/healthz`.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use earmark_process::{OutputStream, ProcessSpec};
 use serde::Serialize;
-use tokio::process::Command;
 use tokio::sync::Mutex;
 
 /// How long a `--version` call may take (audible-cli's Python start-up is slow on a Pi).
@@ -120,19 +119,19 @@ async fn probe(
     args: &[&str],
     hint: &str,
 ) -> ToolStatus {
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let outcome = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await;
-    let version = match outcome {
-        Ok(Ok(output)) if output.status.success() => {
-            let text = String::from_utf8_lossy(&output.stdout);
-            text.lines().next().map(|line| version_from(line.trim()))
+    let spec = ProcessSpec {
+        timeout: Some(PROBE_TIMEOUT),
+        ..ProcessSpec::new(program, args.iter().copied())
+    };
+    let mut first_line = None;
+    let outcome = earmark_process::run(&spec, std::future::pending(), |line| {
+        if line.stream == OutputStream::Stdout && first_line.is_none() {
+            first_line = Some(line.text);
         }
+    })
+    .await;
+    let version = match outcome {
+        Ok(status) if status.success() => first_line.map(|line| version_from(line.trim())),
         _ => None,
     };
     ToolStatus {
