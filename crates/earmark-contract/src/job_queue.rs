@@ -23,6 +23,8 @@ macro_rules! job_queue_contract {
             transitions_follow_the_state_machine,
             listing_filters_and_counts,
             recovery_requeues_or_fails_interrupted_jobs,
+            backed_off_jobs_are_queued_when_due,
+            history_deletion_spares_active_jobs,
         );
     };
 }
@@ -396,4 +398,100 @@ pub async fn recovery_requeues_or_fails_interrupted_jobs(jobs: Arc<dyn JobQueue>
 
     let again = jobs.claim_next(TaskType::Download).await.unwrap().unwrap();
     assert_eq!((again.id, again.attempts), (fresh.id, 2));
+}
+
+/// A failed attempt waits PENDING until its `run_after`, then is queued again, once.
+pub async fn backed_off_jobs_are_queued_when_due(jobs: Arc<dyn JobQueue>) {
+    let job = jobs.enqueue(download(1)).await.unwrap().job;
+    jobs.claim_next(TaskType::Download).await.unwrap().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let due = now + time::Duration::seconds(30);
+    let waiting = jobs
+        .update(
+            job.id,
+            JobUpdate {
+                status: Some(JobStatus::Pending),
+                run_after: Some(Some(due)),
+                error: Some("throttled".into()),
+                ..JobUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(waiting.status, JobStatus::Pending);
+    assert_eq!(
+        waiting.run_after.map(|t| t.unix_timestamp()),
+        Some(due.unix_timestamp())
+    );
+    assert!(
+        !jobs.enqueue(download(1)).await.unwrap().created,
+        "a backing-off job is still the active one"
+    );
+    assert_eq!(
+        jobs.claim_next(TaskType::Download).await.unwrap(),
+        None,
+        "not claimable while pending"
+    );
+
+    assert!(
+        jobs.promote_due(now).await.unwrap().is_empty(),
+        "not yet due"
+    );
+    let promoted = jobs
+        .promote_due(due + time::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        promoted
+            .iter()
+            .map(|j| (j.id, j.status))
+            .collect::<Vec<_>>(),
+        vec![(job.id, JobStatus::Queued)]
+    );
+    assert_eq!(promoted[0].run_after, None);
+    assert!(
+        jobs.promote_due(due + time::Duration::seconds(2))
+            .await
+            .unwrap()
+            .is_empty(),
+        "promoted once"
+    );
+    let again = jobs.claim_next(TaskType::Download).await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (job.id, 2));
+}
+
+/// Clearing history removes finished jobs only.
+pub async fn history_deletion_spares_active_jobs(jobs: Arc<dyn JobQueue>) {
+    let done = jobs.enqueue(download(1)).await.unwrap().job;
+    jobs.claim_next(TaskType::Download).await.unwrap();
+    jobs.update(done.id, to(JobStatus::Completed))
+        .await
+        .unwrap();
+    let cancelled = jobs.enqueue(download(2)).await.unwrap().job;
+    jobs.update(cancelled.id, to(JobStatus::Cancelled))
+        .await
+        .unwrap();
+    let waiting = jobs.enqueue(download(3)).await.unwrap().job;
+    let running = jobs.enqueue(convert(3)).await.unwrap().job;
+    jobs.claim_next(TaskType::Convert).await.unwrap();
+
+    let long_ago = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    assert_eq!(
+        jobs.delete_finished(Some(long_ago)).await.unwrap(),
+        0,
+        "nothing finished that long ago"
+    );
+    assert_eq!(jobs.delete_finished(None).await.unwrap(), 2);
+    let left: HashSet<_> = jobs
+        .list(JobFilter {
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(left, HashSet::from([waiting.id, running.id]));
 }

@@ -9,6 +9,7 @@ pub use domain::book::{
     Book, BookRecord, BookStatus, BookUpdate, ChangeCursor, ChangePage, UpsertSummary,
 };
 pub use domain::chapter::{Chapter, ChapterFileError, chapters_from_audible};
+pub use domain::event::JobEvent;
 pub use domain::file::{FileKind, NewStoredFile, StoredFile};
 pub use domain::format::{ConversionMode, OutputFormat};
 pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};

@@ -202,6 +202,7 @@ pub struct JobRow {
     pub started_at: Option<DbTime>,
     pub finished_at: Option<DbTime>,
     pub updated_at: DbTime,
+    pub run_after: Option<DbTime>,
 }
 
 /// A change to a job; `None` leaves a column as it is.
@@ -217,6 +218,7 @@ pub struct JobChanges {
     pub finished_at: Option<DbTime>,
     pub attempts: Option<i32>,
     pub updated_at: Option<DbTime>,
+    pub run_after: Option<Option<DbTime>>,
 }
 
 impl JobRow {
@@ -238,6 +240,7 @@ impl JobRow {
             started_at: None,
             finished_at: None,
             updated_at: now,
+            run_after: None,
         }
     }
 
@@ -272,6 +275,7 @@ impl JobRow {
             started_at: self.started_at.map(DbTime::get),
             finished_at: self.finished_at.map(DbTime::get),
             updated_at: self.updated_at.get(),
+            run_after: self.run_after.map(DbTime::get),
         })
     }
 }

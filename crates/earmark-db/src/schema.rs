@@ -48,6 +48,7 @@ diesel::table! {
         started_at -> Nullable<TimeSql>,
         finished_at -> Nullable<TimeSql>,
         updated_at -> TimeSql,
+        run_after -> Nullable<TimeSql>,
     }
 }
 

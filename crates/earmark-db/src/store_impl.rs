@@ -528,6 +528,60 @@ macro_rules! impl_ports {
                 .into())
             }
 
+            async fn promote_due(
+                &self,
+                now: time::OffsetDateTime,
+            ) -> Result<Vec<earmark_core::Job>, earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use earmark_core::JobStatus;
+                use $crate::rows::JobRow;
+                use $crate::schema::jobs;
+                use $crate::sql_types::DbTime;
+
+                let now = DbTime::new(now);
+                let mut conn = self.conn().await?;
+                let rows: Vec<JobRow> = diesel::update(
+                    jobs::table
+                        .filter(jobs::status.eq(JobStatus::Pending.as_str()))
+                        .filter(jobs::run_after.le(now)),
+                )
+                .set((
+                    jobs::status.eq(JobStatus::Queued.as_str()),
+                    jobs::run_after.eq(None::<DbTime>),
+                    jobs::updated_at.eq(now),
+                ))
+                .returning(JobRow::as_returning())
+                .get_results(&mut *conn)
+                .await
+                .map_err($crate::error::StoreError::from)?;
+                Ok(rows.into_iter().map(JobRow::into_job).collect::<Result<_, _>>()?)
+            }
+
+            async fn delete_finished(
+                &self,
+                before: Option<time::OffsetDateTime>,
+            ) -> Result<u64, earmark_core::ports::JobQueueError> {
+                use diesel::ExpressionMethods;
+                use diesel_async::RunQueryDsl;
+                use earmark_core::JobStatus;
+                use $crate::schema::jobs;
+                use $crate::sql_types::DbTime;
+
+                let finished: Vec<&str> = JobStatus::ALL
+                    .iter()
+                    .filter(|s| s.is_terminal())
+                    .map(|s| s.as_str())
+                    .collect();
+                let mut conn = self.conn().await?;
+                let mut query = diesel::delete(jobs::table).filter(jobs::status.eq_any(finished)).into_boxed::<$backend>();
+                if let Some(before) = before {
+                    query = query.filter(jobs::finished_at.lt(DbTime::new(before)));
+                }
+                let deleted = query.execute(&mut *conn).await.map_err($crate::error::StoreError::from)?;
+                Ok(deleted as u64)
+            }
+
             async fn recover_interrupted(
                 &self,
                 max_attempts: i32,
@@ -615,6 +669,7 @@ pub(crate) fn job_changes(
     update: &earmark_core::JobUpdate,
     now: crate::sql_types::DbTime,
 ) -> Result<crate::rows::JobChanges, earmark_core::ports::JobQueueError> {
+    use crate::sql_types::DbTime;
     use earmark_core::JobStatus;
 
     let to = update.status.filter(|to| *to != from);
@@ -635,6 +690,7 @@ pub(crate) fn job_changes(
         status_message: update.status_message.clone(),
         error: update.error.clone(),
         log_file_path: update.log_file_path.clone(),
+        run_after: update.run_after.map(|at| at.map(DbTime::new)),
         finished_at: finishing.then_some(now),
         updated_at: Some(now),
         ..crate::rows::JobChanges::default()

@@ -54,14 +54,15 @@ impl JobStatus {
 
     /// Whether the state machine allows going from `self` to `next`.
     ///
-    /// Running may go back to Queued: that is how recovery re-queues a job a crash interrupted.
+    /// Running may go back to Queued (recovery re-queues a job a crash interrupted) or to
+    /// Pending (a failed attempt waits out its back-off before the next one).
     pub const fn can_become(self, next: JobStatus) -> bool {
         use JobStatus::*;
         matches!(
             (self, next),
             (Pending, Queued | Cancelled)
                 | (Queued, Pending | Running | Cancelled)
-                | (Running, Queued | Completed | Failed | Cancelled)
+                | (Running, Pending | Queued | Completed | Failed | Cancelled)
         )
     }
 }
@@ -140,6 +141,9 @@ pub struct Job {
     /// When anything about it last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// While PENDING after a failed attempt: when it may be queued again.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub run_after: Option<OffsetDateTime>,
 }
 
 /// A change to a job. `status`, when set, must be allowed by [`JobStatus::can_become`].
@@ -155,6 +159,8 @@ pub struct JobUpdate {
     pub error: Option<String>,
     /// Where the log is written.
     pub log_file_path: Option<String>,
+    /// When a PENDING job may be queued again; `Some(None)` clears it.
+    pub run_after: Option<Option<OffsetDateTime>>,
 }
 
 /// Which jobs a listing returns, newest first.

@@ -3,6 +3,7 @@
 pub mod asin;
 pub mod book;
 pub mod chapter;
+pub mod event;
 pub mod file;
 pub mod format;
 pub mod job;

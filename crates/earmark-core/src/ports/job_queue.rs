@@ -99,6 +99,23 @@ pub trait JobQueue: Send + Sync {
     /// change, leaving the job untouched.
     async fn update(&self, id: JobId, update: JobUpdate) -> Result<Job, JobQueueError>;
 
+    /// Moves every PENDING job whose `run_after` is at or before `now` to QUEUED and returns
+    /// them (so their QUEUED status can be announced before they run).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn promote_due(&self, now: time::OffsetDateTime) -> Result<Vec<Job>, JobQueueError>;
+
+    /// Deletes finished jobs (COMPLETED, FAILED, CANCELLED) that finished before `before`
+    /// (all finished jobs when `None`), returning how many. Active jobs are never deleted.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn delete_finished(
+        &self,
+        before: Option<time::OffsetDateTime>,
+    ) -> Result<u64, JobQueueError>;
+
     /// Start-up recovery: every RUNNING job is re-queued when `attempts < max_attempts`, else
     /// failed with an "interrupted" error.
     ///

@@ -1,0 +1,36 @@
+//! What happens to jobs, as subscribers (the WebSocket) see it.
+
+use super::job::{Job, JobId};
+
+/// One thing that happened to a job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
+    /// A job was created or changed status; carries the job as it now is.
+    Status(Job),
+    /// A running job reported progress.
+    Progress {
+        /// The job.
+        job_id: JobId,
+        /// 0 to 100.
+        percent: f64,
+        /// What it is doing, when it said.
+        line: Option<String>,
+    },
+    /// A running job wrote a log line.
+    Log {
+        /// The job.
+        job_id: JobId,
+        /// The line, secrets masked.
+        line: String,
+    },
+}
+
+impl JobEvent {
+    /// The job this event is about.
+    pub fn job_id(&self) -> JobId {
+        match self {
+            JobEvent::Status(job) => job.id,
+            JobEvent::Progress { job_id, .. } | JobEvent::Log { job_id, .. } => *job_id,
+        }
+    }
+}

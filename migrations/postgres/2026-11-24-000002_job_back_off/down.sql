@@ -1,0 +1,2 @@
+DROP INDEX jobs_due;
+ALTER TABLE jobs DROP COLUMN run_after;
