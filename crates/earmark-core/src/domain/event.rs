@@ -6,7 +6,7 @@ use super::job::{Job, JobId};
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobEvent {
     /// A job was created or changed status; carries the job as it now is.
-    Status(Job),
+    Status(Box<Job>),
     /// A running job reported progress.
     Progress {
         /// The job.
