@@ -34,7 +34,10 @@ pub struct JobFailure {
 impl JobFailure {
     /// A failure of `class`.
     pub fn new(class: FailureClass, message: impl Into<String>) -> Self {
-        Self { class, message: message.into() }
+        Self {
+            class,
+            message: message.into(),
+        }
     }
 
     /// A failure that retrying will not fix.

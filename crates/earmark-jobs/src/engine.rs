@@ -1,0 +1,312 @@
+//! The engine's public face: submit, cancel, retry, subscribe, recover, start the lanes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use earmark_core::ports::{
+    Enqueued, JobHandler, JobQueue, JobQueueError, LibraryRepo, LibraryRepoError, RecoveryReport,
+};
+use earmark_core::{
+    BookStatus, BookUpdate, Job, JobEvent, JobId, JobStatus, JobUpdate, NewJob, TaskType,
+};
+use tokio::sync::{Notify, Semaphore, broadcast, watch};
+
+use crate::config::EngineConfig;
+use crate::run::{StopReason, run_job};
+
+/// How many events a subscriber may fall behind before it is told it lost some.
+const EVENT_BUFFER: usize = 8192;
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The queue failed (not found, refused transition, database down).
+    #[error(transparent)]
+    Queue(#[from] JobQueueError),
+    /// Only failed or cancelled jobs can be retried.
+    #[error("job {id} is {status}; only FAILED or CANCELLED jobs can be retried")]
+    NotRetryable {
+        /// The job.
+        id: JobId,
+        /// Its status.
+        status: JobStatus,
+    },
+    /// There is no handler for this kind of job in this build or configuration.
+    #[error("no {0} jobs can run here: {0} is not configured")]
+    NoHandler(TaskType),
+}
+
+/// The job engine. Cheap to clone; all clones drive the same lanes.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) queue: Arc<dyn JobQueue>,
+    pub(crate) library: Arc<dyn LibraryRepo>,
+    pub(crate) handlers: HashMap<TaskType, Arc<dyn JobHandler>>,
+    pub(crate) config: EngineConfig,
+    pub(crate) events: broadcast::Sender<JobEvent>,
+    pub(crate) running: Mutex<HashMap<JobId, watch::Sender<Option<StopReason>>>>,
+    wake: HashMap<TaskType, Notify>,
+}
+
+impl Engine {
+    /// An engine over `queue` and `library` running `handlers`; nothing runs until
+    /// [`Engine::start`].
+    pub fn new(
+        queue: Arc<dyn JobQueue>,
+        library: Arc<dyn LibraryRepo>,
+        handlers: HashMap<TaskType, Arc<dyn JobHandler>>,
+        config: EngineConfig,
+    ) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let wake = TaskType::ALL.iter().map(|t| (*t, Notify::new())).collect();
+        Self {
+            inner: Arc::new(Inner {
+                queue,
+                library,
+                handlers,
+                config,
+                events,
+                running: Mutex::new(HashMap::new()),
+                wake,
+            }),
+        }
+    }
+
+    /// Every job event from now on. A subscriber that falls more than a few thousand events
+    /// behind receives `Lagged(n)` from the channel instead of slowing anyone down.
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The queue the engine runs.
+    pub fn queue(&self) -> &Arc<dyn JobQueue> {
+        &self.inner.queue
+    }
+
+    /// Persists `job` (or finds the active job for the same work) and wakes its lane.
+    ///
+    /// # Errors
+    /// [`EngineError::NoHandler`] for a kind nothing here can run; queue errors.
+    pub async fn submit(&self, job: NewJob) -> Result<Enqueued, EngineError> {
+        if !self.inner.handlers.contains_key(&job.task_type) {
+            return Err(EngineError::NoHandler(job.task_type));
+        }
+        let enqueued = self.inner.queue.enqueue(job).await?;
+        if enqueued.created {
+            self.inner.publish_status(&enqueued.job);
+            self.inner.wake(enqueued.job.task_type);
+        }
+        Ok(enqueued)
+    }
+
+    /// Cancels a job: a waiting one at once; a running one by stopping its process group and
+    /// waiting (bounded) for it to end. Returns the job as it then is.
+    ///
+    /// # Errors
+    /// `InvalidTransition` (as [`EngineError::Queue`]) when the job already finished.
+    pub async fn cancel(&self, id: JobId) -> Result<Job, EngineError> {
+        let job = self.inner.queue.get(id).await?;
+        if matches!(job.status, JobStatus::Pending | JobStatus::Queued) {
+            let cancel = JobUpdate {
+                status: Some(JobStatus::Cancelled),
+                status_message: Some("cancelled before it started".into()),
+                ..JobUpdate::default()
+            };
+            match self.inner.queue.update(id, cancel).await {
+                Ok(cancelled) => {
+                    self.inner.publish_status(&cancelled);
+                    return Ok(cancelled);
+                }
+                // Claimed in the meantime: stop it like any running job.
+                Err(JobQueueError::InvalidTransition {
+                    from: JobStatus::Running,
+                    ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        } else if job.status.is_terminal() {
+            return Err(JobQueueError::InvalidTransition {
+                id,
+                from: job.status,
+                to: JobStatus::Cancelled,
+            }
+            .into());
+        }
+        self.inner.stop(id, StopReason::Cancelled);
+        let deadline =
+            tokio::time::Instant::now() + self.inner.config.stop_grace * 2 + Duration::from_secs(2);
+        loop {
+            let now = self.inner.queue.get(id).await?;
+            if now.status != JobStatus::Running || tokio::time::Instant::now() >= deadline {
+                return Ok(now);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A new attempt at a failed or cancelled job, linked to it by `original_job_id`.
+    ///
+    /// # Errors
+    /// [`EngineError::NotRetryable`] for a job that is active or completed.
+    pub async fn retry(&self, id: JobId) -> Result<Enqueued, EngineError> {
+        let job = self.inner.queue.get(id).await?;
+        if !matches!(job.status, JobStatus::Failed | JobStatus::Cancelled) {
+            return Err(EngineError::NotRetryable {
+                id,
+                status: job.status,
+            });
+        }
+        self.submit(NewJob {
+            task_type: job.task_type,
+            asin: job.asin,
+            params: job.params,
+            original_job_id: Some(id),
+        })
+        .await
+    }
+
+    /// Start-up recovery, before [`Engine::start`]: jobs left RUNNING are re-queued (or failed
+    /// once out of attempts) and every job scratch directory left in `tmp` is removed.
+    ///
+    /// # Errors
+    /// Queue errors.
+    pub async fn recover(&self) -> Result<RecoveryReport, EngineError> {
+        let report = self
+            .inner
+            .queue
+            .recover_interrupted(self.inner.config.max_attempts)
+            .await?;
+        if let Ok(mut entries) = tokio::fs::read_dir(&self.inner.config.tmp_dir).await {
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                let is_job_dir = entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| uuid::Uuid::parse_str(n).is_ok());
+                if is_job_dir && let Err(e) = tokio::fs::remove_dir_all(entry.path()).await {
+                    tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a stale job directory");
+                }
+            }
+        }
+        for job in &report.requeued {
+            tracing::info!(job_id = %job.id, attempts = job.attempts, "re-queued a job interrupted by a restart");
+            self.inner.publish_status(job);
+        }
+        for job in &report.failed {
+            tracing::warn!(job_id = %job.id, attempts = job.attempts, "failed a job interrupted once too often");
+            self.inner.book_failed(job).await;
+            self.inner.publish_status(job);
+        }
+        Ok(report)
+    }
+
+    /// Starts one lane per job kind that has a handler, and the back-off promoter. They run
+    /// until the runtime stops.
+    pub fn start(&self) {
+        for (task_type, _) in self.inner.handlers.iter() {
+            let limit = self
+                .inner
+                .config
+                .concurrency
+                .get(task_type)
+                .copied()
+                .unwrap_or(1)
+                .max(1);
+            tokio::spawn(lane(self.inner.clone(), *task_type, limit));
+        }
+        tokio::spawn(promoter(self.inner.clone()));
+    }
+}
+
+impl Inner {
+    pub(crate) fn publish_status(&self, job: &Job) {
+        let _ = self.events.send(JobEvent::Status(Box::new(job.clone())));
+    }
+
+    fn wake(&self, task_type: TaskType) {
+        if let Some(notify) = self.wake.get(&task_type) {
+            notify.notify_one();
+        }
+    }
+
+    pub(crate) fn stop(&self, id: JobId, reason: StopReason) {
+        if let Ok(running) = self.running.lock()
+            && let Some(stop) = running.get(&id)
+        {
+            let _ = stop.send(Some(reason));
+        }
+    }
+
+    /// Records a final failure on the job's book.
+    pub(crate) async fn book_failed(&self, job: &Job) {
+        let Some(asin) = &job.asin else { return };
+        let update = BookUpdate {
+            status: Some(BookStatus::Failed),
+            error_message: Some(job.error.clone()),
+            ..BookUpdate::default()
+        };
+        self.update_book(asin, update).await;
+    }
+
+    pub(crate) async fn update_book(&self, asin: &earmark_core::Asin, update: BookUpdate) {
+        match self.library.update_book(asin, update).await {
+            Ok(_) | Err(LibraryRepoError::BookNotFound(_)) => {}
+            Err(e) => {
+                tracing::warn!(%asin, error = %e, "cannot record the job's outcome on its book")
+            }
+        }
+    }
+}
+
+/// Claims and runs jobs of one kind, at most `limit` at a time.
+async fn lane(inner: Arc<Inner>, task_type: TaskType, limit: usize) {
+    let slots = Arc::new(Semaphore::new(limit));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        match inner.queue.claim_next(task_type).await {
+            Ok(Some(job)) => {
+                tokio::spawn(run_job(inner.clone(), job, slot));
+            }
+            Ok(None) => {
+                drop(slot);
+                if let Some(notify) = inner.wake.get(&task_type) {
+                    let _ =
+                        tokio::time::timeout(inner.config.poll_interval, notify.notified()).await;
+                }
+            }
+            Err(e) => {
+                drop(slot);
+                tracing::warn!(lane = %task_type, error = %e, "cannot claim jobs; retrying shortly");
+                tokio::time::sleep(inner.config.poll_interval).await;
+            }
+        }
+    }
+}
+
+/// Queues backed-off jobs when they are due, announcing them before they can run.
+async fn promoter(inner: Arc<Inner>) {
+    let mut tick =
+        tokio::time::interval(Duration::from_millis(500).min(inner.config.poll_interval));
+    loop {
+        tick.tick().await;
+        match inner
+            .queue
+            .promote_due(time::OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(jobs) => {
+                for job in jobs {
+                    inner.publish_status(&job);
+                    inner.wake(job.task_type);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot promote backed-off jobs"),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+#![doc = include_str!("../README.md")]
+
+mod config;
+mod engine;
+mod run;
+
+pub use config::{BackOff, EngineConfig};
+pub use engine::{Engine, EngineError};
