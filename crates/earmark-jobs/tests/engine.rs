@@ -157,10 +157,11 @@ fn alive(pid: i32) -> bool {
 fn statuses_of(events: &[JobEvent], id: JobId) -> Vec<JobStatus> {
     let mut seen: Vec<JobStatus> = Vec::new();
     for event in events {
-        if let JobEvent::Status(job) = event {
-            if job.id == id && seen.last() != Some(&job.status) {
-                seen.push(job.status);
-            }
+        if let JobEvent::Status(job) = event
+            && job.id == id
+            && seen.last() != Some(&job.status)
+        {
+            seen.push(job.status);
         }
     }
     seen
