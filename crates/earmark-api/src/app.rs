@@ -34,9 +34,7 @@ pub fn build(
             .openapi(routes::docs::ApiDoc::openapi())
             .app_data(web::Data::new(state))
             .app_data(web::Data::new(key))
-            .app_data(web::JsonConfig::default().error_handler(|err, _| {
-                ApiError::Malformed(format!("invalid JSON body: {err}")).into()
-            }))
+            .app_data(web::JsonConfig::default().error_handler(|err, _| json_error(err).into()))
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 ApiError::Validation(format!("invalid query: {err}")).into()
             }))
@@ -46,12 +44,31 @@ pub fn build(
             .service(routes::health::healthz)
             .service(routes::stream::stream)
             .service(routes::chapters::book_chapters)
+            .service(routes::jobs::download)
+            .service(routes::jobs::convert)
+            .service(routes::jobs::list)
+            .service(routes::jobs::clear_history)
+            .service(routes::jobs::get_one)
+            .service(routes::jobs::log)
+            .service(routes::jobs::cancel)
+            .service(routes::jobs::retry)
             .split_for_parts();
     app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .route("/docs", web::get().to(routes::docs::docs_redirect))
         .default_service(web::to(route_not_found))
         .wrap(from_fn(require_api_key))
         .wrap(from_fn(log_request))
+}
+
+/// Well-formed JSON with wrong values is 422; anything that is not JSON at all is 400.
+fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError;
+    match err {
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::Validation(format!("invalid request: {e}"))
+        }
+        other => ApiError::Malformed(format!("invalid JSON body: {other}")),
+    }
 }
 
 async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

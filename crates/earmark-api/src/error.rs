@@ -41,6 +41,9 @@ pub enum ApiError {
     /// The book has no converted file yet.
     #[error("book {0} has no converted file yet: convert it first (POST /jobs/convert)")]
     NoConvertedFile(earmark_core::Asin),
+    /// The job has not written a log yet.
+    #[error("job {0} has no log yet: it has not started")]
+    NoLogYet(String),
     /// Something that should not fail did; the message is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -91,6 +94,7 @@ impl ApiError {
                 "no_converted_file",
                 "Nothing converted yet",
             ),
+            Self::NoLogYet(_) => (StatusCode::NOT_FOUND, "log_not_found", "No log yet"),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",

@@ -1,9 +1,13 @@
 //! Starting and stopping the service: the composition root's run-time half.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpServer;
+use earmark_core::TaskType;
+use earmark_core::ports::JobHandler;
+use earmark_jobs::{Engine, EngineConfig};
 
 use crate::auth::api_key::{self, ApiKeySetupError};
 use crate::config::Settings;
@@ -23,6 +27,9 @@ pub enum StartError {
     /// The database could not be opened.
     #[error(transparent)]
     Database(#[from] earmark_db::DbError),
+    /// Start-up recovery of interrupted jobs failed.
+    #[error("cannot recover interrupted jobs: {0}")]
+    Recovery(#[from] earmark_jobs::EngineError),
     /// The listener could not be bound, or the server failed.
     #[error("cannot serve on {0}: {1}")]
     Serve(String, std::io::Error),
@@ -62,10 +69,12 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         audible_cli: settings.audible.cli.clone(),
         aaxtomp3: settings.converter.aaxtomp3.clone(),
     }));
+    let engine = start_engine(&settings, &db, &data_dir).await?;
     let state = AppState {
         db,
         data_dir,
         tools,
+        engine,
         stream_cache: Arc::default(),
     };
 
@@ -81,4 +90,32 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     server.run().await.map_err(|e| StartError::Serve(bind, e))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The job engine with the handlers this build has, after recovering what a crash interrupted.
+async fn start_engine(
+    settings: &Settings,
+    db: &earmark_db::Database,
+    data_dir: &DataDir,
+) -> Result<Engine, StartError> {
+    let config = EngineConfig::new(
+        data_dir.root().join("logs"),
+        data_dir.tmp(),
+        settings.jobs.download_concurrency,
+        settings.jobs.convert_concurrency,
+    );
+    // Downloads, conversions and syncs get their handlers with their adapters; until then
+    // their jobs are accepted and stay queued for a process that runs them.
+    let handlers: HashMap<TaskType, Arc<dyn JobHandler>> = HashMap::new();
+    let engine = Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
+    let report = engine.recover().await?;
+    if !report.requeued.is_empty() || !report.failed.is_empty() {
+        tracing::info!(
+            requeued = report.requeued.len(),
+            failed = report.failed.len(),
+            "recovered interrupted jobs"
+        );
+    }
+    engine.start();
+    Ok(engine)
 }

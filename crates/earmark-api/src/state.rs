@@ -17,6 +17,8 @@ pub struct AppState {
     pub data_dir: DataDir,
     /// External tool checks.
     pub tools: Arc<ToolProbe>,
+    /// The job engine.
+    pub engine: earmark_jobs::Engine,
     /// Recently resolved `/stream` ids.
     pub stream_cache: Arc<StreamLookupCache>,
 }

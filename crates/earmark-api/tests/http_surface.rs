@@ -1,41 +1,17 @@
 //! The HTTP skeleton in-process: key check, problem+json, health, OpenAPI and offline docs.
-#![expect(
-    clippy::unwrap_used,
-    reason = "helpers of a test crate fail by panicking"
-)]
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::test;
-use earmark_api::auth::ApiKeyHash;
-use earmark_api::data_dir::DataDir;
 use earmark_api::error::Problem;
-use earmark_api::state::AppState;
-use earmark_api::tools::{ToolPaths, ToolProbe};
 use earmark_core::ports::{LibraryRepoError, MockLibraryRepo};
 use earmark_db::testing::TestDb;
 
-const KEY: &str = "emk_test-key";
+#[macro_use]
+mod support;
 
-fn state(db: earmark_db::Database, dir: &std::path::Path) -> AppState {
-    AppState {
-        db,
-        data_dir: DataDir::prepare(dir).unwrap(),
-        tools: Arc::new(ToolProbe::new(ToolPaths {
-            ffmpeg: "/nonexistent/ffmpeg".into(),
-            audible_cli: "/nonexistent/audible".into(),
-            aaxtomp3: None,
-        })),
-        stream_cache: Arc::default(),
-    }
-}
-
-macro_rules! app {
-    ($state:expr) => {
-        test::init_service(earmark_api::app::build($state, ApiKeyHash::of(KEY))).await
-    };
-}
+use support::{KEY, state};
 
 #[actix_web::test]
 async fn requests_without_the_key_get_401_problem_json() {
@@ -187,7 +163,18 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     assert_eq!(
         paths,
-        ["/healthz", "/library/{asin}/chapters", "/stream/{file_id}"]
+        [
+            "/healthz",
+            "/jobs",
+            "/jobs/convert",
+            "/jobs/download",
+            "/jobs/history",
+            "/jobs/{id}",
+            "/jobs/{id}/log",
+            "/jobs/{id}/retry",
+            "/library/{asin}/chapters",
+            "/stream/{file_id}"
+        ]
     );
     assert!(doc["paths"]["/healthz"]["get"]["responses"]["503"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());

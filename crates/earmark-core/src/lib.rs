@@ -13,3 +13,4 @@ pub use domain::event::JobEvent;
 pub use domain::file::{FileKind, NewStoredFile, StoredFile};
 pub use domain::format::{ConversionMode, OutputFormat};
 pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
+pub use domain::naming::{NamingScheme, NamingSchemeError};

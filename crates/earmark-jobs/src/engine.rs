@@ -32,9 +32,6 @@ pub enum EngineError {
         /// Its status.
         status: JobStatus,
     },
-    /// There is no handler for this kind of job in this build or configuration.
-    #[error("no {0} jobs can run here: {0} is not configured")]
-    NoHandler(TaskType),
 }
 
 /// The job engine. Cheap to clone; all clones drive the same lanes.
@@ -83,19 +80,22 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
+    /// Whether this process has a handler for `task_type` (else its jobs wait for one).
+    pub fn runs(&self, task_type: TaskType) -> bool {
+        self.inner.handlers.contains_key(&task_type)
+    }
+
     /// The queue the engine runs.
     pub fn queue(&self) -> &Arc<dyn JobQueue> {
         &self.inner.queue
     }
 
-    /// Persists `job` (or finds the active job for the same work) and wakes its lane.
+    /// Persists `job` (or finds the active job for the same work) and wakes its lane. A kind
+    /// with no handler in this process stays queued for a process that has one.
     ///
     /// # Errors
-    /// [`EngineError::NoHandler`] for a kind nothing here can run; queue errors.
+    /// Queue errors.
     pub async fn submit(&self, job: NewJob) -> Result<Enqueued, EngineError> {
-        if !self.inner.handlers.contains_key(&job.task_type) {
-            return Err(EngineError::NoHandler(job.task_type));
-        }
         let enqueued = self.inner.queue.enqueue(job).await?;
         if enqueued.created {
             self.inner.publish_status(&enqueued.job);

@@ -3,6 +3,8 @@
 mod config;
 mod engine;
 mod run;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use config::{BackOff, EngineConfig};
 pub use engine::{Engine, EngineError};

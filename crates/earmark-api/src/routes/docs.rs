@@ -17,6 +17,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "stream", description = "Audio files for players, with HTTP ranges"),
+        (name = "jobs", description = "Downloads, conversions and syncs, and their progress"),
     ),
 )]
 pub struct ApiDoc;
