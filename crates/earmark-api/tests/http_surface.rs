@@ -173,7 +173,9 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
             "/jobs/{id}/log",
             "/jobs/{id}/retry",
             "/library/{asin}/chapters",
-            "/stream/{file_id}"
+            "/stream/{file_id}",
+            "/ws/jobs",
+            "/ws/jobs/{id}"
         ]
     );
     assert!(doc["paths"]["/healthz"]["get"]["responses"]["503"].is_object());

@@ -16,7 +16,7 @@ use crate::config::EngineConfig;
 use crate::run::{StopReason, run_job};
 
 /// How many events a subscriber may fall behind before it is told it lost some.
-const EVENT_BUFFER: usize = 8192;
+const EVENT_BUFFER: usize = 32 * 1024;
 
 /// Why an engine operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -5,3 +5,4 @@ pub mod docs;
 pub mod health;
 pub mod jobs;
 pub mod stream;
+pub mod ws;

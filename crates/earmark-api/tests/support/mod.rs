@@ -1,5 +1,9 @@
 //! What the in-process HTTP tests share: an application state on a real database.
-#![allow(dead_code, reason = "each test file uses a different part")]
+#![allow(
+    dead_code,
+    unused_macros,
+    reason = "each test file uses a different part"
+)]
 #![expect(clippy::expect_used, reason = "test support fails by panicking")]
 
 use std::collections::HashMap;

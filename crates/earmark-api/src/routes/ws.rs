@@ -1,0 +1,257 @@
+//! `/ws/jobs` (also `/jobs/ws`), and `/ws/jobs/{id}` (also `/jobs/ws/{id}`): live job events.
+//!
+//! A connection first receives a snapshot (`batch` of the active jobs' `status` messages; for
+//! one job, its status and its recent log lines), then `status`, `progress` and `log` events as
+//! they happen. Log lines and progress are gathered for about 100 ms and sent as one `batch`,
+//! so a chatty job costs a few frames a second. Each connection reads the engine's event
+//! channel on its own: a client that stops reading falls behind alone, and is told how many
+//! events it lost (`{"type":"lost","count":n}`) instead of slowing the jobs or anyone else.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_ws::{AggregatedMessage, Session};
+use earmark_core::{Job, JobEvent, JobFilter, JobId, JobStatus};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::error::ApiError;
+use crate::routes::jobs::engine_error;
+use crate::state::AppState;
+
+/// How often gathered log lines and progress are sent.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Log lines replayed to a client that connects to one job.
+const REPLAY_LINES: usize = 200;
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The `status` message for `job`.
+pub fn status_message(job: &Job) -> Value {
+    json!({
+        "type": "status",
+        "job_id": job.id.to_string(),
+        "status": job.status.as_str(),
+        "progress": job.progress_percent,
+        "message": job.status_message,
+        "error": job.error,
+        "meta": { "attempt": job.attempts, "original_job_id": job.original_job_id.map(|id| id.to_string()) },
+        "updated_at": rfc3339(job.updated_at),
+        "task_type": job.task_type.as_str(),
+        "book_asin": job.asin.as_ref().map(ToString::to_string),
+    })
+}
+
+fn batch(messages: Vec<Value>) -> Value {
+    let count = messages.len();
+    json!({ "type": "batch", "messages": messages, "count": count })
+}
+
+/// Live events of every job.
+#[utoipa::path(tag = "jobs", responses((status = 101, description = "WebSocket of job events")))]
+#[get("/ws/jobs")]
+pub async fn all_jobs(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    open(req, body, state, None).await
+}
+
+/// The same, at the web client's other path.
+pub async fn all_jobs_alias(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    open(req, body, state, None).await
+}
+
+/// Live events of one job, after its recent log lines.
+#[utoipa::path(tag = "jobs", responses((status = 101, description = "WebSocket of one job's events")))]
+#[get("/ws/jobs/{id}")]
+pub async fn one_job(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    one_job_inner(req, body, state, &id).await
+}
+
+/// The same, at the web client's other path.
+pub async fn one_job_alias(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    one_job_inner(req, body, state, &id).await
+}
+
+async fn one_job_inner(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    id: &str,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid::Uuid::parse_str(id)
+        .map(JobId)
+        .map_err(|_| ApiError::Validation(format!("`{id}` is not a job id")))?;
+    open(req, body, state, Some(id)).await
+}
+
+async fn open(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    only: Option<JobId>,
+) -> Result<HttpResponse, ApiError> {
+    // Subscribe before the snapshot is read, so nothing falls between them.
+    let events = state.engine.subscribe();
+    let snapshot = match only {
+        Some(id) => {
+            let job = state
+                .engine
+                .queue()
+                .get(id)
+                .await
+                .map_err(|e| engine_error(e.into()))?;
+            let mut messages = vec![status_message(&job)];
+            messages.extend(
+                recent_log(&state, id)
+                    .await
+                    .into_iter()
+                    .map(|line| json!({"type": "log", "job_id": id.to_string(), "line": line})),
+            );
+            messages
+        }
+        None => {
+            let filter = JobFilter {
+                statuses: JobStatus::ACTIVE.to_vec(),
+                limit: 1000,
+                ..JobFilter::default()
+            };
+            state
+                .engine
+                .queue()
+                .list(filter)
+                .await?
+                .items
+                .iter()
+                .rev()
+                .map(status_message)
+                .collect()
+        }
+    };
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::Malformed(format!("not a WebSocket handshake: {e}")))?;
+    actix_web::rt::spawn(pump(
+        session,
+        stream
+            .aggregate_continuations()
+            .max_continuation_size(64 * 1024),
+        events,
+        snapshot,
+        only,
+    ));
+    Ok(response)
+}
+
+async fn recent_log(state: &AppState, id: JobId) -> Vec<String> {
+    let path = state.data_dir.root().join("logs").join(format!("{id}.log"));
+    let Ok(text) = tokio::fs::read_to_string(path).await else {
+        return Vec::new();
+    };
+    let mut lines: VecDeque<String> = VecDeque::with_capacity(REPLAY_LINES);
+    for line in text.lines() {
+        if lines.len() == REPLAY_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line.to_owned());
+    }
+    lines.into()
+}
+
+/// Moves events to one client until either side goes away.
+async fn pump(
+    mut session: Session,
+    mut incoming: actix_ws::AggregatedMessageStream,
+    mut events: tokio::sync::broadcast::Receiver<JobEvent>,
+    snapshot: Vec<Value>,
+    only: Option<JobId>,
+) {
+    if send(&mut session, &batch(snapshot)).await.is_err() {
+        return;
+    }
+    let mut gathered: Vec<Value> = Vec::new();
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) if only.is_some_and(|id| id != event.job_id()) => {}
+                Ok(JobEvent::Status(job)) => {
+                    // Keep order: what a job said before it changed status goes first.
+                    if flush_gathered(&mut session, &mut gathered).await.is_err()
+                        || send(&mut session, &status_message(&job)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Ok(JobEvent::Progress { job_id, percent, line }) => {
+                    let id = job_id.to_string();
+                    gathered.retain(|m| !(m["type"] == "progress" && m["job_id"] == id.as_str()));
+                    gathered.push(json!({"type": "progress", "job_id": id, "percent": percent, "line": line}));
+                }
+                Ok(JobEvent::Log { job_id, line }) => gathered.push(json!({"type": "log", "job_id": job_id.to_string(), "line": line})),
+                Err(RecvError::Lagged(count)) => {
+                    if flush_gathered(&mut session, &mut gathered).await.is_err()
+                        || send(&mut session, &json!({"type": "lost", "count": count})).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => break,
+            },
+            _ = flush.tick() => {
+                if flush_gathered(&mut session, &mut gathered).await.is_err() {
+                    return;
+                }
+            }
+            message = incoming.recv() => match message {
+                Some(Ok(AggregatedMessage::Text(text))) if text.trim().eq_ignore_ascii_case("ping") => {
+                    if session.text("pong").await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                    if session.pong(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    let _ = session.close(None).await;
+}
+
+async fn flush_gathered(
+    session: &mut Session,
+    gathered: &mut Vec<Value>,
+) -> Result<(), actix_ws::Closed> {
+    if gathered.is_empty() {
+        return Ok(());
+    }
+    let messages = std::mem::take(gathered);
+    send(session, &batch(messages)).await
+}
+
+async fn send(session: &mut Session, message: &Value) -> Result<(), actix_ws::Closed> {
+    session.text(message.to_string()).await
+}
