@@ -12,6 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{ApiKeyHash, require_api_key};
 use crate::error::ApiError;
+use crate::metrics::HttpLabels;
 use crate::routes;
 use crate::state::AppState;
 
@@ -44,6 +45,7 @@ pub fn build(
             .service(routes::health::healthz)
             .service(routes::stream::stream)
             .service(routes::chapters::book_chapters)
+            .service(routes::metrics::metrics)
             .service(routes::ws::all_jobs)
             .service(routes::ws::one_job)
             .route("/jobs/ws", web::get().to(routes::ws::all_jobs_alias))
@@ -82,7 +84,8 @@ async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     })
 }
 
-/// One log line per request. The query string is left out: it may carry a token.
+/// One log line and one metrics observation per request. The query string is left out of
+/// both (it may carry a token), and metrics use the route pattern, not the path.
 async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -90,11 +93,26 @@ async fn log_request(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
     let result = next.call(req).await;
-    let status = match &result {
-        Ok(response) => response.status().as_u16(),
-        Err(err) => err.as_response_error().status_code().as_u16(),
+    let (status, route) = match &result {
+        Ok(response) => (
+            response.status().as_u16(),
+            response.request().match_pattern(),
+        ),
+        Err(err) => (err.as_response_error().status_code().as_u16(), None),
     };
-    tracing::info!(%method, %path, status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    let elapsed = started.elapsed();
+    tracing::info!(%method, %path, status, elapsed_ms = elapsed.as_millis() as u64, "request");
+    if let Some(metrics) = metrics {
+        let labels = HttpLabels {
+            method: method.to_string(),
+            route: route.unwrap_or_else(|| "unmatched".into()),
+            status,
+        };
+        metrics.observe_request(labels, elapsed.as_secs_f64());
+    }
     result
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod data_dir;
 pub mod error;
 pub mod fs_atomic;
+pub mod metrics;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -75,6 +75,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         data_dir,
         tools,
         engine,
+        metrics: Arc::default(),
         stream_cache: Arc::default(),
     };
 

@@ -19,6 +19,8 @@ pub struct AppState {
     pub tools: Arc<ToolProbe>,
     /// The job engine.
     pub engine: earmark_jobs::Engine,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Recently resolved `/stream` ids.
     pub stream_cache: Arc<StreamLookupCache>,
 }

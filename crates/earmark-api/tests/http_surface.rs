@@ -173,6 +173,7 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
             "/jobs/{id}/log",
             "/jobs/{id}/retry",
             "/library/{asin}/chapters",
+            "/metrics",
             "/stream/{file_id}",
             "/ws/jobs",
             "/ws/jobs/{id}"

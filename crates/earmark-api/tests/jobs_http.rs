@@ -341,3 +341,57 @@ async fn a_running_job_s_log_can_be_read_whole_or_by_range() {
     assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(test::read_body(res).await, "second\n");
 }
+
+#[actix_web::test]
+async fn metrics_count_jobs_by_lane_and_requests_by_route_without_secrets() {
+    let (db, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    let handler: Arc<dyn JobHandler> = Arc::new(StandIn::default());
+    let state = support::state_with_handlers(
+        db.db.clone(),
+        dir.path(),
+        HashMap::from([(TaskType::Download, handler)]),
+    );
+    let app = app!(state);
+    let res = test::call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body = json!({"asin": "B000000001", "format": "flac"});
+    let res = test::call_service(
+        &app,
+        authed(TestRequest::post().uri("/jobs/convert"))
+            .set_json(&body)
+            .to_request(),
+    )
+    .await;
+    let job_id = test::read_body_json::<Accepted, _>(res)
+        .await
+        .job_id
+        .unwrap();
+    test::call_service(
+        &app,
+        authed(TestRequest::get().uri(&format!("/jobs/{job_id}"))).to_request(),
+    )
+    .await;
+
+    let res = test::call_service(
+        &app,
+        authed(TestRequest::get().uri("/metrics")).to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    for expected in [
+        r#"earmark_jobs{lane="convert",status="QUEUED"} 1"#,
+        r#"earmark_jobs{lane="download",status="RUNNING"} 0"#,
+        r#"earmark_queue_depth{lane="convert"} 1"#,
+        r#"earmark_lane_capacity{lane="download"} 2"#,
+        r#"earmark_lane_capacity{lane="convert"} 0"#,
+        r#"earmark_lane_running{lane="download"} 0"#,
+        r#"earmark_http_requests_total{method="POST",route="/jobs/convert",status="202"} 1"#,
+        r#"earmark_http_requests_total{method="GET",route="/jobs/{id}",status="200"} 1"#,
+        r#"earmark_http_request_duration_seconds_count{method="POST",route="/jobs/convert",status="202"} 1"#,
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+    assert!(!text.contains(&job_id), "ids stay out of metrics");
+    assert!(!text.contains(support::KEY), "the key stays out of metrics");
+}

@@ -25,6 +25,7 @@ macro_rules! job_queue_contract {
             recovery_requeues_or_fails_interrupted_jobs,
             backed_off_jobs_are_queued_when_due,
             history_deletion_spares_active_jobs,
+            counts_group_by_kind_and_status,
         );
     };
 }
@@ -494,4 +495,23 @@ pub async fn history_deletion_spares_active_jobs(jobs: Arc<dyn JobQueue>) {
         .map(|j| j.id)
         .collect();
     assert_eq!(left, HashSet::from([waiting.id, running.id]));
+}
+
+/// Counts per kind and status, for metrics.
+pub async fn counts_group_by_kind_and_status(jobs: Arc<dyn JobQueue>) {
+    assert!(jobs.counts().await.unwrap().is_empty());
+    jobs.enqueue(download(1)).await.unwrap();
+    jobs.enqueue(download(2)).await.unwrap();
+    jobs.enqueue(convert(1)).await.unwrap();
+    jobs.claim_next(TaskType::Download).await.unwrap();
+    let mut counts = jobs.counts().await.unwrap();
+    counts.sort_by_key(|(t, s, _)| (t.as_str(), s.as_str()));
+    assert_eq!(
+        counts,
+        vec![
+            (TaskType::Convert, JobStatus::Queued, 1),
+            (TaskType::Download, JobStatus::Queued, 1),
+            (TaskType::Download, JobStatus::Running, 1),
+        ]
+    );
 }

@@ -528,6 +528,32 @@ macro_rules! impl_ports {
                 .into())
             }
 
+            async fn counts(
+                &self,
+            ) -> Result<Vec<(earmark_core::TaskType, earmark_core::JobStatus, u64)>, earmark_core::ports::JobQueueError> {
+                use diesel::QueryDsl;
+                use diesel::dsl::count_star;
+                use diesel_async::RunQueryDsl;
+                use $crate::schema::jobs;
+
+                let mut conn = self.conn().await?;
+                let rows: Vec<(String, String, i64)> = jobs::table
+                    .group_by((jobs::task_type, jobs::status))
+                    .select((jobs::task_type, jobs::status, count_star()))
+                    .load(&mut *conn)
+                    .await
+                    .map_err($crate::error::StoreError::from)?;
+                let mut counts = Vec::with_capacity(rows.len());
+                for (task_type, status, n) in rows {
+                    counts.push((
+                        task_type.parse().map_err($crate::error::StoreError::corrupt)?,
+                        status.parse().map_err($crate::error::StoreError::corrupt)?,
+                        u64::try_from(n).unwrap_or(0),
+                    ));
+                }
+                Ok(counts)
+            }
+
             async fn promote_due(
                 &self,
                 now: time::OffsetDateTime,

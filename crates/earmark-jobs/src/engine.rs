@@ -34,6 +34,9 @@ pub enum EngineError {
     },
 }
 
+/// A job running in this process: its kind, and the switch that stops it.
+pub(crate) type RunningJob = (TaskType, watch::Sender<Option<StopReason>>);
+
 /// The job engine. Cheap to clone; all clones drive the same lanes.
 #[derive(Clone)]
 pub struct Engine {
@@ -46,7 +49,7 @@ pub(crate) struct Inner {
     pub(crate) handlers: HashMap<TaskType, Arc<dyn JobHandler>>,
     pub(crate) config: EngineConfig,
     pub(crate) events: broadcast::Sender<JobEvent>,
-    pub(crate) running: Mutex<HashMap<JobId, watch::Sender<Option<StopReason>>>>,
+    pub(crate) running: Mutex<HashMap<JobId, RunningJob>>,
     wake: HashMap<TaskType, Notify>,
 }
 
@@ -83,6 +86,31 @@ impl Engine {
     /// Whether this process has a handler for `task_type` (else its jobs wait for one).
     pub fn runs(&self, task_type: TaskType) -> bool {
         self.inner.handlers.contains_key(&task_type)
+    }
+
+    /// Jobs running in this process, per kind.
+    pub fn running_by_kind(&self) -> HashMap<TaskType, usize> {
+        let mut counts = HashMap::new();
+        if let Ok(running) = self.inner.running.lock() {
+            for (task_type, _) in running.values() {
+                *counts.entry(*task_type).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// How many jobs of `task_type` this process runs at once (0 when it runs none).
+    pub fn capacity(&self, task_type: TaskType) -> usize {
+        if !self.runs(task_type) {
+            return 0;
+        }
+        self.inner
+            .config
+            .concurrency
+            .get(&task_type)
+            .copied()
+            .unwrap_or(1)
+            .max(1)
     }
 
     /// The queue the engine runs.
@@ -235,7 +263,7 @@ impl Inner {
 
     pub(crate) fn stop(&self, id: JobId, reason: StopReason) {
         if let Ok(running) = self.running.lock()
-            && let Some(stop) = running.get(&id)
+            && let Some((_, stop)) = running.get(&id)
         {
             let _ = stop.send(Some(reason));
         }

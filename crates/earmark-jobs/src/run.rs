@@ -147,7 +147,7 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
 
     let (stop_tx, stop_rx) = watch::channel(None);
     if let Ok(mut running) = inner.running.lock() {
-        running.insert(id, stop_tx.clone());
+        running.insert(id, (job.task_type, stop_tx.clone()));
     }
     let ctx = Run {
         job: job.clone(),

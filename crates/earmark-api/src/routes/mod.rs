@@ -4,5 +4,6 @@ pub mod chapters;
 pub mod docs;
 pub mod health;
 pub mod jobs;
+pub mod metrics;
 pub mod stream;
 pub mod ws;

@@ -43,6 +43,7 @@ pub fn state_with_handlers(
             audible_cli: "/nonexistent/audible".into(),
             aaxtomp3: None,
         })),
+        metrics: Arc::default(),
         stream_cache: Arc::default(),
     }
 }

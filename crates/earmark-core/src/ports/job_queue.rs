@@ -99,6 +99,12 @@ pub trait JobQueue: Send + Sync {
     /// change, leaving the job untouched.
     async fn update(&self, id: JobId, update: JobUpdate) -> Result<Job, JobQueueError>;
 
+    /// How many jobs there are of each kind and status (pairs with none are left out).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn counts(&self) -> Result<Vec<(TaskType, JobStatus, u64)>, JobQueueError>;
+
     /// Moves every PENDING job whose `run_after` is at or before `now` to QUEUED and returns
     /// them (so their QUEUED status can be announced before they run).
     ///
