@@ -222,6 +222,46 @@ impl Server {
         }
     }
 
+    /// `POST path` with a JSON body and optional headers, any status accepted.
+    pub fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut request = agent.post(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let mut response = request.send_json(body).unwrap();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let body = response.body_mut().read_to_vec().unwrap();
+        Reply {
+            status: response.status().as_u16(),
+            headers,
+            body,
+        }
+    }
+
+    /// Kills the process with SIGKILL, as a crash or the OOM killer would, and waits for it.
+    pub fn kill_hard(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Sends SIGTERM and waits (at most `within`) for the process to exit.
     pub fn terminate(mut self, within: Duration) -> ExitStatus {
         let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap()).unwrap();
