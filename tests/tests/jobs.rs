@@ -1,8 +1,4 @@
 //! Accepted work survives a hard crash of the real binary.
-#![expect(
-    clippy::unwrap_used,
-    reason = "helpers of a test crate fail by panicking"
-)]
 
 use earmark_blackbox::start_ok;
 use serde_json::json;
