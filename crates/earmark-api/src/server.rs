@@ -70,11 +70,13 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         aaxtomp3: settings.converter.aaxtomp3.clone(),
     }));
     let engine = start_engine(&settings, &db, &data_dir).await?;
+    let ws_hub = crate::routes::ws::WsHub::start(engine.subscribe());
     let state = AppState {
         db,
         data_dir,
         tools,
         engine,
+        ws_hub,
         metrics: Arc::default(),
         stream_cache: Arc::default(),
     };

@@ -19,6 +19,8 @@ pub struct AppState {
     pub tools: Arc<ToolProbe>,
     /// The job engine.
     pub engine: earmark_jobs::Engine,
+    /// Job events encoded once for every WebSocket client.
+    pub ws_hub: Arc<crate::routes::ws::WsHub>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Recently resolved `/stream` ids.

@@ -34,6 +34,7 @@ pub fn state_with_handlers(
         earmark_jobs::EngineConfig::new(data_dir.root().join("logs"), data_dir.tmp(), 2, 1);
     config.poll_interval = std::time::Duration::from_millis(100);
     let engine = earmark_jobs::Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
+    let ws_hub = earmark_api::routes::ws::WsHub::start(engine.subscribe());
     AppState {
         engine,
         db,
@@ -43,6 +44,7 @@ pub fn state_with_handlers(
             audible_cli: "/nonexistent/audible".into(),
             aaxtomp3: None,
         })),
+        ws_hub,
         metrics: Arc::default(),
         stream_cache: Arc::default(),
     }

@@ -12,9 +12,15 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_ws::{AggregatedMessage, Session};
-use earmark_core::{Job, JobEvent, JobFilter, JobId, JobStatus};
+use earmark_core::{Job, JobFilter, JobId, JobStatus};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
+
+mod hub;
+
+pub use hub::WsHub;
+use hub::{Frame, FrameKind, batch_of};
+use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::routes::jobs::engine_error;
@@ -44,11 +50,6 @@ pub fn status_message(job: &Job) -> Value {
         "task_type": job.task_type.as_str(),
         "book_asin": job.asin.as_ref().map(ToString::to_string),
     })
-}
-
-fn batch(messages: Vec<Value>) -> Value {
-    let count = messages.len();
-    json!({ "type": "batch", "messages": messages, "count": count })
 }
 
 /// Live events of every job.
@@ -112,7 +113,7 @@ async fn open(
     only: Option<JobId>,
 ) -> Result<HttpResponse, ApiError> {
     // Subscribe before the snapshot is read, so nothing falls between them.
-    let events = state.engine.subscribe();
+    let events = state.ws_hub.subscribe();
     let snapshot = match only {
         Some(id) => {
             let job = state
@@ -177,40 +178,45 @@ async fn recent_log(state: &AppState, id: JobId) -> Vec<String> {
     lines.into()
 }
 
-/// Moves events to one client until either side goes away.
+/// Moves frames to one client until either side goes away.
 async fn pump(
     mut session: Session,
     mut incoming: actix_ws::AggregatedMessageStream,
-    mut events: tokio::sync::broadcast::Receiver<JobEvent>,
+    mut frames: tokio::sync::broadcast::Receiver<Arc<Frame>>,
     snapshot: Vec<Value>,
     only: Option<JobId>,
 ) {
-    if send(&mut session, &batch(snapshot)).await.is_err() {
+    let snapshot: Vec<String> = snapshot.iter().map(Value::to_string).collect();
+    if session
+        .text(batch_of(snapshot.iter().map(String::as_str)))
+        .await
+        .is_err()
+    {
         return;
     }
-    let mut gathered: Vec<Value> = Vec::new();
+    let mut gathered: Vec<Arc<Frame>> = Vec::new();
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     loop {
         tokio::select! {
-            event = events.recv() => match event {
-                Ok(event) if only.is_some_and(|id| id != event.job_id()) => {}
-                Ok(JobEvent::Status(job)) => {
+            frame = frames.recv() => match frame {
+                Ok(frame) if only.is_some_and(|id| id != frame.job_id) => {}
+                Ok(frame) if frame.kind == FrameKind::Status => {
                     // Keep order: what a job said before it changed status goes first.
                     if flush_gathered(&mut session, &mut gathered).await.is_err()
-                        || send(&mut session, &status_message(&job)).await.is_err()
+                        || session.text(frame.json.to_string()).await.is_err()
                     {
                         return;
                     }
                 }
-                Ok(JobEvent::Progress { job_id, percent, line }) => {
-                    let id = job_id.to_string();
-                    gathered.retain(|m| !(m["type"] == "progress" && m["job_id"] == id.as_str()));
-                    gathered.push(json!({"type": "progress", "job_id": id, "percent": percent, "line": line}));
+                Ok(frame) => {
+                    if frame.kind == FrameKind::Progress {
+                        gathered.retain(|g| !(g.kind == FrameKind::Progress && g.job_id == frame.job_id));
+                    }
+                    gathered.push(frame);
                 }
-                Ok(JobEvent::Log { job_id, line }) => gathered.push(json!({"type": "log", "job_id": job_id.to_string(), "line": line})),
                 Err(RecvError::Lagged(count)) => {
                     if flush_gathered(&mut session, &mut gathered).await.is_err()
-                        || send(&mut session, &json!({"type": "lost", "count": count})).await.is_err()
+                        || session.text(json!({"type": "lost", "count": count}).to_string()).await.is_err()
                     {
                         return;
                     }
@@ -243,15 +249,12 @@ async fn pump(
 
 async fn flush_gathered(
     session: &mut Session,
-    gathered: &mut Vec<Value>,
+    gathered: &mut Vec<Arc<Frame>>,
 ) -> Result<(), actix_ws::Closed> {
     if gathered.is_empty() {
         return Ok(());
     }
-    let messages = std::mem::take(gathered);
-    send(session, &batch(messages)).await
-}
-
-async fn send(session: &mut Session, message: &Value) -> Result<(), actix_ws::Closed> {
-    session.text(message.to_string()).await
+    let text = batch_of(gathered.iter().map(|f| &*f.json));
+    gathered.clear();
+    session.text(text).await
 }

@@ -1,0 +1,319 @@
+//! Job-engine benchmark. Serves earmark's real application in-process (SQLite, the engine with
+//! a stand-in handler), starts 5 downloads and 2 conversions that each print about 2,500 log
+//! lines a second, connects 100 WebSocket subscribers and one that never reads, and measures
+//! `GET /jobs` with `wrk` twice: idle (the reference) and under that load. Prints a Markdown
+//! report. Usage: `earmark-bench-jobs [seconds]` (default 20).
+#![expect(clippy::expect_used, reason = "a benchmark fails loudly")]
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use actix_web::HttpServer;
+use earmark_api::auth::ApiKeyHash;
+use earmark_api::data_dir::DataDir;
+use earmark_api::state::AppState;
+use earmark_api::tools::{ToolPaths, ToolProbe};
+use earmark_core::ports::JobHandler;
+use earmark_core::{Asin, JobStatus, NewJob, TaskType};
+use earmark_jobs::testing::StandIn;
+use earmark_jobs::{Engine, EngineConfig};
+use serde_json::{Value, json};
+
+const KEY: &str = "bench-key";
+const LINES_PER_SECOND: u64 = 2500;
+const SUBSCRIBERS: usize = 100;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:")
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `wrk` on `GET /jobs` for `seconds`: (requests/s, p99 ms).
+fn wrk(addr: &str, seconds: u64) -> (f64, f64) {
+    let out = Command::new("wrk")
+        .args([
+            "-t1",
+            "-c8",
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-H",
+            &format!("X-Api-Key: {KEY}"),
+            &format!("http://{addr}/jobs?limit=50"),
+        ])
+        .output()
+        .expect("wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| {
+            let v = v.trim();
+            if let Some(ms) = v.strip_suffix("ms") {
+                ms.parse().unwrap_or(f64::NAN)
+            } else if let Some(us) = v.strip_suffix("us") {
+                us.parse::<f64>().unwrap_or(f64::NAN) / 1000.0
+            } else if let Some(s) = v.strip_suffix('s') {
+                s.parse::<f64>().unwrap_or(f64::NAN) * 1000.0
+            } else {
+                f64::NAN
+            }
+        })
+        .unwrap_or(f64::NAN);
+    (rps, p99)
+}
+
+/// Subscribes and counts log lines until `stop`; returns the count and whether lines of each
+/// job arrived in order.
+fn subscriber(
+    addr: String,
+    stop: Arc<AtomicBool>,
+    lines: Arc<AtomicUsize>,
+    in_order: Arc<AtomicBool>,
+) {
+    let stream = TcpStream::connect(&addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws/jobs"))
+            .expect("request");
+    request
+        .headers_mut()
+        .insert("X-Api-Key", KEY.parse().expect("header"));
+    let (mut socket, _) = tungstenite::client(request, stream)
+        .map_err(|_| "handshake")
+        .expect("handshake");
+    let mut last: HashMap<String, u64> = HashMap::new();
+    while !stop.load(Ordering::Relaxed) {
+        match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => {
+                let value: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                for message in value["messages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(std::iter::once(&value))
+                {
+                    if message["type"] == "log" {
+                        lines.fetch_add(1, Ordering::Relaxed);
+                        let n: u64 = message["line"]
+                            .as_str()
+                            .and_then(|l| l.split_whitespace().nth(1))
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0);
+                        let job = message["job_id"].as_str().unwrap_or_default().to_owned();
+                        if let Some(previous) = last.insert(job, n)
+                            && n != previous + 1
+                        {
+                            in_order.store(false, Ordering::Relaxed);
+                        }
+                    }
+                    if message["type"] == "lost" {
+                        in_order.store(false, Ordering::Relaxed);
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(_)) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+#[actix_web::main]
+async fn main() {
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = DataDir::prepare(dir.path()).expect("data dir");
+    let db = earmark_db::connect(
+        &data_dir
+            .root()
+            .join("library/earmark.db")
+            .display()
+            .to_string(),
+        &Default::default(),
+    )
+    .await
+    .expect("db");
+    let handler: Arc<dyn JobHandler> = Arc::new(StandIn::default());
+    let handlers = HashMap::from([
+        (TaskType::Download, handler.clone()),
+        (TaskType::Convert, handler),
+    ]);
+    let config = EngineConfig::new(data_dir.root().join("logs"), data_dir.tmp(), 5, 2);
+    let engine = Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
+    // History to list: 500 finished jobs, as after a day of work.
+    for n in 0..500u32 {
+        let job = NewJob {
+            task_type: TaskType::Convert,
+            asin: Some(Asin::parse(&format!("H{n:09}")).expect("asin")),
+            params: json!({}),
+            original_job_id: None,
+        };
+        let id = db.jobs.enqueue(job).await.expect("enqueue").job.id;
+        db.jobs
+            .update(
+                id,
+                earmark_core::JobUpdate {
+                    status: Some(JobStatus::Cancelled),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("finish");
+    }
+    let ws_hub = earmark_api::routes::ws::WsHub::start(engine.subscribe());
+    let state = AppState {
+        db: db.clone(),
+        data_dir,
+        tools: Arc::new(ToolProbe::new(ToolPaths {
+            ffmpeg: "ffmpeg".into(),
+            audible_cli: "audible".into(),
+            aaxtomp3: None,
+        })),
+        engine: engine.clone(),
+        ws_hub,
+        metrics: Arc::default(),
+        stream_cache: Arc::default(),
+    };
+    let server =
+        HttpServer::new(move || earmark_api::app::build(state.clone(), ApiKeyHash::of(KEY)))
+            .bind(("127.0.0.1", 0))
+            .expect("bind");
+    let addr = server.addrs()[0].to_string();
+    actix_web::rt::spawn(server.run());
+
+    let (idle_rps, idle_p99) = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || wrk(&addr, 5)
+    })
+    .await
+    .expect("wrk");
+    let rss_before = rss_kib();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts: Vec<Arc<AtomicUsize>> = (0..SUBSCRIBERS)
+        .map(|_| Arc::new(AtomicUsize::new(0)))
+        .collect();
+    let orders: Vec<Arc<AtomicBool>> = (0..SUBSCRIBERS)
+        .map(|_| Arc::new(AtomicBool::new(true)))
+        .collect();
+    let mut readers = Vec::new();
+    for i in 0..SUBSCRIBERS {
+        let (addr, stop, lines, order) = (
+            addr.clone(),
+            stop.clone(),
+            counts[i].clone(),
+            orders[i].clone(),
+        );
+        readers.push(std::thread::spawn(move || {
+            subscriber(addr, stop, lines, order)
+        }));
+    }
+    let stalled = TcpStream::connect(&addr).expect("connect");
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws/jobs"))
+            .expect("request");
+    request
+        .headers_mut()
+        .insert("X-Api-Key", KEY.parse().expect("header"));
+    let (_stalled, _) = tungstenite::client(request, stalled)
+        .map_err(|_| "handshake")
+        .expect("handshake");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    engine.start();
+    let per_job = LINES_PER_SECOND * seconds;
+    let script = format!(
+        "awk 'BEGIN {{ for (i = 0; i < {per_job}; i++) {{ print \"line \" i; if (i % 250 == 249) {{ fflush(); system(\"sleep 0.1\") }} }} }}'"
+    );
+    let mut ids = Vec::new();
+    for (n, task_type) in (0..7u32).zip(
+        [TaskType::Download; 5]
+            .into_iter()
+            .chain([TaskType::Convert; 2]),
+    ) {
+        let job = NewJob {
+            task_type,
+            asin: Some(Asin::parse(&format!("B{n:09}")).expect("asin")),
+            params: json!({ "script": script }),
+            original_job_id: None,
+        };
+        ids.push(engine.submit(job).await.expect("submit").job.id);
+    }
+    let started = Instant::now();
+    let (load_rps, load_p99) = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || wrk(&addr, seconds.saturating_sub(2).max(3))
+    })
+    .await
+    .expect("wrk");
+    let mut rss_peak = rss_kib();
+    for id in &ids {
+        loop {
+            rss_peak = rss_peak.max(rss_kib());
+            if db.jobs.get(*id).await.expect("job").status == JobStatus::Completed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let elapsed = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = rss_kib();
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        let _ = reader.join();
+    }
+    let expected = per_job as usize * ids.len();
+    let complete = counts
+        .iter()
+        .filter(|c| c.load(Ordering::Relaxed) == expected)
+        .count();
+    let ordered = orders.iter().filter(|o| o.load(Ordering::Relaxed)).count();
+    let rate = expected as f64 / elapsed.as_secs_f64();
+
+    println!("| measure | idle (reference) | 7 jobs logging | ratio |");
+    println!("| --- | ---: | ---: | ---: |");
+    println!(
+        "| `GET /jobs?limit=50` p99 | {idle_p99:.2} ms | {load_p99:.2} ms | {:.2} |",
+        load_p99 / idle_p99
+    );
+    println!(
+        "| `GET /jobs?limit=50` req/s | {idle_rps:.0} | {load_rps:.0} | {:.2} |",
+        load_rps / idle_rps
+    );
+    println!();
+    println!(
+        "Jobs logged {expected} lines in {:.1} s ({rate:.0} lines/s across 5 downloads and 2 conversions).",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "WebSocket subscribers that received every line: {complete} of {SUBSCRIBERS}; in order, nothing lost: {ordered} of {SUBSCRIBERS} (one more subscriber never read)."
+    );
+    println!(
+        "RSS: {} MiB before the load, {} MiB at its peak, {} MiB after.",
+        rss_before / 1024,
+        rss_peak / 1024,
+        rss_after / 1024
+    );
+}

@@ -1,0 +1,126 @@
+//! Encodes every job event to JSON once, for all WebSocket clients.
+//!
+//! With a hundred clients and chatty jobs, encoding per client would cost a hundred times the
+//! work; the hub encodes each event once and hands every client the same shared frame.
+
+use std::sync::Arc;
+
+use earmark_core::{JobEvent, JobId};
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use super::status_message;
+
+/// How many frames a client may fall behind before it is told it lost some.
+const FRAME_BUFFER: usize = 32 * 1024;
+
+/// What a frame is, for batching decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// A status change: sent at once.
+    Status,
+    /// Progress: gathered, only the latest per job kept.
+    Progress,
+    /// A log line: gathered.
+    Log,
+}
+
+/// One encoded event.
+#[derive(Debug)]
+pub struct Frame {
+    /// The job it is about.
+    pub job_id: JobId,
+    /// What it is.
+    pub kind: FrameKind,
+    /// The message, as JSON text.
+    pub json: Box<str>,
+}
+
+/// The shared encoder: one task reading the engine's events, one channel of encoded frames.
+#[derive(Debug)]
+pub struct WsHub {
+    frames: broadcast::Sender<Arc<Frame>>,
+}
+
+impl WsHub {
+    /// Starts encoding `events` (from [`earmark_jobs::Engine::subscribe`]); needs a runtime.
+    pub fn start(mut events: broadcast::Receiver<JobEvent>) -> Arc<Self> {
+        let (frames, _) = broadcast::channel(FRAME_BUFFER);
+        let hub = Arc::new(Self {
+            frames: frames.clone(),
+        });
+        tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "the WebSocket hub fell behind the job events");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let frame = encode(&event);
+                // No receivers is fine: nobody is watching.
+                let _ = frames.send(Arc::new(frame));
+            }
+        });
+        hub
+    }
+
+    /// Every frame from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.frames.subscribe()
+    }
+}
+
+fn encode(event: &JobEvent) -> Frame {
+    let (kind, value) = match event {
+        JobEvent::Status(job) => (FrameKind::Status, status_message(job)),
+        JobEvent::Progress {
+            job_id,
+            percent,
+            line,
+        } => (
+            FrameKind::Progress,
+            json!({"type": "progress", "job_id": job_id.to_string(), "percent": percent, "line": line}),
+        ),
+        JobEvent::Log { job_id, line } => (
+            FrameKind::Log,
+            json!({"type": "log", "job_id": job_id.to_string(), "line": line}),
+        ),
+    };
+    Frame {
+        job_id: event.job_id(),
+        kind,
+        json: value.to_string().into_boxed_str(),
+    }
+}
+
+/// `{"type":"batch","messages":[...],"count":n}` from already-encoded messages.
+pub fn batch_of<'a>(messages: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let count = messages.len();
+    let mut out = String::from("{\"type\":\"batch\",\"messages\":[");
+    for (i, message) in messages.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(message);
+    }
+    out.push_str(&format!("],\"count\":{count}}}"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_valid_json_with_their_count() {
+        let text = batch_of(["{\"a\":1}", "{\"b\":2}"].into_iter());
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["count"], 2);
+        assert_eq!(value["messages"][1]["b"], 2);
+        let empty: serde_json::Value = serde_json::from_str(&batch_of(std::iter::empty())).unwrap();
+        assert_eq!(empty["count"], 0);
+    }
+}
