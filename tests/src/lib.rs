@@ -152,6 +152,31 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a whole `ureq` response (bodies up to 64 MiB).
+    fn from_response(mut response: ureq::http::Response<ureq::Body>) -> Self {
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .unwrap();
+        Self {
+            status: response.status().as_u16(),
+            headers,
+            body,
+        }
+    }
+
     /// The value of header `name` (lower case), if present.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -198,28 +223,7 @@ impl Server {
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        let mut response = request.call().unwrap();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    v.to_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_vec()
-            .unwrap();
-        Reply {
-            status: response.status().as_u16(),
-            headers,
-            body,
-        }
+        Reply::from_response(request.call().unwrap())
     }
 
     /// `POST path` with a JSON body and optional headers, any status accepted.
@@ -237,23 +241,7 @@ impl Server {
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        let mut response = request.send_json(body).unwrap();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    v.to_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        let body = response.body_mut().read_to_vec().unwrap();
-        Reply {
-            status: response.status().as_u16(),
-            headers,
-            body,
-        }
+        Reply::from_response(request.send_json(body).unwrap())
     }
 
     /// Kills the process with SIGKILL, as a crash or the OOM killer would, and waits for it.

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod jobs_impl;
+mod library_impl;
 mod postgres;
 mod rows;
 mod schema;

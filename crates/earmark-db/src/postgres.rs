@@ -8,8 +8,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::PoolSettings;
 use crate::error::StoreError;
+use crate::jobs_impl::impl_job_queue;
+use crate::library_impl::impl_library_repo;
 use crate::sql_types::DbTime;
-use crate::store_impl::impl_ports;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -74,7 +75,13 @@ impl PgStore {
     }
 }
 
-impl_ports! {
+impl_library_repo! {
+    store = PgStore,
+    backend = diesel::pg::Pg,
+    write_txn = transaction,
+}
+
+impl_job_queue! {
     store = PgStore,
     backend = diesel::pg::Pg,
     conn = AsyncPgConnection,

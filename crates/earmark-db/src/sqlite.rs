@@ -16,8 +16,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::PoolSettings;
 use crate::error::StoreError;
+use crate::jobs_impl::impl_job_queue;
+use crate::library_impl::impl_library_repo;
 use crate::sql_types::DbTime;
-use crate::store_impl::impl_ports;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -103,7 +104,13 @@ impl SqliteStore {
     }
 }
 
-impl_ports! {
+impl_library_repo! {
+    store = SqliteStore,
+    backend = diesel::sqlite::Sqlite,
+    write_txn = immediate_transaction,
+}
+
+impl_job_queue! {
     store = SqliteStore,
     backend = diesel::sqlite::Sqlite,
     conn = SqliteConn,

@@ -1,0 +1,366 @@
+//! The `JobQueue` implementation, written once and expanded for each backend (see
+//! `store_impl.rs` for what each backend provides).
+
+macro_rules! impl_job_queue {
+    (
+        store = $store:ty,
+        backend = $backend:ty,
+        conn = $conn:ty,
+        write_txn = $write_txn:ident,
+        claim_lock = { $($claim_lock:ident)* } $(,)?
+    ) => {
+        #[async_trait::async_trait]
+        impl earmark_core::ports::JobQueue for $store {
+            async fn enqueue(
+                &self,
+                job: earmark_core::NewJob,
+            ) -> Result<earmark_core::ports::Enqueued, earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::rows::JobRow;
+                use $crate::schema::jobs;
+                use $crate::sql_types::DbTime;
+
+                let active: Vec<&str> =
+                    earmark_core::JobStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
+                let row = JobRow::queued(job, DbTime::now());
+                let mut conn = self.conn().await?;
+                // The partial unique index refuses a second active job for the same work; the
+                // loop covers the existing job finishing between our insert and our lookup.
+                for _ in 0..5 {
+                    let inserted = diesel::insert_into(jobs::table)
+                        .values(&row)
+                        .on_conflict_do_nothing()
+                        .execute(&mut *conn)
+                        .await
+                        .map_err($crate::error::StoreError::from)?;
+                    if inserted == 1 {
+                        return Ok(earmark_core::ports::Enqueued {
+                            job: row.into_job()?,
+                            created: true,
+                        });
+                    }
+                    let mut existing = jobs::table
+                        .filter(jobs::task_type.eq(&row.task_type))
+                        .filter(jobs::status.eq_any(&active))
+                        .select(JobRow::as_select())
+                        .into_boxed::<$backend>();
+                    existing = match &row.asin {
+                        Some(asin) => existing.filter(jobs::asin.eq(asin.clone())),
+                        None => existing.filter(jobs::asin.is_null()),
+                    };
+                    if let Some(found) = existing
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err($crate::error::StoreError::from)?
+                    {
+                        return Ok(earmark_core::ports::Enqueued {
+                            job: found.into_job()?,
+                            created: false,
+                        });
+                    }
+                }
+                Err($crate::error::StoreError::Corrupt(
+                    "the active-job index keeps refusing a job that no active job blocks".into(),
+                )
+                .into())
+            }
+
+            async fn get(
+                &self,
+                id: earmark_core::JobId,
+            ) -> Result<earmark_core::Job, earmark_core::ports::JobQueueError> {
+                let mut conn = self.conn().await?;
+                match Self::job_row(&mut conn, id).await? {
+                    Some(row) => Ok(row.into_job()?),
+                    None => Err(earmark_core::ports::JobQueueError::NotFound(id)),
+                }
+            }
+
+            async fn list(
+                &self,
+                filter: earmark_core::JobFilter,
+            ) -> Result<earmark_core::ports::JobPage, earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::rows::JobRow;
+                use $crate::schema::jobs;
+
+                let matching = || {
+                    let mut query = jobs::table.into_boxed::<$backend>();
+                    if !filter.statuses.is_empty() {
+                        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+                        query = query.filter(jobs::status.eq_any(statuses));
+                    }
+                    if let Some(task_type) = filter.task_type {
+                        query = query.filter(jobs::task_type.eq(task_type.as_str()));
+                    }
+                    if let Some(asin) = &filter.asin {
+                        query = query.filter(jobs::asin.eq(asin.to_string()));
+                    }
+                    query
+                };
+                let mut conn = self.conn().await?;
+                let total: i64 = matching()
+                    .count()
+                    .get_result(&mut *conn)
+                    .await
+                    .map_err($crate::error::StoreError::from)?;
+                let rows = matching()
+                    .select(JobRow::as_select())
+                    .order((jobs::created_at.desc(), jobs::id.desc()))
+                    .limit(i64::from(filter.limit.max(1)))
+                    .offset(i64::from(filter.offset))
+                    .load(&mut *conn)
+                    .await
+                    .map_err($crate::error::StoreError::from)?;
+                Ok(earmark_core::ports::JobPage {
+                    items: rows.into_iter().map(JobRow::into_job).collect::<Result<_, _>>()?,
+                    total: u64::try_from(total).unwrap_or(0),
+                })
+            }
+
+            async fn claim_next(
+                &self,
+                task_type: earmark_core::TaskType,
+            ) -> Result<Option<earmark_core::Job>, earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::rows::{JobChanges, JobRow};
+                use $crate::schema::jobs;
+                use $crate::sql_types::{DbId, DbTime};
+
+                let queued = earmark_core::JobStatus::Queued.as_str();
+                let mut conn = self.conn().await?;
+                let claimed = conn
+                    .$write_txn(async |c| {
+                        let candidate: Option<DbId> = jobs::table
+                            .filter(jobs::task_type.eq(task_type.as_str()))
+                            .filter(jobs::status.eq(queued))
+                            .order((jobs::created_at.asc(), jobs::id.asc()))
+                            .select(jobs::id)
+                            .limit(1)
+                            $(.$claim_lock())*
+                            .first(c)
+                            .await
+                            .optional()?;
+                        let Some(id) = candidate else { return Ok(None) };
+                        let now = DbTime::now();
+                        diesel::update(jobs::table.find(id).filter(jobs::status.eq(queued)))
+                            .set((
+                                JobChanges {
+                                    status: Some(earmark_core::JobStatus::Running.as_str().into()),
+                                    started_at: Some(now),
+                                    updated_at: Some(now),
+                                    ..JobChanges::default()
+                                },
+                                jobs::attempts.eq(jobs::attempts + 1),
+                            ))
+                            .returning(JobRow::as_returning())
+                            .get_result(c)
+                            .await
+                            .optional()
+                            .map_err($crate::error::StoreError::from)
+                    })
+                    .await?;
+                Ok(claimed.map(JobRow::into_job).transpose()?)
+            }
+
+            async fn update(
+                &self,
+                id: earmark_core::JobId,
+                update: earmark_core::JobUpdate,
+            ) -> Result<earmark_core::Job, earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::rows::JobRow;
+                use $crate::schema::jobs;
+                use $crate::sql_types::{DbId, DbTime};
+
+                let mut conn = self.conn().await?;
+                // Optimistic: the update applies only if the status is still the one checked.
+                for _ in 0..10 {
+                    let Some(current) = Self::job_row(&mut conn, id).await? else {
+                        return Err(earmark_core::ports::JobQueueError::NotFound(id));
+                    };
+                    let from = current.job_status()?;
+                    let changes = $crate::store_impl::job_changes(id, from, &update, DbTime::now())?;
+                    let updated = diesel::update(
+                        jobs::table.find(DbId(id.0)).filter(jobs::status.eq(from.as_str())),
+                    )
+                    .set(changes)
+                    .returning(JobRow::as_returning())
+                    .get_result(&mut *conn)
+                    .await
+                    .optional()
+                    .map_err($crate::error::StoreError::from)?;
+                    if let Some(row) = updated {
+                        return Ok(row.into_job()?);
+                    }
+                }
+                Err($crate::error::StoreError::Corrupt(format!(
+                    "job {id} kept changing status while being updated"
+                ))
+                .into())
+            }
+
+            async fn counts(
+                &self,
+            ) -> Result<Vec<(earmark_core::TaskType, earmark_core::JobStatus, u64)>, earmark_core::ports::JobQueueError> {
+                use diesel::QueryDsl;
+                use diesel::dsl::count_star;
+                use diesel_async::RunQueryDsl;
+                use $crate::schema::jobs;
+
+                let mut conn = self.conn().await?;
+                let rows: Vec<(String, String, i64)> = jobs::table
+                    .group_by((jobs::task_type, jobs::status))
+                    .select((jobs::task_type, jobs::status, count_star()))
+                    .load(&mut *conn)
+                    .await
+                    .map_err($crate::error::StoreError::from)?;
+                let mut counts = Vec::with_capacity(rows.len());
+                for (task_type, status, n) in rows {
+                    counts.push((
+                        task_type.parse().map_err($crate::error::StoreError::corrupt)?,
+                        status.parse().map_err($crate::error::StoreError::corrupt)?,
+                        u64::try_from(n).unwrap_or(0),
+                    ));
+                }
+                Ok(counts)
+            }
+
+            async fn promote_due(
+                &self,
+                now: time::OffsetDateTime,
+            ) -> Result<Vec<earmark_core::Job>, earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use earmark_core::JobStatus;
+                use $crate::rows::JobRow;
+                use $crate::schema::jobs;
+                use $crate::sql_types::DbTime;
+
+                let now = DbTime::new(now);
+                let mut conn = self.conn().await?;
+                let rows: Vec<JobRow> = diesel::update(
+                    jobs::table
+                        .filter(jobs::status.eq(JobStatus::Pending.as_str()))
+                        .filter(jobs::run_after.le(now)),
+                )
+                .set((
+                    jobs::status.eq(JobStatus::Queued.as_str()),
+                    jobs::run_after.eq(None::<DbTime>),
+                    jobs::updated_at.eq(now),
+                ))
+                .returning(JobRow::as_returning())
+                .get_results(&mut *conn)
+                .await
+                .map_err($crate::error::StoreError::from)?;
+                Ok(rows.into_iter().map(JobRow::into_job).collect::<Result<_, _>>()?)
+            }
+
+            async fn delete_finished(
+                &self,
+                before: Option<time::OffsetDateTime>,
+            ) -> Result<u64, earmark_core::ports::JobQueueError> {
+                use diesel::ExpressionMethods;
+                use diesel_async::RunQueryDsl;
+                use earmark_core::JobStatus;
+                use $crate::schema::jobs;
+                use $crate::sql_types::DbTime;
+
+                let finished: Vec<&str> = JobStatus::ALL
+                    .iter()
+                    .filter(|s| s.is_terminal())
+                    .map(|s| s.as_str())
+                    .collect();
+                let mut conn = self.conn().await?;
+                let mut query = diesel::delete(jobs::table).filter(jobs::status.eq_any(finished)).into_boxed::<$backend>();
+                if let Some(before) = before {
+                    query = query.filter(jobs::finished_at.lt(DbTime::new(before)));
+                }
+                let deleted = query.execute(&mut *conn).await.map_err($crate::error::StoreError::from)?;
+                Ok(deleted as u64)
+            }
+
+            async fn recover_interrupted(
+                &self,
+                max_attempts: i32,
+            ) -> Result<earmark_core::ports::RecoveryReport, earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use earmark_core::JobStatus;
+                use $crate::rows::{JobChanges, JobRow};
+                use $crate::schema::jobs;
+                use $crate::sql_types::DbTime;
+
+                let mut conn = self.conn().await?;
+                let recovered = conn
+                    .$write_txn(async |c| {
+                        let now = DbTime::now();
+                        let running: Vec<JobRow> = jobs::table
+                            .filter(jobs::status.eq(JobStatus::Running.as_str()))
+                            .select(JobRow::as_select())
+                            .load(c)
+                            .await?;
+                        let mut out = Vec::with_capacity(running.len());
+                        for row in running {
+                            let retry = row.attempts < max_attempts;
+                            let changes = if retry {
+                                JobChanges {
+                                    status: Some(JobStatus::Queued.as_str().into()),
+                                    status_message: Some("re-queued after an interruption".into()),
+                                    progress_percent: Some(0.0),
+                                    updated_at: Some(now),
+                                    ..JobChanges::default()
+                                }
+                            } else {
+                                JobChanges {
+                                    status: Some(JobStatus::Failed.as_str().into()),
+                                    error: Some($crate::store_impl::interrupted_message(row.attempts)),
+                                    finished_at: Some(now),
+                                    updated_at: Some(now),
+                                    ..JobChanges::default()
+                                }
+                            };
+                            let row: JobRow = diesel::update(jobs::table.find(row.id))
+                                .set(changes)
+                                .returning(JobRow::as_returning())
+                                .get_result(c)
+                                .await?;
+                            out.push((retry, row));
+                        }
+                        Ok::<_, $crate::error::StoreError>(out)
+                    })
+                    .await?;
+                let mut report = earmark_core::ports::RecoveryReport::default();
+                for (retry, row) in recovered {
+                    let job = row.into_job()?;
+                    if retry { report.requeued.push(job) } else { report.failed.push(job) }
+                }
+                Ok(report)
+            }
+        }
+
+        impl $store {
+            async fn job_row(
+                conn: &mut $conn,
+                id: earmark_core::JobId,
+            ) -> Result<Option<$crate::rows::JobRow>, $crate::error::StoreError> {
+                use diesel::{OptionalExtension, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::schema::jobs;
+
+                Ok(jobs::table
+                    .find($crate::sql_types::DbId(id.0))
+                    .select($crate::rows::JobRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?)
+            }
+        }
+    };
+}
+pub(crate) use impl_job_queue;
