@@ -22,10 +22,11 @@ use crate::sql_types::DbTime;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
-/// Run on every new connection.
-const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+/// Run on every new connection. `busy_timeout` comes first: the other pragmas may need a lock
+/// that a busy writer holds, and without the timeout they would fail at once.
+const CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 15000; \
+     PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 15000; \
      PRAGMA foreign_keys = ON;";
 
 /// An async SQLite connection.
