@@ -1,0 +1,165 @@
+//! The request and response shapes of `/jobs`, following the web client's types.
+
+use earmark_core::{ConversionMode, Job, OutputFormat};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// A job as the web client knows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    /// Job id.
+    pub id: String,
+    /// `SYNC`, `DOWNLOAD` or `CONVERT`.
+    pub task_type: String,
+    /// The book, for downloads and conversions.
+    pub book_asin: Option<String>,
+    /// `PENDING`, `QUEUED`, `RUNNING`, `COMPLETED`, `FAILED` or `CANCELLED`.
+    pub status: String,
+    /// 0 to 100.
+    pub progress_percent: f64,
+    /// What it is doing.
+    pub status_message: Option<String>,
+    /// Its log on the server (read it through `/jobs/{id}/log`).
+    pub log_file_path: Option<String>,
+    /// Why it failed.
+    pub error_message: Option<String>,
+    /// When a worker last started it.
+    pub started_at: Option<String>,
+    /// When it finished.
+    pub completed_at: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+    /// Attempts so far.
+    pub attempt: i32,
+    /// The job this one retries.
+    pub original_job_id: Option<String>,
+    /// The request's parameters.
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl From<Job> for JobView {
+    fn from(job: Job) -> Self {
+        Self {
+            id: job.id.to_string(),
+            task_type: job.task_type.as_str().to_owned(),
+            book_asin: job.asin.map(|a| a.to_string()),
+            status: job.status.as_str().to_owned(),
+            progress_percent: job.progress_percent,
+            status_message: job.status_message,
+            log_file_path: job.log_file_path,
+            error_message: job.error,
+            started_at: job.started_at.map(rfc3339),
+            completed_at: job.finished_at.map(rfc3339),
+            created_at: rfc3339(job.created_at),
+            updated_at: rfc3339(job.updated_at),
+            attempt: job.attempts,
+            original_job_id: job.original_job_id.map(|id| id.to_string()),
+            params: job.params,
+        }
+    }
+}
+
+/// `POST /jobs/download`: one book (`asin`) or several (`asins`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadRequest {
+    /// One book.
+    pub asin: Option<String>,
+    /// Several books.
+    pub asins: Option<Vec<String>>,
+    /// `aaxc` (default), `aax`, or `aax-fallback`.
+    pub format: Option<String>,
+    /// Download again even when the book is already downloaded.
+    #[serde(default)]
+    pub force: bool,
+    /// Also download the companion PDF.
+    #[serde(default)]
+    pub pdf: bool,
+    /// Convert once downloaded.
+    pub convert: Option<ConvertOptions>,
+}
+
+/// How to convert.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertOptions {
+    /// `mp3`, `m4a`, `m4b`, `flac` or `opus`.
+    #[schema(value_type = String)]
+    pub format: OutputFormat,
+    /// `single` (default) or `chapters`.
+    #[schema(value_type = Option<String>)]
+    pub mode: Option<ConversionMode>,
+    /// File naming scheme with `$title`, `$artist`, ... (see the docs).
+    pub naming_scheme: Option<String>,
+    /// Chapter file naming scheme, also with `$chapter`, `$chapternum`, `$chaptercount`.
+    pub chapter_naming_scheme: Option<String>,
+    /// Replace an existing output.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /jobs/convert`: one book (`asin`) or several (`asins`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConvertRequest {
+    /// One book.
+    pub asin: Option<String>,
+    /// Several books.
+    pub asins: Option<Vec<String>>,
+    /// How.
+    #[serde(flatten)]
+    pub options: ConvertOptions,
+}
+
+/// The answer to a job request.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Accepted {
+    /// The job, for a single book.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// The jobs, for several books, in request order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_ids: Option<Vec<String>>,
+    /// The status of the (first) job.
+    pub status: String,
+    /// What happened: queued, or joined work already queued or running.
+    pub message: String,
+}
+
+/// Filters of `GET /jobs`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct JobQuery {
+    /// Comma-separated statuses, e.g. `QUEUED,RUNNING`.
+    pub status: Option<String>,
+    /// `SYNC`, `DOWNLOAD` or `CONVERT`.
+    pub task_type: Option<String>,
+    /// Only jobs for this book.
+    pub book_asin: Option<String>,
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<u32>,
+    /// Skip this many.
+    pub offset: Option<u32>,
+}
+
+/// A page of jobs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobList {
+    /// Newest first.
+    pub items: Vec<JobView>,
+    /// All matches.
+    pub total: u64,
+}
+
+/// How many finished jobs were deleted.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Deleted {
+    /// Count.
+    pub deleted: u64,
+}
