@@ -1,8 +1,10 @@
 //! The PostgreSQL adapter: `AsyncPgConnection` (no libpq) in a deadpool pool.
 
 use diesel::sql_types::BigInt;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -38,7 +40,12 @@ impl PgStore {
     /// When the server cannot be reached or a migration fails.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, crate::DbError> {
         migrate(url).await?;
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        // A failed query marks a connection broken; a probe query on every checkout would cost
+        // a round trip per database call.
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = settings.build_pool(manager)?;
         Ok(Self { pool })
     }

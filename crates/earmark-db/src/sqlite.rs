@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -52,6 +54,9 @@ impl SqliteStore {
             .map_err(|e| crate::DbError::Migrate(e.to_string()))??;
 
         let mut config = ManagerConfig::<SqliteConn>::default();
+        // A failed query marks a connection broken; a probe query on every checkout would cost
+        // a trip to the blocking pool per database call.
+        config.recycling_method = RecyclingMethod::Fast;
         config.custom_setup = Box::new(|url| {
             let url = url.to_owned();
             Box::pin(async move {
