@@ -136,8 +136,57 @@ fn subscriber(
     }
 }
 
-#[actix_web::main]
-async fn main() {
+/// Client process: `clients ADDR N EXPECTED` connects N reading subscribers and one that never
+/// reads, runs until its standard input closes, and prints `complete=C ordered=O`.
+fn run_clients(addr: &str, n: usize, expected: usize) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    let orders: Vec<Arc<AtomicBool>> = (0..n).map(|_| Arc::new(AtomicBool::new(true))).collect();
+    let readers: Vec<_> = (0..n)
+        .map(|i| {
+            let (addr, stop, lines, order) = (
+                addr.to_owned(),
+                stop.clone(),
+                counts[i].clone(),
+                orders[i].clone(),
+            );
+            std::thread::spawn(move || subscriber(addr, stop, lines, order))
+        })
+        .collect();
+    let stalled = TcpStream::connect(addr).expect("connect");
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws/jobs"))
+            .expect("request");
+    request
+        .headers_mut()
+        .insert("X-Api-Key", KEY.parse().expect("header"));
+    let (_stalled, _) = tungstenite::client(request, stalled)
+        .map_err(|_| "handshake")
+        .expect("handshake");
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        let _ = reader.join();
+    }
+    let complete = counts
+        .iter()
+        .filter(|c| c.load(Ordering::Relaxed) == expected)
+        .count();
+    let ordered = orders.iter().filter(|o| o.load(Ordering::Relaxed)).count();
+    println!("complete={complete} ordered={ordered}");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("clients") {
+        let number = |i: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+        run_clients(&args[2], number(3), number(4));
+        return;
+    }
+    actix_web::rt::System::new().block_on(server_side());
+}
+
+async fn server_side() {
     let seconds: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
@@ -210,39 +259,24 @@ async fn main() {
     .expect("wrk");
     let rss_before = rss_kib();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let counts: Vec<Arc<AtomicUsize>> = (0..SUBSCRIBERS)
-        .map(|_| Arc::new(AtomicUsize::new(0)))
-        .collect();
-    let orders: Vec<Arc<AtomicBool>> = (0..SUBSCRIBERS)
-        .map(|_| Arc::new(AtomicBool::new(true)))
-        .collect();
-    let mut readers = Vec::new();
-    for i in 0..SUBSCRIBERS {
-        let (addr, stop, lines, order) = (
-            addr.clone(),
-            stop.clone(),
-            counts[i].clone(),
-            orders[i].clone(),
-        );
-        readers.push(std::thread::spawn(move || {
-            subscriber(addr, stop, lines, order)
-        }));
-    }
-    let stalled = TcpStream::connect(&addr).expect("connect");
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws/jobs"))
-            .expect("request");
-    request
-        .headers_mut()
-        .insert("X-Api-Key", KEY.parse().expect("header"));
-    let (_stalled, _) = tungstenite::client(request, stalled)
-        .map_err(|_| "handshake")
-        .expect("handshake");
+    // The clients run in a process of their own, so that the RSS measured here is the
+    // server's alone.
+    let per_job = LINES_PER_SECOND * seconds;
+    let expected = per_job as usize * 7;
+    let mut clients = Command::new(std::env::current_exe().expect("own path"))
+        .args([
+            "clients",
+            &addr,
+            &SUBSCRIBERS.to_string(),
+            &expected.to_string(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("client process");
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     engine.start();
-    let per_job = LINES_PER_SECOND * seconds;
     let script = format!(
         "awk 'BEGIN {{ for (i = 0; i < {per_job}; i++) {{ print \"line \" i; if (i % 250 == 249) {{ fflush(); system(\"sleep 0.1\") }} }} }}'"
     );
@@ -280,16 +314,17 @@ async fn main() {
     let elapsed = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = rss_kib();
-    stop.store(true, Ordering::Relaxed);
-    for reader in readers {
-        let _ = reader.join();
-    }
-    let expected = per_job as usize * ids.len();
-    let complete = counts
-        .iter()
-        .filter(|c| c.load(Ordering::Relaxed) == expected)
-        .count();
-    let ordered = orders.iter().filter(|o| o.load(Ordering::Relaxed)).count();
+    drop(clients.stdin.take()); // end of input: the clients stop and report
+    let output = clients.wait_with_output().expect("client results");
+    let report = String::from_utf8_lossy(&output.stdout);
+    let field = |name: &str| -> usize {
+        report
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let (complete, ordered) = (field("complete="), field("ordered="));
     let rate = expected as f64 / elapsed.as_secs_f64();
 
     println!("| measure | idle (reference) | 7 jobs logging | ratio |");
@@ -311,7 +346,7 @@ async fn main() {
         "WebSocket subscribers that received every line: {complete} of {SUBSCRIBERS}; in order, nothing lost: {ordered} of {SUBSCRIBERS} (one more subscriber never read)."
     );
     println!(
-        "RSS: {} MiB before the load, {} MiB at its peak, {} MiB after.",
+        "Server RSS (the clients run in another process): {} MiB before the load, {} MiB at its peak, {} MiB after.",
         rss_before / 1024,
         rss_peak / 1024,
         rss_after / 1024
