@@ -78,6 +78,22 @@ fn wrk(addr: &str, seconds: u64) -> (f64, f64) {
     (rps, p99)
 }
 
+/// An authenticated `/ws/jobs` client, reads timing out after `read_timeout`.
+fn connect(addr: &str, read_timeout: Option<Duration>) -> tungstenite::WebSocket<TcpStream> {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(read_timeout).expect("timeout");
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws/jobs"))
+            .expect("request");
+    request
+        .headers_mut()
+        .insert("X-Api-Key", KEY.parse().expect("header"));
+    tungstenite::client(request, stream)
+        .map_err(|_| "handshake")
+        .expect("handshake")
+        .0
+}
+
 /// Subscribes and counts log lines until `stop`; returns the count and whether lines of each
 /// job arrived in order.
 fn subscriber(
@@ -86,19 +102,7 @@ fn subscriber(
     lines: Arc<AtomicUsize>,
     in_order: Arc<AtomicBool>,
 ) {
-    let stream = TcpStream::connect(&addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws/jobs"))
-            .expect("request");
-    request
-        .headers_mut()
-        .insert("X-Api-Key", KEY.parse().expect("header"));
-    let (mut socket, _) = tungstenite::client(request, stream)
-        .map_err(|_| "handshake")
-        .expect("handshake");
+    let mut socket = connect(&addr, Some(Duration::from_millis(100)));
     let mut last: HashMap<String, u64> = HashMap::new();
     while !stop.load(Ordering::Relaxed) {
         match socket.read() {
@@ -153,16 +157,7 @@ fn run_clients(addr: &str, n: usize, expected: usize) {
             std::thread::spawn(move || subscriber(addr, stop, lines, order))
         })
         .collect();
-    let stalled = TcpStream::connect(addr).expect("connect");
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws/jobs"))
-            .expect("request");
-    request
-        .headers_mut()
-        .insert("X-Api-Key", KEY.parse().expect("header"));
-    let (_stalled, _) = tungstenite::client(request, stalled)
-        .map_err(|_| "handshake")
-        .expect("handshake");
+    let _stalled = connect(addr, None);
     let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
     stop.store(true, Ordering::Relaxed);
     for reader in readers {
