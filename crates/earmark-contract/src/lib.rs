@@ -2,6 +2,7 @@
 #![expect(clippy::unwrap_used, reason = "test suites fail by panicking")]
 
 pub mod job_queue;
+pub mod library_browse;
 pub mod library_repo;
 
 use std::sync::Arc;
@@ -32,10 +33,13 @@ pub fn record(n: u32) -> BookRecord {
         narrator: Some("Rob Inglis".into()),
         series: n.is_multiple_of(3).then(|| "Earthsea".to_owned()),
         series_sequence: n.is_multiple_of(3).then(|| format!("{}", n / 3)),
+        series_asin: n.is_multiple_of(3).then(|| "B000EARTHS".to_owned()),
         runtime_min: Some(600 + i32::try_from(n).unwrap()),
         cover_url: Some(format!(
             "https://m.media-amazon.com/images/I/{n}._SL500_.jpg"
         )),
+        release_date: Some(format!("20{:02}-01-01", n % 100)),
+        purchase_date: Some(format!("2024-02-{:02}T10:00:00Z", 1 + n % 28)),
         metadata_json: serde_json::json!({
             "asin": asin(n).to_string(),
             "title": format!("Book {n}"),

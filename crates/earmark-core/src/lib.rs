@@ -13,4 +13,7 @@ pub use domain::event::JobEvent;
 pub use domain::file::{FileKind, NewStoredFile, StoredFile};
 pub use domain::format::{ConversionMode, OutputFormat};
 pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
+pub use domain::library_query::{
+    BookPage, BookQuery, BookSortKey, SeriesCount, SeriesSummary, SortDirection,
+};
 pub use domain::naming::{NamingScheme, NamingSchemeError};

@@ -2,6 +2,7 @@
 
 mod error;
 mod jobs_impl;
+mod library_browse;
 mod library_impl;
 mod postgres;
 mod rows;

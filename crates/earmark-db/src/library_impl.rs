@@ -221,6 +221,19 @@ macro_rules! impl_library_repo {
                 })
             }
 
+            async fn list_books(
+                &self,
+                query: earmark_core::BookQuery,
+            ) -> Result<earmark_core::BookPage, earmark_core::ports::LibraryRepoError> {
+                Ok(self.browse_books(query).await?)
+            }
+
+            async fn series_summary(
+                &self,
+            ) -> Result<earmark_core::SeriesSummary, earmark_core::ports::LibraryRepoError> {
+                Ok(self.browse_series().await?)
+            }
+
             async fn add_file(
                 &self,
                 file: earmark_core::NewStoredFile,

@@ -11,6 +11,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::PoolSettings;
 use crate::error::StoreError;
 use crate::jobs_impl::impl_job_queue;
+use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
 use crate::sql_types::DbTime;
 
@@ -80,6 +81,11 @@ impl PgStore {
     async fn read_watermark(&self, c: &mut AsyncPgConnection) -> Result<DbTime, StoreError> {
         Self::clock_after_lock(c, "pg_advisory_xact_lock").await
     }
+}
+
+impl_library_browse! {
+    store = PgStore,
+    backend = diesel::pg::Pg,
 }
 
 impl_library_repo! {

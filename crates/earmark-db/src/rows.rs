@@ -35,6 +35,9 @@ pub struct BookRow {
     pub created_at: DbTime,
     pub updated_at: DbTime,
     pub removed_at: Option<DbTime>,
+    pub series_asin: Option<String>,
+    pub release_date: Option<String>,
+    pub purchase_date: Option<String>,
 }
 
 /// The library-record columns of a book, written by a sync; `None` writes NULL.
@@ -52,6 +55,9 @@ pub struct BookRecordChanges {
     pub metadata_json: String,
     pub updated_at: DbTime,
     pub removed_at: Option<DbTime>,
+    pub series_asin: Option<String>,
+    pub release_date: Option<String>,
+    pub purchase_date: Option<String>,
 }
 
 /// A change to a book's local-state columns; `None` leaves a column, `Some(None)` clears it.
@@ -93,6 +99,9 @@ impl BookRow {
             created_at: now,
             updated_at: now,
             removed_at: None,
+            series_asin: changes.series_asin,
+            release_date: changes.release_date,
+            purchase_date: changes.purchase_date,
         }
     }
 
@@ -108,6 +117,9 @@ impl BookRow {
             && self.series_sequence == record.series_sequence
             && self.runtime_min == record.runtime_min
             && self.cover_url == record.cover_url
+            && self.series_asin == record.series_asin
+            && self.release_date == record.release_date
+            && self.purchase_date == record.purchase_date
             && stored_metadata.as_ref() == Some(&record.metadata_json)
     }
 
@@ -124,6 +136,9 @@ impl BookRow {
                 series_sequence: self.series_sequence,
                 runtime_min: self.runtime_min,
                 cover_url: self.cover_url,
+                series_asin: self.series_asin,
+                release_date: self.release_date,
+                purchase_date: self.purchase_date,
                 metadata_json: serde_json::from_str(&self.metadata_json)
                     .map_err(StoreError::corrupt)?,
             },
@@ -160,6 +175,9 @@ impl BookRecordChanges {
             metadata_json: record.metadata_json.to_string(),
             updated_at: now,
             removed_at: None,
+            series_asin: record.series_asin.clone(),
+            release_date: record.release_date.clone(),
+            purchase_date: record.purchase_date.clone(),
         }
     }
 }

@@ -25,6 +25,9 @@ diesel::table! {
         created_at -> TimeSql,
         updated_at -> TimeSql,
         removed_at -> Nullable<TimeSql>,
+        series_asin -> Nullable<Text>,
+        release_date -> Nullable<Text>,
+        purchase_date -> Nullable<Text>,
     }
 }
 

@@ -19,6 +19,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::PoolSettings;
 use crate::error::StoreError;
 use crate::jobs_impl::impl_job_queue;
+use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
 use crate::sql_types::DbTime;
 
@@ -108,6 +109,11 @@ impl SqliteStore {
     async fn read_watermark(&self, _c: &mut SqliteConn) -> Result<DbTime, StoreError> {
         Ok(self.tick())
     }
+}
+
+impl_library_browse! {
+    store = SqliteStore,
+    backend = diesel::sqlite::Sqlite,
 }
 
 impl_library_repo! {

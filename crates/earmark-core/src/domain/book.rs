@@ -42,10 +42,16 @@ pub struct BookRecord {
     pub series: Option<String>,
     /// Position in that series; a string because Audible has "1.5" and "2-3".
     pub series_sequence: Option<String>,
+    /// Audible's ASIN of that series, when known.
+    pub series_asin: Option<String>,
     /// Running time in minutes.
     pub runtime_min: Option<i32>,
     /// The largest cover image URL known.
     pub cover_url: Option<String>,
+    /// When the book was published, as Audible gives it (`YYYY-MM-DD`).
+    pub release_date: Option<String>,
+    /// When the person bought it, as Audible gives it (RFC 3339).
+    pub purchase_date: Option<String>,
     /// The whole record as audible-cli returned it, kept verbatim.
     pub metadata_json: serde_json::Value,
 }

@@ -7,6 +7,7 @@ pub mod event;
 pub mod file;
 pub mod format;
 pub mod job;
+pub mod library_query;
 pub mod naming;
 
 /// A string did not name any variant of one of the domain's enumerations.

@@ -8,6 +8,7 @@ use super::BoxError;
 use crate::domain::asin::Asin;
 use crate::domain::book::{Book, BookRecord, BookUpdate, ChangeCursor, ChangePage, UpsertSummary};
 use crate::domain::file::{NewStoredFile, StoredFile};
+use crate::domain::library_query::{BookPage, BookQuery, SeriesSummary};
 
 /// Why a library operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +82,19 @@ pub trait LibraryRepo: Send + Sync {
         after: Option<ChangeCursor>,
         limit: u32,
     ) -> Result<ChangePage, LibraryRepoError>;
+
+    /// A page of the library under `query`'s filters and order; ties are broken by ASIN so
+    /// that pages never overlap.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn list_books(&self, query: BookQuery) -> Result<BookPage, LibraryRepoError>;
+
+    /// The books in the library (not removed) grouped by series title.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn series_summary(&self) -> Result<SeriesSummary, LibraryRepoError>;
 
     /// Registers a file for a book. Registering the same path again replaces the row (same
     /// id, new kind, size and mime).

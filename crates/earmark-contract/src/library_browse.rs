@@ -1,0 +1,330 @@
+//! The browsing half of the `LibraryRepo` contract: filtered, ordered pages and the series
+//! summary.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use earmark_core::ports::LibraryRepo;
+use earmark_core::{
+    Book, BookQuery, BookSortKey, BookStatus, BookUpdate, SeriesCount, SortDirection,
+};
+
+use crate::{asin, record};
+
+/// Runs the browsing contract against `$setup`'s fixtures.
+#[macro_export]
+macro_rules! library_browse_contract {
+    ($setup:path) => {
+        $crate::__contract_tests!(
+            $setup, library_browse, library:
+            pages_cover_the_library_without_overlap,
+            every_sort_key_orders_both_ways_with_missing_values_last,
+            text_search_matches_every_word_in_any_field,
+            search_wildcards_are_literal,
+            filters_by_status_series_and_author,
+            removed_books_are_listed_only_on_request,
+            series_summary_counts_listed_books,
+        );
+    };
+}
+
+/// A library of `n` books where every third has no narrator and every fifth no runtime.
+async fn seed(repo: &Arc<dyn LibraryRepo>, n: u32) {
+    let records = (1..=n)
+        .map(|i| {
+            let mut r = record(i);
+            if i.is_multiple_of(3) {
+                r.narrator = None;
+            }
+            if i.is_multiple_of(5) {
+                r.runtime_min = None;
+            }
+            r.author = Some(format!("Author {}", i % 4));
+            r
+        })
+        .collect();
+    repo.upsert_books(records).await.unwrap();
+}
+
+async fn all(repo: &Arc<dyn LibraryRepo>, query: BookQuery) -> Vec<Book> {
+    repo.list_books(BookQuery {
+        limit: 1000,
+        ..query
+    })
+    .await
+    .unwrap()
+    .books
+}
+
+fn asins(books: &[Book]) -> Vec<String> {
+    books.iter().map(|b| b.record.asin.to_string()).collect()
+}
+
+/// Paging through any order yields every listed book exactly once, with `total` right.
+pub async fn pages_cover_the_library_without_overlap(repo: Arc<dyn LibraryRepo>) {
+    seed(&repo, 23).await;
+    for sort in [
+        BookSortKey::Title,
+        BookSortKey::RuntimeLengthMin,
+        BookSortKey::Series,
+    ] {
+        let mut seen = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = repo
+                .list_books(BookQuery {
+                    sort,
+                    offset,
+                    limit: 5,
+                    ..BookQuery::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(page.total, 23, "total under {sort}");
+            if page.books.is_empty() {
+                break;
+            }
+            offset += page.books.len() as u64;
+            seen.extend(asins(&page.books));
+        }
+        let unique: HashSet<_> = seen.iter().collect();
+        assert_eq!(seen.len(), 23, "every book once under {sort}");
+        assert_eq!(unique.len(), 23, "no book twice under {sort}");
+    }
+}
+
+/// The value a sort key orders by, as comparable text (lower-cased, numbers zero-padded);
+/// `None` when the book has none.
+fn sort_value(book: &Book, key: BookSortKey) -> Option<String> {
+    let r = &book.record;
+    match key {
+        BookSortKey::Title => Some(r.title.to_lowercase()),
+        BookSortKey::Author => r.author.as_deref().map(str::to_lowercase),
+        BookSortKey::Narrator => r.narrator.as_deref().map(str::to_lowercase),
+        BookSortKey::Series => r.series.as_deref().map(str::to_lowercase),
+        BookSortKey::RuntimeLengthMin => r.runtime_min.map(|m| format!("{m:010}")),
+        BookSortKey::ReleaseDate => r.release_date.clone(),
+        BookSortKey::PurchaseDate => r.purchase_date.clone(),
+        BookSortKey::CreatedAt => Some(book.created_at.unix_timestamp_nanos().to_string()),
+        BookSortKey::UpdatedAt => Some(book.updated_at.unix_timestamp_nanos().to_string()),
+        BookSortKey::Status => Some(book.status.as_str().to_owned()),
+        BookSortKey::Asin => Some(r.asin.to_string()),
+    }
+}
+
+/// Each key orders ascending and descending, books without a value come last either way.
+pub async fn every_sort_key_orders_both_ways_with_missing_values_last(repo: Arc<dyn LibraryRepo>) {
+    seed(&repo, 17).await;
+    repo.update_book(
+        &asin(4),
+        BookUpdate {
+            status: Some(BookStatus::Completed),
+            ..BookUpdate::default()
+        },
+    )
+    .await
+    .unwrap();
+    for &key in BookSortKey::ALL {
+        for &direction in SortDirection::ALL {
+            let books = all(
+                &repo,
+                BookQuery {
+                    sort: key,
+                    direction,
+                    ..BookQuery::default()
+                },
+            )
+            .await;
+            assert_eq!(books.len(), 17, "{key} {direction}");
+            let values: Vec<Option<String>> = books.iter().map(|b| sort_value(b, key)).collect();
+            for pair in values.windows(2) {
+                let ordered = match (&pair[0], &pair[1]) {
+                    (Some(_), None) | (None, None) => true,
+                    (None, Some(_)) => false,
+                    (Some(a), Some(b)) => match direction {
+                        SortDirection::Asc => a.cmp(b) != Ordering::Greater,
+                        SortDirection::Desc => a.cmp(b) != Ordering::Less,
+                    },
+                };
+                assert!(
+                    ordered,
+                    "{key} {direction}: {:?} then {:?}",
+                    pair[0], pair[1]
+                );
+            }
+        }
+    }
+}
+
+/// `text` splits into words; each must appear, in any case, in one of the searched fields.
+pub async fn text_search_matches_every_word_in_any_field(repo: Arc<dyn LibraryRepo>) {
+    let mut a = record(1);
+    a.title = "The Left Hand of Darkness".into();
+    a.narrator = Some("George Guidall".into());
+    let mut b = record(2);
+    b.title = "The Dispossessed".into();
+    b.subtitle = Some("An Ambiguous Utopia".into());
+    let mut c = record(3);
+    c.title = "Unrelated".into();
+    c.series = Some("Hainish Cycle".into());
+    repo.upsert_books(vec![a, b, c]).await.unwrap();
+
+    let search = async |text: &str| {
+        let books = all(
+            &repo,
+            BookQuery {
+                text: Some(text.into()),
+                sort: BookSortKey::Asin,
+                ..BookQuery::default()
+            },
+        )
+        .await;
+        asins(&books)
+    };
+    assert_eq!(search("darkness").await, vec![asin(1).to_string()]);
+    assert_eq!(search("AMBIGUOUS").await, vec![asin(2).to_string()]);
+    assert_eq!(search("guidall left").await, vec![asin(1).to_string()]);
+    assert_eq!(search("hainish").await, vec![asin(3).to_string()]);
+    assert_eq!(search("guidall dispossessed").await, Vec::<String>::new());
+    assert_eq!(search("le guin").await.len(), 3, "authors are searched");
+}
+
+/// `%`, `_` and `\` in a search are plain characters, not patterns.
+pub async fn search_wildcards_are_literal(repo: Arc<dyn LibraryRepo>) {
+    let mut a = record(1);
+    a.title = "100% Pure_Fun".into();
+    let mut b = record(2);
+    b.title = "1000 PureXFun".into();
+    repo.upsert_books(vec![a, b]).await.unwrap();
+    for text in ["%", "0%", "pure_fun"] {
+        let books = all(
+            &repo,
+            BookQuery {
+                text: Some(text.into()),
+                ..BookQuery::default()
+            },
+        )
+        .await;
+        assert_eq!(asins(&books), vec![asin(1).to_string()], "search {text:?}");
+    }
+    let books = all(
+        &repo,
+        BookQuery {
+            text: Some("\\".into()),
+            ..BookQuery::default()
+        },
+    )
+    .await;
+    assert!(books.is_empty());
+}
+
+/// Status (any of several), exact series and author substring filters combine.
+pub async fn filters_by_status_series_and_author(repo: Arc<dyn LibraryRepo>) {
+    seed(&repo, 12).await;
+    for (n, status) in [(3, BookStatus::Downloaded), (6, BookStatus::Failed)] {
+        repo.update_book(
+            &asin(n),
+            BookUpdate {
+                status: Some(status),
+                ..BookUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let query = |statuses: Vec<BookStatus>, series: Option<&str>, author: Option<&str>| BookQuery {
+        statuses,
+        series: series.map(str::to_owned),
+        author: author.map(str::to_owned),
+        sort: BookSortKey::Asin,
+        ..BookQuery::default()
+    };
+    let downloaded_or_failed = all(
+        &repo,
+        query(vec![BookStatus::Downloaded, BookStatus::Failed], None, None),
+    )
+    .await;
+    assert_eq!(
+        asins(&downloaded_or_failed),
+        vec![asin(3).to_string(), asin(6).to_string()]
+    );
+    let earthsea = all(&repo, query(vec![], Some("Earthsea"), None)).await;
+    assert_eq!(earthsea.len(), 4, "books 3, 6, 9, 12");
+    let author_1 = all(&repo, query(vec![], None, Some("author 1"))).await;
+    assert_eq!(
+        asins(&author_1),
+        [1, 5, 9].map(|n| asin(n).to_string()).to_vec()
+    );
+    let combined = all(
+        &repo,
+        query(vec![BookStatus::New], Some("Earthsea"), Some("AUTHOR 1")),
+    )
+    .await;
+    assert_eq!(asins(&combined), vec![asin(9).to_string()]);
+    let page = repo
+        .list_books(BookQuery {
+            limit: 1,
+            ..query(vec![], Some("Earthsea"), None)
+        })
+        .await
+        .unwrap();
+    assert_eq!((page.books.len(), page.total), (1, 4));
+}
+
+/// Tombstones stay out of lists unless asked for.
+pub async fn removed_books_are_listed_only_on_request(repo: Arc<dyn LibraryRepo>) {
+    seed(&repo, 4).await;
+    repo.mark_removed_except(vec![asin(1), asin(2)])
+        .await
+        .unwrap();
+    let listed = all(&repo, BookQuery::default()).await;
+    assert_eq!(listed.len(), 2);
+    let with_removed = all(
+        &repo,
+        BookQuery {
+            include_removed: true,
+            ..BookQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(with_removed.len(), 4);
+    assert_eq!(
+        with_removed
+            .iter()
+            .filter(|b| b.removed_at.is_some())
+            .count(),
+        2
+    );
+}
+
+/// Series are grouped by title with their ASIN; books without one and removed books are
+/// counted apart or not at all.
+pub async fn series_summary_counts_listed_books(repo: Arc<dyn LibraryRepo>) {
+    seed(&repo, 10).await;
+    let mut extra = record(11);
+    extra.series = Some("Annals of the Western Shore".into());
+    extra.series_asin = None;
+    repo.upsert_books(vec![extra]).await.unwrap();
+    repo.mark_removed_except((1..=8).map(asin).chain([asin(11)]).collect())
+        .await
+        .unwrap();
+    let summary = repo.series_summary().await.unwrap();
+    assert_eq!(
+        summary.items,
+        vec![
+            SeriesCount {
+                title: "Annals of the Western Shore".into(),
+                asin: None,
+                count: 1
+            },
+            SeriesCount {
+                title: "Earthsea".into(),
+                asin: Some("B000EARTHS".into()),
+                count: 2
+            },
+        ],
+        "books 3 and 6 are listed; 9 is removed"
+    );
+    assert_eq!(summary.no_series_count, 6, "books 1, 2, 4, 5, 7, 8");
+}

@@ -1,0 +1,227 @@
+//! Browsing the library (filtered, ordered pages and the series summary), written once and
+//! expanded for each backend as inherent methods the `LibraryRepo` impl delegates to.
+
+diesel::define_sql_function! {
+    /// SQL `lower()`: both backends have it; used for case-insensitive matching.
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+diesel::define_sql_function! {
+    /// SQL `length()` of a text, to order series positions "2" before "10".
+    fn length(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Integer>;
+}
+
+/// A `LIKE` pattern matching `needle` anywhere, lower-cased, with `\` escaping `%` and `_`.
+pub(crate) fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for ch in needle.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Applies a [`earmark_core::BookQuery`]'s filters to a boxed `books` query.
+macro_rules! filter_books {
+    ($query:expr, $q:expr) => {{
+        use diesel::{
+            BoolExpressionMethods, EscapeExpressionMethods, ExpressionMethods,
+            NullableExpressionMethods, TextExpressionMethods,
+        };
+        use $crate::library_browse::{contains_pattern, lower};
+        use $crate::schema::books;
+
+        let q: &earmark_core::BookQuery = $q;
+        let mut query = $query;
+        if !q.include_removed {
+            query = query.filter(books::removed_at.is_null());
+        }
+        if !q.statuses.is_empty() {
+            let statuses: Vec<&str> = q.statuses.iter().map(|s| s.as_str()).collect();
+            query = query.filter(books::status.eq_any(statuses));
+        }
+        if let Some(series) = &q.series {
+            query = query.filter(books::series.eq(series.clone()));
+        }
+        if let Some(author) = &q.author {
+            query = query.filter(
+                lower(books::author)
+                    .like(contains_pattern(author))
+                    .escape('\\'),
+            );
+        }
+        for word in q.text.iter().flat_map(|t| t.split_whitespace()) {
+            let p = contains_pattern(word);
+            query = query.filter(
+                lower(books::title.nullable())
+                    .like(p.clone())
+                    .escape('\\')
+                    .or(lower(books::subtitle).like(p.clone()).escape('\\'))
+                    .or(lower(books::author).like(p.clone()).escape('\\'))
+                    .or(lower(books::narrator).like(p.clone()).escape('\\'))
+                    .or(lower(books::series).like(p).escape('\\')),
+            );
+        }
+        query
+    }};
+}
+pub(crate) use filter_books;
+
+/// Orders a boxed `books` query by a sort key and direction: text case-insensitively (then
+/// by bytes), missing values last in either direction on both backends, and the ASIN breaks
+/// ties so pages never overlap.
+macro_rules! order_books {
+    ($query:expr, $sort:expr, $dir:expr) => {{
+        use diesel::{ExpressionMethods, QueryDsl};
+        use earmark_core::{BookSortKey as K, SortDirection};
+        use diesel::NullableExpressionMethods;
+        use $crate::library_browse::{length, lower};
+        use $crate::schema::books;
+
+        let query = $query;
+        macro_rules! by {
+            ($col:expr) => {
+                match $dir {
+                    SortDirection::Asc => query.order(($col.asc(), books::asin.asc())),
+                    SortDirection::Desc => query.order(($col.desc(), books::asin.desc())),
+                }
+            };
+            (text $col:expr) => {
+                match $dir {
+                    SortDirection::Asc => query.order((
+                        $col.is_null().asc(),
+                        lower($col).asc(),
+                        $col.asc(),
+                        books::asin.asc(),
+                    )),
+                    SortDirection::Desc => query.order((
+                        $col.is_null().asc(),
+                        lower($col).desc(),
+                        $col.desc(),
+                        books::asin.desc(),
+                    )),
+                }
+            };
+            (nullable $col:expr) => {
+                match $dir {
+                    SortDirection::Asc => {
+                        query.order(($col.is_null().asc(), $col.asc(), books::asin.asc()))
+                    }
+                    SortDirection::Desc => {
+                        query.order(($col.is_null().asc(), $col.desc(), books::asin.desc()))
+                    }
+                }
+            };
+        }
+        match $sort {
+            K::Title => by!(text books::title.nullable()),
+            K::Author => by!(text books::author),
+            K::Narrator => by!(text books::narrator),
+            K::Series => match $dir {
+                SortDirection::Asc => query.order((
+                    books::series.is_null().asc(),
+                    lower(books::series).asc(),
+                    books::series.asc(),
+                    length(books::series_sequence).asc(),
+                    books::series_sequence.asc(),
+                    books::asin.asc(),
+                )),
+                SortDirection::Desc => query.order((
+                    books::series.is_null().asc(),
+                    lower(books::series).desc(),
+                    books::series.desc(),
+                    length(books::series_sequence).desc(),
+                    books::series_sequence.desc(),
+                    books::asin.desc(),
+                )),
+            },
+            K::RuntimeLengthMin => by!(nullable books::runtime_min),
+            K::ReleaseDate => by!(nullable books::release_date),
+            K::PurchaseDate => by!(nullable books::purchase_date),
+            K::CreatedAt => by!(books::created_at),
+            K::UpdatedAt => by!(books::updated_at),
+            K::Status => by!(books::status),
+            K::Asin => match $dir {
+                SortDirection::Asc => query.order(books::asin.asc()),
+                SortDirection::Desc => query.order(books::asin.desc()),
+            },
+        }
+    }};
+}
+pub(crate) use order_books;
+
+/// Expands `browse_books` and `browse_series` for a store.
+macro_rules! impl_library_browse {
+    (store = $store:ty, backend = $backend:ty $(,)?) => {
+        impl $store {
+            async fn browse_books(
+                &self,
+                q: earmark_core::BookQuery,
+            ) -> Result<earmark_core::BookPage, $crate::error::StoreError> {
+                use diesel::{QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::library_browse::{filter_books, order_books};
+                use $crate::rows::BookRow;
+
+                let mut conn = self.conn().await?;
+                let total: i64 = filter_books!(books::table.into_boxed::<$backend>(), &q)
+                    .count()
+                    .get_result(&mut *conn)
+                    .await?;
+                let page = filter_books!(books::table.into_boxed::<$backend>(), &q)
+                    .select(BookRow::as_select());
+                let rows: Vec<BookRow> = order_books!(page, q.sort, q.direction)
+                    .offset(i64::try_from(q.offset).unwrap_or(i64::MAX))
+                    .limit(i64::from(q.limit))
+                    .load(&mut *conn)
+                    .await?;
+                Ok(earmark_core::BookPage {
+                    books: rows
+                        .into_iter()
+                        .map(BookRow::into_book)
+                        .collect::<Result<_, _>>()?,
+                    total: u64::try_from(total).unwrap_or(0),
+                })
+            }
+
+            async fn browse_series(
+                &self,
+            ) -> Result<earmark_core::SeriesSummary, $crate::error::StoreError> {
+                use diesel::dsl::{count_star, min};
+                use diesel::{ExpressionMethods, QueryDsl};
+                use diesel_async::RunQueryDsl;
+                use $crate::schema::books;
+
+                let mut conn = self.conn().await?;
+                let groups: Vec<(Option<String>, Option<String>, i64)> = books::table
+                    .filter(books::removed_at.is_null())
+                    .group_by(books::series)
+                    .select((books::series, min(books::series_asin), count_star()))
+                    .order(books::series.asc())
+                    .load(&mut *conn)
+                    .await?;
+                let mut summary = earmark_core::SeriesSummary {
+                    items: Vec::with_capacity(groups.len()),
+                    no_series_count: 0,
+                };
+                for (title, asin, count) in groups {
+                    let count = u64::try_from(count).unwrap_or(0);
+                    match title {
+                        Some(title) => {
+                            summary
+                                .items
+                                .push(earmark_core::SeriesCount { title, asin, count })
+                        }
+                        None => summary.no_series_count = count,
+                    }
+                }
+                Ok(summary)
+            }
+        }
+    };
+}
+pub(crate) use impl_library_browse;

@@ -1,0 +1,16 @@
+-- What the library browser filters and sorts by, kept in columns so that a 20k-book library
+-- pages and groups without parsing metadata_json. Dates are Audible's own ISO strings, so
+-- text order is time order.
+ALTER TABLE books ADD COLUMN series_asin TEXT;
+ALTER TABLE books ADD COLUMN release_date TEXT;
+ALTER TABLE books ADD COLUMN purchase_date TEXT;
+-- Byte order, as SQLite's BINARY collation, so that both backends sort a library alike
+-- whatever locale the cluster was created with.
+ALTER TABLE books
+    ALTER COLUMN title TYPE TEXT COLLATE "C",
+    ALTER COLUMN author TYPE TEXT COLLATE "C",
+    ALTER COLUMN narrator TYPE TEXT COLLATE "C",
+    ALTER COLUMN series TYPE TEXT COLLATE "C",
+    ALTER COLUMN series_sequence TYPE TEXT COLLATE "C";
+CREATE INDEX books_by_series ON books (series);
+CREATE INDEX books_by_title ON books (title, asin);
