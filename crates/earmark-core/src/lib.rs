@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod domain;
+pub mod library_sync;
 pub mod ports;
 
 pub use domain::ParseEnumError;

@@ -57,7 +57,7 @@ pub struct RecoveryReport {
 }
 
 /// Persistent job queue shared by the HTTP surface (which enqueues) and workers (which claim).
-#[cfg_attr(feature = "mock", mockall::automock)]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     /// Persists a new QUEUED job before returning.

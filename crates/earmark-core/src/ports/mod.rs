@@ -5,14 +5,16 @@
 pub mod job_handler;
 pub mod job_queue;
 pub mod library_repo;
+pub mod library_source;
 
 pub use job_handler::{Cancelled, FailureClass, JobContext, JobFailure, JobHandler};
 pub use job_queue::{Enqueued, JobPage, JobQueue, JobQueueError, RecoveryReport};
 pub use library_repo::{LibraryRepo, LibraryRepoError};
+pub use library_source::{LibrarySource, LibrarySourceError};
 
-#[cfg(feature = "mock")]
+#[cfg(any(test, feature = "mock"))]
 pub use job_queue::MockJobQueue;
-#[cfg(feature = "mock")]
+#[cfg(any(test, feature = "mock"))]
 pub use library_repo::MockLibraryRepo;
 
 /// The error an adapter could not classify more precisely, kept whole for logs.

@@ -1,0 +1,161 @@
+//! The SYNC job: fetch the whole library from Audible, then bring the local copy in line.
+//!
+//! Nothing is written until the whole library has arrived, so a failed fetch leaves the
+//! previous library exactly as it was. Records are then upserted in batches (each batch one
+//! transaction), and only after every batch is in are books missing from the fetch marked
+//! removed: a tombstone is never laid because of a half-read library.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::asin::Asin;
+use crate::domain::book::{BookRecord, UpsertSummary};
+use crate::ports::{
+    FailureClass, JobContext, JobFailure, JobHandler, LibraryRepo, LibraryRepoError, LibrarySource,
+    LibrarySourceError,
+};
+
+/// How many records one upsert transaction carries.
+pub const DEFAULT_BATCH: usize = 1000;
+
+/// Runs SYNC jobs: a [`LibrarySource`] read into a [`LibraryRepo`].
+pub struct LibrarySync {
+    source: Arc<dyn LibrarySource>,
+    repo: Arc<dyn LibraryRepo>,
+    batch: usize,
+}
+
+/// What a sync changed, for its log and status message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Books in the fetched library.
+    pub fetched: u64,
+    /// How the upserts went.
+    pub upserted: UpsertSummary,
+    /// Books that left the library in this sync.
+    pub removed: u64,
+}
+
+impl std::fmt::Display for SyncReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} books in the library: {} new, {} changed, {} unchanged, {} removed",
+            self.fetched,
+            self.upserted.inserted,
+            self.upserted.updated,
+            self.upserted.unchanged,
+            self.removed
+        )
+    }
+}
+
+impl LibrarySync {
+    /// A sync from `source` into `repo`, [`DEFAULT_BATCH`] records per transaction.
+    pub fn new(source: Arc<dyn LibrarySource>, repo: Arc<dyn LibraryRepo>) -> Self {
+        Self {
+            source,
+            repo,
+            batch: DEFAULT_BATCH,
+        }
+    }
+
+    /// The same, with `batch` records per transaction (at least one).
+    #[must_use]
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Writes a fetched library: upserts in batches, then tombstones what is gone.
+    ///
+    /// # Errors
+    /// The repository's error; batches written before it stay written (they hold the
+    /// library's current records), and no book is marked removed.
+    pub async fn apply(
+        &self,
+        records: Vec<BookRecord>,
+        ctx: &dyn JobContext,
+    ) -> Result<SyncReport, LibraryRepoError> {
+        let fetched = records.len();
+        let present: Vec<Asin> = {
+            let mut seen = HashSet::with_capacity(fetched);
+            records
+                .iter()
+                .filter(|r| seen.insert(r.asin.clone()))
+                .map(|r| r.asin.clone())
+                .collect()
+        };
+        let mut report = SyncReport {
+            fetched: present.len() as u64,
+            ..SyncReport::default()
+        };
+        let mut done = 0usize;
+        let mut records = records;
+        while !records.is_empty() {
+            let rest = records.split_off(self.batch.min(records.len()));
+            let batch = std::mem::replace(&mut records, rest);
+            done += batch.len();
+            let summary = self.repo.upsert_books(batch).await?;
+            report.upserted.inserted += summary.inserted;
+            report.upserted.updated += summary.updated;
+            report.upserted.unchanged += summary.unchanged;
+            let share = done as f64 / fetched.max(1) as f64;
+            ctx.progress(
+                50.0 + 45.0 * share,
+                Some(&format!("saved {done} of {fetched} books")),
+            );
+        }
+        report.removed = self.repo.mark_removed_except(present).await?;
+        Ok(report)
+    }
+}
+
+/// The failure a sync reports for a source error: only what a retry can fix is retried.
+pub fn failure_of(err: &LibrarySourceError) -> JobFailure {
+    let class = match err {
+        LibrarySourceError::Network(_) | LibrarySourceError::TimedOut(_) => FailureClass::Transient,
+        LibrarySourceError::Throttled(_) => FailureClass::Throttled,
+        LibrarySourceError::NoProfile(_)
+        | LibrarySourceError::AuthRejected(_)
+        | LibrarySourceError::Cancelled
+        | LibrarySourceError::Tool(_)
+        | LibrarySourceError::Malformed(_) => FailureClass::Permanent,
+    };
+    JobFailure::new(class, err.to_string())
+}
+
+#[async_trait]
+impl JobHandler for LibrarySync {
+    async fn run(&self, ctx: &dyn JobContext) -> Result<(), JobFailure> {
+        let profile = ctx
+            .job()
+            .params
+            .get("profile")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        ctx.progress(0.0, Some("fetching the library from Audible"));
+        let records = self
+            .source
+            .fetch_library(profile.as_deref(), ctx)
+            .await
+            .map_err(|e| failure_of(&e))?;
+        ctx.log(&format!("fetched {} library records", records.len()));
+        ctx.progress(50.0, Some(&format!("saving {} books", records.len())));
+        let report = self.apply(records, ctx).await.map_err(|e| {
+            let class = match e {
+                LibraryRepoError::Unavailable(_) => FailureClass::Transient,
+                _ => FailureClass::Permanent,
+            };
+            JobFailure::new(class, format!("saving the library failed: {e}"))
+        })?;
+        ctx.log(&report.to_string());
+        ctx.progress(100.0, Some(&report.to_string()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

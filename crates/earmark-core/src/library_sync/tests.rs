@@ -1,0 +1,189 @@
+use std::path::Path;
+use std::sync::Mutex;
+
+use mockall::predicate;
+use time::OffsetDateTime;
+
+use super::*;
+use crate::domain::job::{Job, JobId, JobStatus, TaskType};
+use crate::ports::{Cancelled, MockLibraryRepo};
+
+fn record(n: u32) -> BookRecord {
+    BookRecord {
+        asin: Asin::parse(&format!("B{n:09}")).unwrap(),
+        title: format!("Book {n}"),
+        subtitle: None,
+        author: None,
+        narrator: None,
+        series: None,
+        series_sequence: None,
+        series_asin: None,
+        runtime_min: None,
+        cover_url: None,
+        release_date: None,
+        purchase_date: None,
+        metadata_json: serde_json::json!({}),
+    }
+}
+
+struct Ctx {
+    job: Job,
+    progress: Mutex<Vec<f64>>,
+}
+
+impl Ctx {
+    fn new(params: serde_json::Value) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self {
+            job: Job {
+                id: JobId::new(),
+                task_type: TaskType::Sync,
+                asin: None,
+                params,
+                status: JobStatus::Running,
+                progress_percent: 0.0,
+                status_message: None,
+                log_file_path: None,
+                error: None,
+                attempts: 1,
+                original_job_id: None,
+                created_at: now,
+                started_at: Some(now),
+                finished_at: None,
+                updated_at: now,
+                run_after: None,
+            },
+            progress: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl JobContext for Ctx {
+    fn job(&self) -> &Job {
+        &self.job
+    }
+    fn work_dir(&self) -> &Path {
+        Path::new("/nonexistent")
+    }
+    fn log(&self, _line: &str) {}
+    fn progress(&self, percent: f64, _message: Option<&str>) {
+        self.progress.lock().unwrap().push(percent);
+    }
+    fn cancelled(&self) -> Cancelled<'_> {
+        Box::pin(std::future::pending())
+    }
+}
+
+struct Source(
+    Result<Vec<BookRecord>, LibrarySourceError>,
+    Mutex<Option<String>>,
+);
+
+#[async_trait]
+impl LibrarySource for Source {
+    async fn fetch_library(
+        &self,
+        profile: Option<&str>,
+        _ctx: &dyn JobContext,
+    ) -> Result<Vec<BookRecord>, LibrarySourceError> {
+        *self.1.lock().unwrap() = profile.map(str::to_owned);
+        self.0.clone()
+    }
+}
+
+fn sync(source: Source, repo: MockLibraryRepo) -> (Arc<Source>, LibrarySync) {
+    let source = Arc::new(source);
+    let sync = LibrarySync::new(source.clone(), Arc::new(repo)).with_batch(1000);
+    (source, sync)
+}
+
+#[tokio::test]
+async fn a_failed_fetch_writes_nothing() {
+    for (err, class) in [
+        (LibrarySourceError::NoProfile(None), FailureClass::Permanent),
+        (
+            LibrarySourceError::AuthRejected("401".into()),
+            FailureClass::Permanent,
+        ),
+        (
+            LibrarySourceError::Network("refused".into()),
+            FailureClass::Transient,
+        ),
+        (LibrarySourceError::TimedOut(60), FailureClass::Transient),
+        (
+            LibrarySourceError::Throttled("429".into()),
+            FailureClass::Throttled,
+        ),
+    ] {
+        // A mock with no expectations panics on any call: nothing may be written.
+        let (_, sync) = sync(
+            Source(Err(err.clone()), Mutex::default()),
+            MockLibraryRepo::new(),
+        );
+        let failure = sync
+            .run(&Ctx::new(serde_json::json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.class, class, "{err}");
+        assert_eq!(failure.message, err.to_string());
+    }
+}
+
+#[tokio::test]
+async fn records_go_in_batches_then_the_missing_are_tombstoned() {
+    let mut records: Vec<BookRecord> = (1..=2500).map(record).collect();
+    records.push(record(7)); // audible-cli may list a book twice
+    let mut repo = MockLibraryRepo::new();
+    let mut seq = mockall::Sequence::new();
+    for size in [1000, 1000, 501] {
+        repo.expect_upsert_books()
+            .withf(move |batch| batch.len() == size)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|batch| {
+                Ok(UpsertSummary {
+                    inserted: batch.len() as u64,
+                    ..UpsertSummary::default()
+                })
+            });
+    }
+    repo.expect_mark_removed_except()
+        .withf(|present| present.len() == 2500)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(3));
+    let (source, sync) = sync(Source(Ok(records), Mutex::default()), repo);
+    let ctx = Ctx::new(serde_json::json!({"profile": "audible"}));
+    sync.run(&ctx).await.unwrap();
+    assert_eq!(source.1.lock().unwrap().as_deref(), Some("audible"));
+    let progress = ctx.progress.lock().unwrap().clone();
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert_eq!(progress.last(), Some(&100.0));
+}
+
+#[tokio::test]
+async fn a_failed_batch_lays_no_tombstone() {
+    let mut repo = MockLibraryRepo::new();
+    repo.expect_upsert_books()
+        .with(predicate::function(|b: &Vec<BookRecord>| b.len() == 1000))
+        .times(1)
+        .returning(|_| Ok(UpsertSummary::default()));
+    repo.expect_upsert_books()
+        .times(1)
+        .returning(|_| Err(LibraryRepoError::Unavailable("pool timed out".into())));
+    // No expectation for mark_removed_except: calling it would panic.
+    let (_, sync) = sync(
+        Source(Ok((1..=1500).map(record).collect()), Mutex::default()),
+        repo,
+    );
+    let failure = sync
+        .run(&Ctx::new(serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.class, FailureClass::Transient);
+    assert!(
+        failure.message.contains("pool timed out"),
+        "{}",
+        failure.message
+    );
+}
