@@ -77,6 +77,8 @@ pub struct AudibleSettings {
     pub cli: PathBuf,
     /// audible-cli's config directory; default `<data_dir>/audible`.
     pub config_dir: Option<PathBuf>,
+    /// The longest one audible-cli call may take, in seconds.
+    pub timeout_s: u64,
 }
 
 /// Which converter runs conversions.
@@ -136,6 +138,7 @@ impl Settings {
                 default_convert_concurrency(cpus) as u64,
             )?
             .set_default("audible.cli", "vendor/audible-cli/venv/bin/audible")?
+            .set_default("audible.timeout_s", 300)?
             .set_default("converter.engine", "auto")?
             .set_default("converter.ffmpeg", "ffmpeg")?;
         if let Some(file) = file {

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// The book has no converted file yet.
     #[error("book {0} has no converted file yet: convert it first (POST /jobs/convert)")]
     NoConvertedFile(earmark_core::Asin),
+    /// The book has neither a downloaded cover nor a cover URL.
+    #[error("book {0} has no cover: none was downloaded and Audible lists none")]
+    NoCover(earmark_core::Asin),
     /// The job has not written a log yet.
     #[error("job {0} has no log yet: it has not started")]
     NoLogYet(String),
@@ -94,6 +97,7 @@ impl ApiError {
                 "no_converted_file",
                 "Nothing converted yet",
             ),
+            Self::NoCover(_) => (StatusCode::NOT_FOUND, "no_cover", "No cover"),
             Self::NoLogYet(_) => (StatusCode::NOT_FOUND, "log_not_found", "No log yet"),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

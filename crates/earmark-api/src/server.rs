@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpServer;
+use earmark_audible::{AudibleCli, AudibleLibrary};
 use earmark_core::TaskType;
+use earmark_core::library_sync::LibrarySync;
 use earmark_core::ports::JobHandler;
 use earmark_jobs::{Engine, EngineConfig};
 
@@ -107,9 +109,18 @@ async fn start_engine(
         settings.jobs.download_concurrency,
         settings.jobs.convert_concurrency,
     );
-    // Downloads, conversions and syncs get their handlers with their adapters; until then
-    // their jobs are accepted and stay queued for a process that runs them.
-    let handlers: HashMap<TaskType, Arc<dyn JobHandler>> = HashMap::new();
+    let audible = AudibleCli {
+        program: settings.audible.cli.clone(),
+        config_dir: settings.audible_config_dir(),
+        timeout: Duration::from_secs(settings.audible.timeout_s.max(1)),
+    };
+    let sync: Arc<dyn JobHandler> = Arc::new(LibrarySync::new(
+        Arc::new(AudibleLibrary::new(audible)),
+        db.library.clone(),
+    ));
+    // Downloads and conversions get their handlers with their adapters; until then their
+    // jobs are accepted and stay queued for a process that runs them.
+    let handlers: HashMap<TaskType, Arc<dyn JobHandler>> = HashMap::from([(TaskType::Sync, sync)]);
     let engine = Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
     let report = engine.recover().await?;
     if !report.requeued.is_empty() || !report.failed.is_empty() {

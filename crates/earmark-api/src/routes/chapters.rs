@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use earmark_core::{Asin, Chapter, FileKind, StoredFile, chapters_from_audible};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,12 +34,12 @@ pub struct ChapterView {
     pub file_id: Option<String>,
 }
 
-/// A playable file.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// A stored file of a book (playable ones through `stream_url`).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FileView {
     /// Id for `/stream/{id}`.
     pub id: String,
-    /// `converted` or `converted_chapter`.
+    /// What it is: `converted`, `converted_chapter`, `aaxc`, `voucher`, `cover`, ...
     pub kind: String,
     /// Bytes when registered.
     pub size: i64,

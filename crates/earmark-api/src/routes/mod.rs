@@ -4,6 +4,8 @@ pub mod chapters;
 pub mod docs;
 pub mod health;
 pub mod jobs;
+pub mod library;
 pub mod metrics;
 pub mod stream;
+pub mod wire;
 pub mod ws;

@@ -13,6 +13,7 @@ mod shapes;
 pub use shapes::*;
 
 use crate::error::ApiError;
+use crate::routes::wire::upper_list;
 use crate::state::AppState;
 
 fn asins(one: Option<String>, many: Option<Vec<String>>) -> Result<(Vec<Asin>, bool), ApiError> {
@@ -163,18 +164,7 @@ pub async fn list(
     query: web::Query<JobQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let statuses = query
-        .status
-        .as_deref()
-        .map(|s| {
-            s.split(',')
-                .filter(|p| !p.trim().is_empty())
-                .map(|p| p.trim().to_ascii_uppercase().parse::<JobStatus>())
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()
-        .map_err(|e| ApiError::Validation(format!("status: {e}")))?
-        .unwrap_or_default();
+    let statuses = upper_list::<JobStatus>("status", query.status.as_deref())?;
     let task_type = query
         .task_type
         .map(|t| t.to_ascii_uppercase().parse::<TaskType>())

@@ -1,5 +1,6 @@
 //! The request and response shapes of `/jobs`, following the web client's types.
 
+use crate::routes::wire::rfc3339;
 use earmark_core::{ConversionMode, Job, OutputFormat};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -38,11 +39,6 @@ pub struct JobView {
     /// The request's parameters.
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 impl From<Job> for JobView {

@@ -113,7 +113,7 @@ fn content_range_window(value: &str) -> Option<(u64, u64)> {
 
 /// Opens `path` only if it resolves, symlinks followed, to a regular file inside `root`.
 /// Returns it for actix-files (headers, conditions) and a second handle for the body.
-fn open_confined(root: &Path, path: &Path) -> Result<(NamedFile, File), String> {
+pub(crate) fn open_confined(root: &Path, path: &Path) -> Result<(NamedFile, File), String> {
     let real: PathBuf = std::fs::canonicalize(path).map_err(|e| format!("cannot resolve: {e}"))?;
     if !real.starts_with(root) {
         return Err(format!(
