@@ -1,9 +1,10 @@
 //! The request and response shapes of `/jobs`, following the web client's types.
 
-use crate::routes::wire::rfc3339;
 use earmark_core::{ConversionMode, Job, OutputFormat};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::routes::wire::rfc3339;
 
 /// A job as the web client knows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

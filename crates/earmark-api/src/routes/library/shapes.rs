@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::routes::wire::rfc3339;
 use earmark_core::{Book, SeriesSummary};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::routes::chapters::FileView;
 use crate::routes::jobs::JobView;
+use crate::routes::wire::rfc3339;
 
 /// An author.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
