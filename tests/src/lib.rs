@@ -6,6 +6,8 @@
     reason = "a test harness fails by panicking"
 )]
 
+pub mod fake_audible;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -208,7 +210,7 @@ impl Server {
         self.request("GET", path, headers)
     }
 
-    /// `method path` (GET or HEAD) with optional headers, any status accepted.
+    /// `method path` (GET, HEAD or DELETE) with optional headers, any status accepted.
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -218,6 +220,7 @@ impl Server {
         let mut request = match method {
             "GET" => agent.get(&url),
             "HEAD" => agent.head(&url),
+            "DELETE" => agent.delete(&url),
             other => panic!("unsupported method {other}"),
         };
         for (k, v) in headers {
@@ -242,6 +245,29 @@ impl Server {
             request = request.header(*k, *v);
         }
         Reply::from_response(request.send_json(body).unwrap())
+    }
+
+    /// Polls `GET /jobs/{id}` until `done` holds for the job, and returns it; panics with the
+    /// job as last seen after `within`.
+    pub fn wait_for_job(
+        &self,
+        id: &str,
+        headers: &[(&str, &str)],
+        within: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let job = self.get(&format!("/jobs/{id}"), headers).json();
+            if done(&job) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job still not there after {within:?}: {job}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Kills the process with SIGKILL, as a crash or the OOM killer would, and waits for it.

@@ -28,6 +28,8 @@ struct Run {
     log: Mutex<Option<LineWriter<std::fs::File>>>,
     events: tokio::sync::broadcast::Sender<JobEvent>,
     progress: Mutex<Option<(f64, Option<String>)>>,
+    /// The last progress message, kept as the status message of a completed job.
+    last_message: Mutex<Option<String>>,
     started: Instant,
     /// Milliseconds after `started` of the last line or progress report.
     last_activity_ms: AtomicU64,
@@ -70,6 +72,11 @@ impl JobContext for Run {
         let percent = percent.clamp(0.0, 100.0);
         if let Ok(mut progress) = self.progress.lock() {
             *progress = Some((percent, message.map(str::to_owned)));
+        }
+        if let Some(message) = message
+            && let Ok(mut last) = self.last_message.lock()
+        {
+            *last = Some(message.to_owned());
         }
         let _ = self.events.send(JobEvent::Progress {
             job_id: self.job.id,
@@ -155,6 +162,7 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
         log: Mutex::new(log),
         events: inner.events.clone(),
         progress: Mutex::new(None),
+        last_message: Mutex::new(None),
         started: Instant::now(),
         last_activity_ms: AtomicU64::new(0),
         stop: stop_rx,
@@ -165,11 +173,17 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_size = 0;
         let mut stopped_at: Option<tokio::time::Instant> = None;
-        loop {
+        let mut flushing: Option<tokio::task::JoinHandle<()>> = None;
+        let outcome = loop {
             tokio::select! {
                 result = &mut work => break Some(result),
                 _ = tick.tick() => {
-                    flush_progress(&inner, &ctx).await;
+                    // Progress is persisted beside the work, never instead of it: awaiting
+                    // the write here would stop polling the handler, and on SQLite a handler
+                    // inside a write transaction holds the one lock that write waits for.
+                    if flushing.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+                        flushing = spawn_flush(&inner, &ctx);
+                    }
                     let size = tree_size(&work_dir);
                     if size != last_size {
                         last_size = size;
@@ -189,7 +203,11 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
                     }
                 }
             }
+        };
+        if let Some(in_flight) = flushing {
+            let _ = in_flight.await;
         }
+        outcome
     };
     if let Ok(mut running) = inner.running.lock() {
         running.remove(&id);
@@ -215,10 +233,20 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
     if let Err(Some(failure)) = &result {
         ctx.log(&format!("error: {failure}"));
     }
+    let summary = ctx.last_message.lock().ok().and_then(|mut m| m.take());
     drop(ctx);
     match result {
-        Ok(()) => finish(&inner, &job, Ok(()), None, &work_dir).await,
-        Err(None) => finish(&inner, &job, Ok(()), Some(StopReason::Cancelled), &work_dir).await,
+        Ok(()) => finish(&inner, &job, Ok(summary), None, &work_dir).await,
+        Err(None) => {
+            finish(
+                &inner,
+                &job,
+                Ok(None),
+                Some(StopReason::Cancelled),
+                &work_dir,
+            )
+            .await
+        }
         Err(Some(failure)) => finish(&inner, &job, Err(failure), None, &work_dir).await,
     }
     drop(slot);
@@ -234,6 +262,23 @@ async fn prepare(work_dir: &Path, log_path: &Path) -> std::io::Result<LineWriter
         .append(true)
         .open(log_path)?;
     Ok(LineWriter::new(file))
+}
+
+/// Persists pending progress in a task of its own; `None` when there is nothing to persist.
+fn spawn_flush(inner: &Inner, ctx: &Run) -> Option<tokio::task::JoinHandle<()>> {
+    let (percent, message) = ctx.progress.lock().ok().and_then(|mut p| p.take())?;
+    let queue = inner.queue.clone();
+    let id = ctx.job.id;
+    Some(tokio::spawn(async move {
+        let update = JobUpdate {
+            progress_percent: Some(percent),
+            status_message: message,
+            ..JobUpdate::default()
+        };
+        if let Err(e) = queue.update(id, update).await {
+            tracing::debug!(job_id = %id, error = %e, "progress not persisted");
+        }
+    }))
 }
 
 async fn flush_progress(inner: &Inner, ctx: &Run) {
@@ -255,7 +300,7 @@ async fn flush_progress(inner: &Inner, ctx: &Run) {
 async fn finish(
     inner: &Inner,
     job: &Job,
-    result: Result<(), JobFailure>,
+    result: Result<Option<String>, JobFailure>,
     stopped: Option<StopReason>,
     work_dir: &Path,
 ) {
@@ -268,10 +313,10 @@ async fn finish(
             },
             book_after_stop(job),
         ),
-        (Ok(()), None) => (
+        (Ok(summary), None) => (
             JobUpdate {
                 status: Some(JobStatus::Completed),
-                status_message: Some("completed".into()),
+                status_message: Some(summary.unwrap_or_else(|| "completed".into())),
                 ..JobUpdate::default()
             },
             match job.task_type {

@@ -1,0 +1,292 @@
+//! A fake Audible API on loopback, for the real audible-cli to talk to.
+//!
+//! audible-cli runs unmodified; `tests/fixtures/audible/sitecustomize.py` (on `PYTHONPATH`,
+//! with `EARMARK_FAKE_AUDIBLE` naming this server) redirects httpx's requests here. The fake
+//! answers `GET /1.0/library` in Audible's JSON, paged by `num_results` and `page`, and can be
+//! told to fail (any status with Audible's error body) or to answer slowly.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+
+/// How the fake misbehaves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Misbehaviour {
+    /// Answer every request with this status and message (Audible's `{"message": ...}`).
+    Status(u16, String),
+    /// Answer correctly, after this long.
+    Slow(Duration),
+}
+
+#[derive(Default)]
+struct FakeState {
+    library: Vec<Value>,
+    misbehaviour: Option<Misbehaviour>,
+    requests: Vec<Request>,
+}
+
+/// A request the fake received.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Path and query, as sent.
+    pub uri: String,
+    /// The host audible meant to reach (`X-Earmark-Original-Host`).
+    pub original_host: Option<String>,
+    /// Whether it carried audible's request signature.
+    pub signed: bool,
+}
+
+/// The running fake.
+pub struct FakeAudible {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    state: Arc<Mutex<FakeState>>,
+    server: actix_web::dev::ServerHandle,
+}
+
+async fn library(
+    req: HttpRequest,
+    query: web::Query<std::collections::HashMap<String, String>>,
+    state: web::Data<Arc<Mutex<FakeState>>>,
+) -> HttpResponse {
+    let misbehaviour = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(Request {
+            uri: req.uri().to_string(),
+            original_host: req
+                .headers()
+                .get("x-earmark-original-host")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned),
+            signed: req.headers().contains_key("x-adp-signature"),
+        });
+        s.misbehaviour.clone()
+    };
+    match misbehaviour {
+        Some(Misbehaviour::Status(code, message)) => {
+            let status = actix_web::http::StatusCode::from_u16(code).unwrap();
+            return HttpResponse::build(status).json(json!({ "message": message }));
+        }
+        Some(Misbehaviour::Slow(by)) => actix_web::rt::time::sleep(by).await,
+        None => {}
+    }
+    let size: usize = query
+        .get("num_results")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    let page: usize = query.get("page").and_then(|n| n.parse().ok()).unwrap_or(1);
+    let s = state.lock().unwrap();
+    let items: Vec<&Value> = s
+        .library
+        .iter()
+        .skip(size * (page.max(1) - 1))
+        .take(size)
+        .collect();
+    let groups: Vec<&str> = query
+        .get("response_groups")
+        .map(|g| g.split(',').collect())
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .insert_header(("Total-Count", s.library.len().to_string()))
+        .json(json!({ "items": items, "response_groups": groups }))
+}
+
+impl FakeAudible {
+    /// Starts the fake on a free loopback port, with an empty library.
+    pub fn start() -> Self {
+        let state = Arc::new(Mutex::new(FakeState::default()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let data = web::Data::new(shared);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .route("/1.0/library", web::get().to(library))
+                })
+                .workers(1)
+                .bind("127.0.0.1:0")
+                .unwrap();
+                let port = server.addrs()[0].port();
+                let server = server.run();
+                tx.send((port, server.handle())).unwrap();
+                server.await.unwrap();
+            });
+        });
+        let (port, server) = rx.recv().unwrap();
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+            server,
+        }
+    }
+
+    /// Replaces the library the fake serves, in purchase order.
+    pub fn set_library(&self, items: Vec<Value>) {
+        self.state.lock().unwrap().library = items;
+    }
+
+    /// Changes the library in place.
+    pub fn edit_library(&self, edit: impl FnOnce(&mut Vec<Value>)) {
+        edit(&mut self.state.lock().unwrap().library);
+    }
+
+    /// Makes every following request misbehave (or, with `None`, behave again).
+    pub fn misbehave(&self, how: Option<Misbehaviour>) {
+        self.state.lock().unwrap().misbehaviour = how;
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Forgets the requests so far.
+    pub fn clear_requests(&self) {
+        self.state.lock().unwrap().requests.clear();
+    }
+
+    /// The environment the earmark under test needs so that its audible-cli reaches this fake.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "EARMARK__AUDIBLE__CLI".into(),
+                audible_cli().display().to_string(),
+            ),
+            (
+                "PYTHONPATH".into(),
+                repo_root()
+                    .join("tests/fixtures/audible")
+                    .display()
+                    .to_string(),
+            ),
+            ("EARMARK_FAKE_AUDIBLE".into(), self.base.clone()),
+        ]
+    }
+}
+
+impl Drop for FakeAudible {
+    fn drop(&mut self) {
+        drop(self.server.stop(false));
+    }
+}
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The audible-cli that `vendor/setup.sh` installs.
+pub fn audible_cli() -> PathBuf {
+    let cli = repo_root().join("vendor/audible-cli/venv/bin/audible");
+    assert!(
+        cli.is_file(),
+        "{} is missing: run `./just setup`",
+        cli.display()
+    );
+    cli
+}
+
+/// A PKCS#1 RSA private key in PEM, made once per test process by the venv's own `rsa`.
+fn device_private_key() -> &'static str {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let python = repo_root().join("vendor/audible-cli/venv/bin/python");
+        let out = std::process::Command::new(python)
+            .args([
+                "-c",
+                "import rsa; print(rsa.newkeys(1024)[1].save_pkcs1().decode(), end='')",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    })
+}
+
+/// Writes an audible-cli config with `profile` as its primary profile and a syntactically
+/// valid auth file (audible 0.13 checks the token formats and the PEM key) into
+/// `config_dir`, as `audible quickstart` would after a login.
+pub fn write_profile(config_dir: &Path, profile: &str) {
+    std::fs::create_dir_all(config_dir).unwrap();
+    let auth = json!({
+        "website_cookies": {"session-id": "000-0000000-0000000"},
+        "adp_token": "{enc:ZmFrZQ==}{key:ZmFrZQ==}{iv:ZmFrZQ==}{name:ZWFybWFyaw==}{serial:Mg==}",
+        "access_token": "Atna|fake-access-token",
+        "refresh_token": "Atnr|fake-refresh-token",
+        "device_private_key": device_private_key(),
+        "store_authentication_cookie": {"cookie": "fake"},
+        "device_info": {
+            "device_name": "earmark test device",
+            "device_serial_number": "0123456789ABCDEF",
+            "device_type": "A2CZJZGLK2JJVM"
+        },
+        "customer_info": {"account_pool": "Amazon", "user_id": "amzn1.account.FAKE",
+                          "home_region": "NA", "name": "Test", "given_name": "Test"},
+        "expires": 4_102_444_800.0,
+        "locale_code": "us",
+        "with_username": false,
+        "activation_bytes": null
+    });
+    std::fs::write(
+        config_dir.join(format!("{profile}.json")),
+        serde_json::to_vec_pretty(&auth).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "title = \"Audible Config File\"\n\n[APP]\nprimary_profile = \"{profile}\"\n\n\
+             [profile.{profile}]\nauth_file = \"{profile}.json\"\ncountry_code = \"us\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// The `n`th book of a generated library, in Audible's library-item JSON.
+pub fn library_item(n: u32) -> Value {
+    let asin = format!("B{n:09}");
+    let mut item = json!({
+        "asin": asin,
+        "title": format!("Generated Book {n}"),
+        "subtitle": if n.is_multiple_of(2) { Value::from(format!("Part {n}")) } else { Value::Null },
+        "authors": [{"asin": format!("B0AUTH{:04}", n % 97), "name": format!("Author {}", n % 97)}],
+        "narrators": [{"name": format!("Narrator {}", n % 13)}],
+        "runtime_length_min": 60 + n % 900,
+        "product_images": {
+            "500": format!("https://m.media-amazon.com/images/I/{n}._SL500_.jpg"),
+            "1215": format!("https://m.media-amazon.com/images/I/{n}._SL1215_.jpg")
+        },
+        "release_date": format!("20{:02}-0{}-1{}", n % 25, 1 + n % 9, n % 10),
+        "purchase_date": format!("2024-01-01T00:00:{:02}.000Z", n % 60),
+        "library_status": {"date_added": "2024-01-01T00:00:00.000Z", "is_pending": false},
+        "publisher_name": "Fake House",
+        "language": "english",
+        "format_type": "unabridged",
+        "content_type": "Product",
+        "content_delivery_type": "SinglePartBook",
+        "available_codecs": [
+            {"enhanced_codec": "LC_128_44100_stereo", "format": "Enhanced", "name": "aax_44_128"},
+            {"enhanced_codec": "LC_64_44100_stereo", "format": "Enhanced", "name": "mp4_44_64"}
+        ],
+        "rating": {"overall_distribution": {"display_average_rating": "4.5", "num_ratings": 10}}
+    });
+    if n.is_multiple_of(5) {
+        item["series"] = json!([
+            {"asin": format!("B0SER{:05}", n % 11), "title": format!("Series {}", n % 11), "sequence": format!("{}", n / 5)}
+        ]);
+    }
+    item
+}
