@@ -118,7 +118,19 @@ macro_rules! order_books {
             };
         }
         match $sort {
-            K::Title => by!(text books::title.nullable()),
+            K::Title => match $dir {
+                // Matches the `books_by_title` index; title is never NULL.
+                SortDirection::Asc => query.order((
+                    lower(books::title.nullable()).asc(),
+                    books::title.asc(),
+                    books::asin.asc(),
+                )),
+                SortDirection::Desc => query.order((
+                    lower(books::title.nullable()).desc(),
+                    books::title.desc(),
+                    books::asin.desc(),
+                )),
+            },
             K::Author => by!(text books::author),
             K::Narrator => by!(text books::narrator),
             K::Series => match $dir {

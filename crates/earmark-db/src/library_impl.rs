@@ -54,14 +54,7 @@ macro_rules! impl_library_repo {
                                     }
                                 }
                             }
-                            // Row by row: diesel-async cannot batch-insert on SQLite, and
-                            // inside one transaction the difference is small.
-                            for row in &fresh {
-                                diesel::insert_into(books::table)
-                                    .values(row)
-                                    .execute(c)
-                                    .await?;
-                            }
+                            self.insert_books(c, &fresh).await?;
                             summary.inserted += fresh.len() as u64;
                         }
                         Ok::<_, $crate::error::StoreError>(summary)

@@ -81,6 +81,19 @@ impl PgStore {
     async fn read_watermark(&self, c: &mut AsyncPgConnection) -> Result<DbTime, StoreError> {
         Self::clock_after_lock(c, "pg_advisory_xact_lock").await
     }
+
+    /// New books in one multi-row INSERT (a chunk's binds stay far under PostgreSQL's limit).
+    async fn insert_books(
+        &self,
+        c: &mut AsyncPgConnection,
+        rows: &[crate::rows::BookRow],
+    ) -> Result<(), StoreError> {
+        diesel::insert_into(crate::schema::books::table)
+            .values(rows)
+            .execute(c)
+            .await?;
+        Ok(())
+    }
 }
 
 impl_library_browse! {

@@ -109,6 +109,23 @@ impl SqliteStore {
     async fn read_watermark(&self, _c: &mut SqliteConn) -> Result<DbTime, StoreError> {
         Ok(self.tick())
     }
+
+    /// New books row by row: diesel-async has no batch insert for SQLite, and inside one
+    /// transaction each row is a cheap in-process call.
+    async fn insert_books(
+        &self,
+        c: &mut SqliteConn,
+        rows: &[crate::rows::BookRow],
+    ) -> Result<(), StoreError> {
+        use diesel_async::RunQueryDsl;
+        for row in rows {
+            diesel::insert_into(crate::schema::books::table)
+                .values(row)
+                .execute(c)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 impl_library_browse! {

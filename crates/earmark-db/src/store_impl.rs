@@ -10,6 +10,7 @@
 //!   time to stamp on books;
 //! - `read_watermark(c)`: inside a read transaction, wait out in-flight writers and return
 //!   the watermark;
+//! - `insert_books(c, rows)`: insert new book rows (one statement where the backend allows);
 //! - and the name of the write-transaction method (`immediate_transaction` on SQLite, so the
 //!   write lock is taken at BEGIN), and the row-locking clause of a job claim.
 

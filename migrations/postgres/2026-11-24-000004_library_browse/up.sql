@@ -13,4 +13,6 @@ ALTER TABLE books
     ALTER COLUMN series TYPE TEXT COLLATE "C",
     ALTER COLUMN series_sequence TYPE TEXT COLLATE "C";
 CREATE INDEX books_by_series ON books (series);
-CREATE INDEX books_by_title ON books (title, asin);
+-- The default order of a library page (title, case-insensitively) of the books still listed:
+-- a 500-book page is read off this index instead of sorting every row.
+CREATE INDEX books_by_title ON books (lower(title), title, asin) WHERE removed_at IS NULL;
