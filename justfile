@@ -54,7 +54,7 @@ bench:
     bench/stream/run.sh
     cargo build --release --quiet -p earmark-bench-jobs
     target/release/earmark-bench-jobs 20
-    cargo build --release --quiet --bin earmark -p earmark-bench-library
+    cargo build --release --quiet --bin earmark --bin earmark-bench-library
     eval "$(tests/ensure-postgres.sh)" && target/release/earmark-bench-library 20000 10
 
 # Drop PostgreSQL test databases that crashed tests left behind.
