@@ -26,6 +26,7 @@ macro_rules! library_repo_contract {
             change_feed_watermark_hides_nothing,
             change_feed_never_misses_concurrent_writes,
             files_are_registered_by_path,
+            racing_writers_all_succeed,
         );
     };
 }
@@ -419,4 +420,52 @@ pub async fn files_are_registered_by_path(repo: Arc<dyn LibraryRepo>) {
     assert!(
         matches!(repo.get_file(missing).await, Err(LibraryRepoError::FileNotFound(id)) if id == missing)
     );
+}
+
+/// Writers racing on the store all succeed: a write that reads first (registering a file
+/// checks its book) waits for the others instead of failing when one went first.
+pub async fn racing_writers_all_succeed(repo: Arc<dyn LibraryRepo>) {
+    repo.upsert_books((1..=4).map(record).collect())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for worker in 0..8u32 {
+        let repo = repo.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..10u32 {
+                let n = 1 + (worker + round) % 4;
+                repo.add_file(NewStoredFile {
+                    asin: asin(n),
+                    kind: FileKind::Converted,
+                    path: format!("/data/converted/{worker}-{round}.m4b"),
+                    size: i64::from(round),
+                    mime: "audio/mp4".into(),
+                })
+                .await
+                .unwrap();
+                repo.update_book(
+                    &asin(n),
+                    BookUpdate {
+                        status: Some(BookStatus::Completed),
+                        ..BookUpdate::default()
+                    },
+                )
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let files = files_in_library(&repo).await;
+    assert_eq!(files, 80);
+}
+
+async fn files_in_library(repo: &Arc<dyn LibraryRepo>) -> usize {
+    let mut total = 0;
+    for n in 1..=4 {
+        total += repo.files_of(&asin(n)).await.unwrap().len();
+    }
+    total
 }

@@ -233,7 +233,7 @@ macro_rules! impl_library_repo {
             ) -> Result<earmark_core::StoredFile, earmark_core::ports::LibraryRepoError> {
                 use diesel::upsert::excluded;
                 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
-                use diesel_async::{AsyncConnection, RunQueryDsl};
+                use diesel_async::RunQueryDsl;
                 use $crate::rows::FileRow;
                 use $crate::schema::{books, files};
                 use $crate::sql_types::DbTime;
@@ -242,7 +242,9 @@ macro_rules! impl_library_repo {
                 let row = FileRow::new_from(file, DbTime::now());
                 let mut conn = self.conn().await?;
                 let stored = conn
-                    .transaction(async |c| {
+                    // Read, then write: on SQLite the write lock must be taken at BEGIN, or the
+                    // upgrade fails at once (no busy wait) when another writer went first.
+                    .$write_txn(async |c| {
                         let exists = books::table
                             .find(row.asin.as_str())
                             .select(books::asin)
