@@ -43,3 +43,53 @@ fn accepted_jobs_survive_kill_9_and_a_restart() {
         "the surviving job is still the one for this work"
     );
 }
+
+/// A job killed mid-run with the server (`kill -9`) is taken up again after a restart and
+/// finishes: here a library sync, with the real audible-cli stalled on a slow Audible.
+#[test]
+fn a_job_running_when_the_server_is_killed_completes_after_a_restart() {
+    use earmark_blackbox::fake_audible::{FakeAudible, Misbehaviour, library_item, write_profile};
+    use std::time::Duration;
+
+    let cwd = tempfile::tempdir().unwrap();
+    write_profile(&cwd.path().join("data/audible"), "earmark");
+    let fake = FakeAudible::start();
+    fake.set_library((1..=30).map(library_item).collect());
+    fake.misbehave(Some(Misbehaviour::Slow(Duration::from_secs(30))));
+    let fake_env = fake.env();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("EARMARK__SERVER__BIND", "127.0.0.1:0"),
+        ("EARMARK__AUTH__API_KEY", "crash-key"),
+    ];
+    env.extend(fake_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let auth = ("X-Api-Key", "crash-key");
+
+    let server = start_ok(cwd.path(), &env);
+    let accepted = server.post_json("/library/sync", &json!({}), &[auth]);
+    let id = accepted.json()["job_id"].as_str().unwrap().to_owned();
+    server.wait_for_job(&id, &[auth], Duration::from_secs(30), |job| {
+        job["status"] == "RUNNING"
+    });
+    // audible-cli has asked for the library and is waiting for the answer.
+    for _ in 0..100 {
+        if !fake.requests().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!fake.requests().is_empty(), "audible-cli never called");
+    server.kill_hard();
+
+    fake.misbehave(None);
+    let restarted = start_ok(cwd.path(), &env);
+    let job = restarted.wait_for_job(&id, &[auth], Duration::from_secs(60), |job| {
+        matches!(job["status"].as_str(), Some("COMPLETED" | "FAILED"))
+    });
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(job["attempt"], 2, "the interrupted attempt counts: {job}");
+    assert_eq!(restarted.get("/library", &[auth]).json()["total"], 30);
+    let leftovers: Vec<_> = std::fs::read_dir(cwd.path().join("data/tmp"))
+        .unwrap()
+        .collect();
+    assert!(leftovers.is_empty(), "scratch dirs left: {leftovers:?}");
+}
