@@ -72,6 +72,52 @@ fn later_starts_keep_the_key_and_do_not_print_it() {
 }
 
 #[test]
+fn a_rotated_key_replaces_the_old_one_after_a_restart() {
+    let cwd = tempfile::tempdir().unwrap();
+    let env = [("EARMARK__SERVER__BIND", "127.0.0.1:0")];
+    let first = start_ok(cwd.path(), &env);
+    let old = first.printed_key.clone().unwrap();
+    first.terminate(std::time::Duration::from_secs(10));
+
+    let out = std::process::Command::new(earmark_blackbox::earmark_bin())
+        .args(["api-key", "rotate"])
+        .current_dir(cwd.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let new = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("API key: "))
+        .unwrap()
+        .to_owned();
+    assert_ne!(new, old);
+
+    let restarted = start_ok(cwd.path(), &env);
+    assert_eq!(
+        restarted.printed_key, None,
+        "a stored key is not printed again"
+    );
+    assert_eq!(restarted.get("/jobs", &[("X-Api-Key", &old)]).status, 401);
+    assert_eq!(restarted.get("/jobs", &[("X-Api-Key", &new)]).status, 200);
+
+    let refused = std::process::Command::new(earmark_blackbox::earmark_bin())
+        .args(["api-key", "rotate"])
+        .current_dir(cwd.path())
+        .env("EARMARK__AUTH__API_KEY", "fixed")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("set by configuration"));
+}
+
+#[test]
 fn a_configured_key_is_used_and_never_printed() {
     let cwd = tempfile::tempdir().unwrap();
     let server = start_ok(

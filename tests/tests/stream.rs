@@ -505,6 +505,25 @@ fn odd_files_and_asins_get_correct_answers() {
 
     let unauthenticated = f.server.get(&format!("/stream/{}", f.id("good")), &[]);
     assert_eq!(unauthenticated.status, 401);
+
+    // An <audio> element cannot send the key: a token minted for this file plays it.
+    let auth = format!("Bearer {}", f.key);
+    let grant = f.server.post_json(
+        "/auth/tokens",
+        &serde_json::json!({"scope": "stream", "file_id": f.id("good"), "ttl_s": 60}),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(grant.status, 200, "{}", grant.text());
+    let token = grant.json()["token"].as_str().unwrap().to_owned();
+    let played = f.server.get(
+        &format!("/stream/{}?token={token}", f.id("good")),
+        &[("Range", "bytes=0-9")],
+    );
+    assert_eq!((played.status, played.body.len()), (206, 10));
+    let other = f
+        .server
+        .get(&format!("/stream/{}?token={token}", f.id("truncated")), &[]);
+    assert_eq!(other.status, 401, "the token is for one file");
 }
 
 #[test]

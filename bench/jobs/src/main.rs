@@ -238,6 +238,8 @@ async fn server_side() {
         ws_hub,
         metrics: Arc::default(),
         stream_cache: Arc::default(),
+        tokens: earmark_api::auth::tokens::TokenSigner::new([42; 32]),
+        auth_failures: Arc::default(),
     };
     let server =
         HttpServer::new(move || earmark_api::app::build(state.clone(), ApiKeyHash::of(KEY)))

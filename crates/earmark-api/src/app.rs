@@ -50,6 +50,7 @@ pub fn build(
             .service(routes::ws::one_job)
             .route("/jobs/ws", web::get().to(routes::ws::all_jobs_alias))
             .route("/jobs/ws/{id}", web::get().to(routes::ws::one_job_alias))
+            .service(routes::auth::tokens::issue)
             .service(routes::library::list)
             .service(routes::library::series)
             .service(routes::library::sync)

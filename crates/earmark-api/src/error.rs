@@ -20,6 +20,12 @@ pub enum ApiError {
          first start)"
     )]
     Unauthorized,
+    /// A `?token=` that is malformed, tampered with, expired or for something else.
+    #[error("{0}")]
+    BadToken(#[from] crate::auth::tokens::TokenError),
+    /// Too many failed attempts from this address.
+    #[error("too many failed authentication attempts from your address: retry in {0} s")]
+    TooManyFailures(u64),
     /// No such route.
     #[error("no route for {method} {path}; the API is described at /docs")]
     RouteNotFound {
@@ -80,6 +86,12 @@ impl ApiError {
         use LibraryRepoError as L;
         match self {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::BadToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token", "Unauthorized"),
+            Self::TooManyFailures(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failures",
+                "Too many failed attempts",
+            ),
             Self::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found", "Not Found"),
             Self::Validation(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -165,7 +177,10 @@ impl ResponseError for ApiError {
         let problem = self.problem();
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
-        if matches!(self, Self::Unauthorized) {
+        if let Self::TooManyFailures(wait) = self {
+            response.insert_header((header::RETRY_AFTER, wait.to_string()));
+        }
+        if matches!(self, Self::Unauthorized | Self::BadToken(_)) {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"earmark\", Basic realm=\"earmark\""),

@@ -22,6 +22,34 @@ struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
+    /// Manage the API key.
+    ApiKey {
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyAction {
+    /// Replace the stored key with a new one, printed once; restart earmark to use it.
+    Rotate,
+}
+
+/// `earmark api-key rotate`: a new key in the data directory, printed once.
+fn rotate_key(settings: &Settings) -> Result<(), String> {
+    if settings.auth.api_key.is_some() {
+        return Err(
+            "the API key is set by configuration (EARMARK__AUTH__API_KEY or the \
+                    settings file): change it there"
+                .into(),
+        );
+    }
+    let data_dir = earmark_api::data_dir::DataDir::prepare(&settings.data_dir)
+        .map_err(|e| format!("cannot prepare {}: {e}", settings.data_dir.display()))?;
+    let key = earmark_api::auth::api_key::rotate(data_dir.root()).map_err(|e| e.to_string())?;
+    println!("API key: {key}");
+    println!("(shown once; restart earmark for the new key to replace the old one)");
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -40,7 +68,12 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => actix_web::rt::System::new().block_on(earmark_api::server::run(settings)),
+        Command::Serve => actix_web::rt::System::new()
+            .block_on(earmark_api::server::run(settings))
+            .map_err(|e| e.to_string()),
+        Command::ApiKey {
+            action: ApiKeyAction::Rotate,
+        } => rotate_key(&settings),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,9 @@ pub enum StartError {
     /// The API key could not be set up.
     #[error(transparent)]
     ApiKey(#[from] ApiKeySetupError),
+    /// The token secret could not be set up.
+    #[error(transparent)]
+    TokenSecret(#[from] crate::auth::tokens::SecretError),
     /// The database could not be opened.
     #[error(transparent)]
     Database(#[from] earmark_db::DbError),
@@ -73,6 +76,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     }));
     let engine = start_engine(&settings, &db, &data_dir).await?;
     let ws_hub = crate::routes::ws::WsHub::start(engine.subscribe());
+    let tokens = crate::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
     let state = AppState {
         db,
         data_dir,
@@ -81,6 +85,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         ws_hub,
         metrics: Arc::default(),
         stream_cache: Arc::default(),
+        tokens,
+        auth_failures: Arc::default(),
     };
 
     let bind = settings.server.bind.clone();

@@ -25,4 +25,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Recently resolved `/stream` ids.
     pub stream_cache: Arc<StreamLookupCache>,
+    /// Signs and checks `?token=` tokens.
+    pub tokens: crate::auth::tokens::TokenSigner,
+    /// Failed authentication attempts per client address.
+    pub auth_failures: Arc<crate::auth::failures::FailedAuth>,
 }

@@ -164,6 +164,7 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
     assert_eq!(
         paths,
         [
+            "/auth/tokens",
             "/healthz",
             "/jobs",
             "/jobs/convert",

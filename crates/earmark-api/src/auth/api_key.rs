@@ -105,6 +105,20 @@ pub fn load_or_create(
     }
 }
 
+/// Replaces the stored key with a new one and returns it (to print once). A running server
+/// keeps the key it started with until it is restarted.
+///
+/// # Errors
+/// [`ApiKeySetupError`] when no key can be generated or its hash not written.
+pub fn rotate(data_dir: &Path) -> Result<String, ApiKeySetupError> {
+    let path = data_dir.join(KEY_HASH_FILE);
+    let key = generate()?;
+    let hash = ApiKeyHash::of(&key);
+    crate::fs_atomic::write_file(&path, format!("{}\n", hash.to_hex()).as_bytes(), 0o600)
+        .map_err(|e| ApiKeySetupError::Write(path, e))?;
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +137,19 @@ mod tests {
         let (again, printed) = load_or_create(dir.path(), None).unwrap();
         assert!(printed.is_none(), "printed only once");
         assert!(again.matches(&key));
+    }
+
+    #[test]
+    fn rotation_replaces_the_stored_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, Some(old)) = load_or_create(dir.path(), None).unwrap() else {
+            panic!("a first start generates a key")
+        };
+        let new = rotate(dir.path()).unwrap();
+        let (after, printed) = load_or_create(dir.path(), None).unwrap();
+        assert_eq!(printed, None);
+        assert!(first.matches(&old) && !after.matches(&old));
+        assert!(after.matches(&new));
     }
 
     #[test]

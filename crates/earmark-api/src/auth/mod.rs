@@ -1,6 +1,8 @@
 //! Who may call the API: the key check every route but the public ones passes through.
 
 pub mod api_key;
+pub mod failures;
+pub mod tokens;
 
 use actix_web::ResponseError;
 use actix_web::body::{EitherBody, MessageBody};
@@ -13,6 +15,7 @@ use base64::Engine;
 pub use api_key::ApiKeyHash;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Routes anyone may call: liveness and the API's own documentation.
 pub fn is_public(path: &str) -> bool {
@@ -41,8 +44,40 @@ pub fn presented_key(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// Middleware: lets public routes through and everything else only with the API key; a
-/// refused request is answered here with the 401 problem document.
+/// The `token` query parameter, if any.
+fn query_token(query: &str) -> Option<String> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(query)
+        .ok()?
+        .into_inner()
+        .remove("token")
+}
+
+/// Whether `req` may pass: the API key, or on stream and WebSocket paths a valid token.
+fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<(), ApiError> {
+    if let Some((scope, target)) = tokens::token_route(req.path())
+        && let Some(token) = query_token(req.query_string())
+    {
+        return Ok(state
+            .tokens
+            .verify(&token, scope, target, time::OffsetDateTime::now_utc())?);
+    }
+    let allowed = match (
+        req.app_data::<web::Data<ApiKeyHash>>(),
+        presented_key(req.headers()),
+    ) {
+        (Some(hash), Some(key)) => hash.matches(&key),
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// Middleware: lets public routes through and everything else only with the API key (or, on
+/// `/stream` and the WebSocket paths, a `?token=`); a refused request is answered here with a
+/// 401 problem document, and an address that fails too often with 429.
 ///
 /// # Errors
 /// Whatever the wrapped service returns.
@@ -51,16 +86,27 @@ pub async fn require_api_key(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if !is_public(req.path()) {
-        let allowed = match (
-            req.app_data::<web::Data<ApiKeyHash>>(),
-            presented_key(req.headers()),
-        ) {
-            (Some(hash), Some(key)) => hash.matches(&key),
-            _ => false,
-        };
-        if !allowed {
+        let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+            // Fail closed: without the state nothing can be checked.
             let refusal = ApiError::Unauthorized.error_response();
             return Ok(req.into_response(refusal).map_into_right_body());
+        };
+        let ip = req.peer_addr().map(|a| a.ip());
+        let refusal = match ip.and_then(|ip| state.auth_failures.blocked(ip)) {
+            Some(wait) => Some(ApiError::TooManyFailures(wait.as_secs().max(1))),
+            None => authenticate(&req, &state).err(),
+        };
+        if let Some(ip) = ip {
+            match &refusal {
+                None => state.auth_failures.succeeded(ip),
+                Some(ApiError::TooManyFailures(_)) => {}
+                Some(_) => state.auth_failures.failed(ip),
+            }
+        }
+        if let Some(refusal) = refusal {
+            return Ok(req
+                .into_response(refusal.error_response())
+                .map_into_right_body());
         }
     }
     Ok(next.call(req).await?.map_into_left_body())

@@ -1,5 +1,6 @@
 //! The HTTP routes, one module per capability.
 
+pub mod auth;
 pub mod chapters;
 pub mod docs;
 pub mod health;

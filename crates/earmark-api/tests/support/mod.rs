@@ -47,6 +47,8 @@ pub fn state_with_handlers(
         ws_hub,
         metrics: Arc::default(),
         stream_cache: Arc::default(),
+        tokens: earmark_api::auth::tokens::TokenSigner::new([42; 32]),
+        auth_failures: Arc::default(),
     }
 }
 

@@ -1,0 +1,3 @@
+//! `/auth`: tokens for clients that cannot send headers (and, later, Audible accounts).
+
+pub mod tokens;
