@@ -50,6 +50,9 @@ pub struct ProcessSpec {
     pub max_line_bytes: usize,
     /// Secrets masked in every line.
     pub redactor: Redactor,
+    /// Bytes written to the program's stdin, which is then closed; `None` leaves stdin
+    /// closed from the start. This is how secrets (passwords) are passed: never as arguments.
+    pub stdin: Option<Vec<u8>>,
 }
 
 impl ProcessSpec {
@@ -68,6 +71,7 @@ impl ProcessSpec {
             grace: Duration::from_secs(5),
             max_line_bytes: 8 * 1024,
             redactor: Redactor::default(),
+            stdin: None,
         }
     }
 
@@ -150,7 +154,11 @@ where
     command
         .args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -165,6 +173,15 @@ where
     })?;
     let pgid = child.id().and_then(|id| Pid::from_raw(id as i32));
     let _guard = GroupGuard(pgid);
+    if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) {
+        // Written beside the reading below, so a program that talks before it reads cannot
+        // block on a full pipe; closing the pipe is the end of the input.
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = pipe.write_all(&input).await;
+            let _ = pipe.shutdown().await;
+        });
+    }
 
     let (mut stdout, mut stderr) = match (child.stdout.take(), child.stderr.take()) {
         (Some(out), Some(err)) => (out, err),

@@ -100,6 +100,19 @@ async fn stdin_is_closed() {
 }
 
 #[tokio::test]
+async fn stdin_input_is_delivered_then_closed() {
+    let spec = ProcessSpec {
+        timeout: Some(Duration::from_secs(5)),
+        stdin: Some(b"line one\nline two".to_vec()),
+        ..ProcessSpec::new("/bin/cat", Vec::<String>::new())
+    };
+    let (result, lines) = collect(&spec).await;
+    assert!(result.unwrap().success(), "cat ends at the end of the input");
+    let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(text, ["line one", "line two"]);
+}
+
+#[tokio::test]
 async fn secrets_never_reach_the_caller() {
     let mut spec =
         sh("echo 'AAXtoMP3 -A 1ceb00da header'; echo 'key=0123456789ABCDEF0123456789abcdef' >&2");
