@@ -26,6 +26,63 @@ struct FakeState {
     library: Vec<Value>,
     misbehaviour: Option<Misbehaviour>,
     requests: Vec<Request>,
+    /// Authorization codes a login "in the browser" produced, with their PKCE challenge.
+    logins: std::collections::HashMap<String, String>,
+}
+
+/// The PKCE S256 challenge of `verifier`: base64url(SHA-256), unpadded.
+fn s256(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+/// Amazon's device registration: accepts a code a login produced, if the PKCE verifier
+/// matches its challenge, and answers with tokens in Amazon's shape.
+async fn register(
+    req: HttpRequest,
+    body: web::Json<Value>,
+    state: web::Data<Arc<Mutex<FakeState>>>,
+) -> HttpResponse {
+    let auth = &body["auth_data"];
+    let code = auth["authorization_code"].as_str().unwrap_or_default();
+    let verifier = auth["code_verifier"].as_str().unwrap_or_default();
+    let serial = body["registration_data"]["device_serial"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let expected = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(Request {
+            uri: req.uri().to_string(),
+            original_host: req
+                .headers()
+                .get("x-earmark-original-host")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned),
+            signed: false,
+        });
+        s.logins.get(code).cloned()
+    };
+    if expected.as_deref() != Some(s256(verifier).as_str()) {
+        return HttpResponse::BadRequest().json(json!({"response": {"error": {
+            "code": "InvalidValue", "message": "the authorization code or verifier is wrong"}}}));
+    }
+    HttpResponse::Ok().json(json!({"response": {"success": {
+        "tokens": {
+            "mac_dms": {
+                "adp_token": "{enc:ZmFrZQ==}{key:ZmFrZQ==}{iv:ZmFrZQ==}{name:ZWFybWFyaw==}{serial:Mg==}",
+                "device_private_key": device_private_key()
+            },
+            "bearer": {"access_token": "Atna|registered", "refresh_token": "Atnr|registered", "expires_in": "3600"},
+            "website_cookies": [{"Name": "session-id", "Value": "\"000-1111111-2222222\""}],
+            "store_authentication_cookie": {"cookie": "fake-store-cookie"}
+        },
+        "extensions": {
+            "device_info": {"device_name": "Test's Audible for iPhone", "device_serial_number": serial, "device_type": "A2CZJZGLK2JJVM"},
+            "customer_info": {"account_pool": "Amazon", "user_id": "amzn1.account.FAKE", "home_region": "NA", "name": "Test", "given_name": "Test"}
+        }
+    }}}))
 }
 
 /// A request the fake received.
@@ -107,6 +164,7 @@ impl FakeAudible {
                     App::new()
                         .app_data(data.clone())
                         .route("/1.0/library", web::get().to(library))
+                        .route("/auth/register", web::post().to(register))
                 })
                 .workers(1)
                 .bind("127.0.0.1:0")
@@ -140,6 +198,26 @@ impl FakeAudible {
         self.state.lock().unwrap().misbehaviour = how;
     }
 
+    /// Plays the person logging in at `login_url` in a browser: remembers the code Amazon
+    /// would issue for its PKCE challenge, and returns the `maplanding` address the browser
+    /// ends on.
+    pub fn log_in(&self, login_url: &str, code: &str) -> String {
+        let challenge = login_url
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("openid.oa2.code_challenge="))
+            .expect("the login URL carries a PKCE challenge")
+            .to_owned();
+        self.state
+            .lock()
+            .unwrap()
+            .logins
+            .insert(code.to_owned(), challenge);
+        format!(
+            "https://www.amazon.com/ap/maplanding?openid.assoc_handle=amzn_audible_ios_us\
+             &openid.oa2.authorization_code={code}&openid.mode=id_res"
+        )
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<Request> {
         self.state.lock().unwrap().requests.clone()
@@ -165,6 +243,13 @@ impl FakeAudible {
                     .to_string(),
             ),
             ("EARMARK_FAKE_AUDIBLE".into(), self.base.clone()),
+            (
+                "EARMARK__AUDIBLE__HELPER".into(),
+                repo_root()
+                    .join("crates/earmark-audible/helper/earmark_audible_helper.py")
+                    .display()
+                    .to_string(),
+            ),
         ]
     }
 }

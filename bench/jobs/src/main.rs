@@ -240,6 +240,13 @@ async fn server_side() {
         stream_cache: Arc::default(),
         tokens: earmark_api::auth::tokens::TokenSigner::new([42; 32]),
         auth_failures: Arc::default(),
+        accounts: Arc::new(earmark_audible::AccountHelper {
+            python: "/nonexistent/python".into(),
+            script: "/nonexistent/helper.py".into(),
+            config_dir: "/nonexistent".into(),
+            timeout: std::time::Duration::from_secs(5),
+        }),
+        logins: Arc::default(),
     };
     let server =
         HttpServer::new(move || earmark_api::app::build(state.clone(), ApiKeyHash::of(KEY)))

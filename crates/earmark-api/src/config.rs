@@ -79,6 +79,8 @@ pub struct AudibleSettings {
     pub config_dir: Option<PathBuf>,
     /// The longest one audible-cli call may take, in seconds.
     pub timeout_s: u64,
+    /// earmark's helper for logins and profiles, run with the Python beside `cli`.
+    pub helper: PathBuf,
 }
 
 /// Which converter runs conversions.
@@ -139,6 +141,10 @@ impl Settings {
             )?
             .set_default("audible.cli", "vendor/audible-cli/venv/bin/audible")?
             .set_default("audible.timeout_s", 300)?
+            .set_default(
+                "audible.helper",
+                "crates/earmark-audible/helper/earmark_audible_helper.py",
+            )?
             .set_default("converter.engine", "auto")?
             .set_default("converter.ffmpeg", "ffmpeg")?;
         if let Some(file) = file {

@@ -23,6 +23,14 @@ pub enum ApiError {
     /// A `?token=` that is malformed, tampered with, expired or for something else.
     #[error("{0}")]
     BadToken(#[from] crate::auth::tokens::TokenError),
+    /// No login with this id is waiting (unknown, finished, or older than 15 minutes).
+    #[error(
+        "no login with this id is waiting: it is unknown, already finished, or expired; start again with POST /auth/audible/login"
+    )]
+    LoginNotFound,
+    /// An Audible account operation failed.
+    #[error(transparent)]
+    Accounts(#[from] earmark_core::ports::AccountsError),
     /// Too many failed attempts from this address.
     #[error("too many failed authentication attempts from your address: retry in {0} s")]
     TooManyFailures(u64),
@@ -86,6 +94,22 @@ impl ApiError {
         use LibraryRepoError as L;
         match self {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::LoginNotFound => (StatusCode::NOT_FOUND, "login_not_found", "No such login"),
+            Self::Accounts(earmark_core::ports::AccountsError::Invalid(_)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_account_request",
+                "Invalid account request",
+            ),
+            Self::Accounts(earmark_core::ports::AccountsError::Refused(_)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "login_refused",
+                "Login refused",
+            ),
+            Self::Accounts(earmark_core::ports::AccountsError::Tool(_)) => (
+                StatusCode::BAD_GATEWAY,
+                "account_helper_failed",
+                "Account helper failed",
+            ),
             Self::BadToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token", "Unauthorized"),
             Self::TooManyFailures(_) => (
                 StatusCode::TOO_MANY_REQUESTS,

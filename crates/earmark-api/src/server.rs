@@ -77,6 +77,13 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let engine = start_engine(&settings, &db, &data_dir).await?;
     let ws_hub = crate::routes::ws::WsHub::start(engine.subscribe());
     let tokens = crate::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
+    let accounts = Arc::new(earmark_audible::AccountHelper {
+        // The helper runs on audible-cli's own Python, beside its `audible` script.
+        python: settings.audible.cli.with_file_name("python"),
+        script: settings.audible.helper.clone(),
+        config_dir: settings.audible_config_dir(),
+        timeout: Duration::from_secs(120),
+    });
     let state = AppState {
         db,
         data_dir,
@@ -87,6 +94,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         stream_cache: Arc::default(),
         tokens,
         auth_failures: Arc::default(),
+        accounts,
+        logins: Arc::default(),
     };
 
     let bind = settings.server.bind.clone();

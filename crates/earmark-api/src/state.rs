@@ -29,4 +29,8 @@ pub struct AppState {
     pub tokens: crate::auth::tokens::TokenSigner,
     /// Failed authentication attempts per client address.
     pub auth_failures: Arc<crate::auth::failures::FailedAuth>,
+    /// Audible logins and audible-cli profiles.
+    pub accounts: Arc<dyn earmark_core::ports::AudibleAccounts>,
+    /// Logins between their two calls.
+    pub logins: Arc<crate::routes::auth::audible::PendingLogins>,
 }

@@ -164,6 +164,12 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
     assert_eq!(
         paths,
         [
+            "/auth/audible/login",
+            "/auth/audible/login/{login_id}",
+            "/auth/audible/profiles",
+            "/auth/audible/profiles/import",
+            "/auth/audible/profiles/{name}",
+            "/auth/audible/profiles/{name}/primary",
             "/auth/tokens",
             "/healthz",
             "/jobs",

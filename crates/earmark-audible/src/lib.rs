@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+pub mod accounts;
 pub mod cli;
 pub mod library;
 pub mod record;
 
+pub use accounts::AccountHelper;
 pub use cli::AudibleCli;
 pub use library::AudibleLibrary;

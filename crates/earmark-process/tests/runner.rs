@@ -107,7 +107,10 @@ async fn stdin_input_is_delivered_then_closed() {
         ..ProcessSpec::new("/bin/cat", Vec::<String>::new())
     };
     let (result, lines) = collect(&spec).await;
-    assert!(result.unwrap().success(), "cat ends at the end of the input");
+    assert!(
+        result.unwrap().success(),
+        "cat ends at the end of the input"
+    );
     let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(text, ["line one", "line two"]);
 }

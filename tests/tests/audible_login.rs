@@ -1,0 +1,239 @@
+//! The web login, end to end with the real `audible` library and audible-cli: start a login,
+//! "sign in" at the fake Amazon, finish it, and sync the library with the new profile; plus
+//! profile import, primary and removal.
+#![expect(clippy::unwrap_used, reason = "test helpers fail by panicking")]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use earmark_blackbox::fake_audible::{FakeAudible, audible_cli, library_item};
+use earmark_blackbox::{Server, start_ok};
+use serde_json::{Value, json};
+
+const KEY: (&str, &str) = ("X-Api-Key", "login-key");
+
+fn serve(cwd: &Path, fake: &FakeAudible) -> Server {
+    let fake_env = fake.env();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("EARMARK__SERVER__BIND", "127.0.0.1:0"),
+        ("EARMARK__AUTH__API_KEY", KEY.1),
+    ];
+    env.extend(fake_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    start_ok(cwd, &env)
+}
+
+fn start_login(server: &Server, profile: &str) -> (String, String) {
+    let started = server.post_json(
+        "/auth/audible/login",
+        &json!({"profile": profile, "country_code": "us"}),
+        &[KEY],
+    );
+    assert_eq!(started.status, 200, "{}", started.text());
+    let body = started.json();
+    let url = body["login_url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("https://www.amazon.com/ap/signin?"),
+        "{url}"
+    );
+    assert!(
+        !started.text().contains("code_verifier"),
+        "the verifier stays on the server"
+    );
+    (body["login_id"].as_str().unwrap().to_owned(), url)
+}
+
+fn audible_cli_says(cwd: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(audible_cli())
+        .args(args)
+        .env("AUDIBLE_CONFIG_DIR", cwd.join("data/audible"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_web_login_yields_a_profile_audible_cli_uses_to_sync() {
+    let cwd = tempfile::tempdir().unwrap();
+    let fake = FakeAudible::start();
+    fake.set_library((1..=7).map(library_item).collect());
+    let server = serve(cwd.path(), &fake);
+
+    let (login_id, url) = start_login(&server, "web");
+    let landing = fake.log_in(&url, "amazon-code-1");
+    let finished = server.post_json(
+        &format!("/auth/audible/login/{login_id}"),
+        &json!({"redirect_url": landing}),
+        &[KEY],
+    );
+    assert_eq!(finished.status, 201, "{}", finished.text());
+    let profile = finished.json();
+    assert_eq!(profile["name"], "web");
+    assert_eq!(profile["marketplace"], "us");
+    assert_eq!(profile["device_name"], "Test's Audible for iPhone");
+    assert_eq!(
+        profile["primary"], true,
+        "the first profile is the primary one"
+    );
+    assert_eq!(profile["activation_bytes_cached"], false);
+
+    let auth_file = cwd.path().join("data/audible/web.json");
+    let mode = std::fs::metadata(&auth_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let config = std::fs::read_to_string(cwd.path().join("data/audible/config.toml")).unwrap();
+    assert!(
+        config.contains("[profile.web]") && config.contains("primary_profile = \"web\""),
+        "{config}"
+    );
+    assert!(audible_cli_says(cwd.path(), &["manage", "profile", "list"]).contains("web"));
+
+    // The same login cannot be finished twice.
+    let again = server.post_json(
+        &format!("/auth/audible/login/{login_id}"),
+        &json!({"redirect_url": landing}),
+        &[KEY],
+    );
+    assert_eq!(
+        (again.status, again.json()["code"].clone()),
+        (404, json!("login_not_found"))
+    );
+
+    // The new profile syncs the library, signing with the registered device's key.
+    fake.clear_requests();
+    let accepted = server.post_json("/library/sync", &json!({"profile": "web"}), &[KEY]);
+    let id = accepted.json()["job_id"].as_str().unwrap().to_owned();
+    let job = server.wait_for_job(&id, &[KEY], Duration::from_secs(60), |j| {
+        matches!(j["status"].as_str(), Some("COMPLETED" | "FAILED"))
+    });
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(server.get("/library", &[KEY]).json()["total"], 7);
+    assert!(fake.requests().iter().all(|r| r.signed));
+}
+
+#[test]
+fn bad_logins_are_refused_with_what_to_do() {
+    let cwd = tempfile::tempdir().unwrap();
+    let fake = FakeAudible::start();
+    let server = serve(cwd.path(), &fake);
+
+    let bad = server.post_json(
+        "/auth/audible/login",
+        &json!({"profile": "../x", "country_code": "us"}),
+        &[KEY],
+    );
+    assert_eq!(bad.status, 422);
+    let bad = server.post_json(
+        "/auth/audible/login",
+        &json!({"profile": "p", "country_code": "xx"}),
+        &[KEY],
+    );
+    assert_eq!(bad.status, 422);
+
+    let (login_id, _) = start_login(&server, "p");
+    let no_code = server.post_json(
+        &format!("/auth/audible/login/{login_id}"),
+        &json!({"redirect_url": "https://www.amazon.com/ap/maplanding?openid.mode=cancel"}),
+        &[KEY],
+    );
+    assert_eq!(no_code.status, 422, "{}", no_code.text());
+    assert_eq!(no_code.json()["code"], "invalid_account_request");
+    assert!(
+        no_code.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("maplanding")
+    );
+
+    let (login_id, _) = start_login(&server, "p");
+    let refused = server.post_json(
+        &format!("/auth/audible/login/{login_id}"),
+        &json!({"redirect_url": "never-issued-code"}),
+        &[KEY],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert_eq!(refused.json()["code"], "login_refused");
+    assert!(
+        !cwd.path().join("data/audible/p.json").exists(),
+        "nothing half-written"
+    );
+}
+
+#[test]
+fn profiles_are_imported_made_primary_and_removed() {
+    let cwd = tempfile::tempdir().unwrap();
+    let fake = FakeAudible::start();
+    let server = serve(cwd.path(), &fake);
+    let (login_id, url) = start_login(&server, "first");
+    let landing = fake.log_in(&url, "code-first");
+    let finished = server.post_json(
+        &format!("/auth/audible/login/{login_id}"),
+        &json!({"redirect_url": landing}),
+        &[KEY],
+    );
+    assert_eq!(finished.status, 201, "{}", finished.text());
+
+    // An auth file made elsewhere (here: the same shape the test fixtures write).
+    let elsewhere = tempfile::tempdir().unwrap();
+    earmark_blackbox::fake_audible::write_profile(elsewhere.path(), "x");
+    let contents = std::fs::read_to_string(elsewhere.path().join("x.json")).unwrap();
+    let imported = server.post_json(
+        "/auth/audible/profiles/import",
+        &json!({"profile": "second", "country_code": "de", "auth_file": contents}),
+        &[KEY],
+    );
+    assert_eq!(imported.status, 201, "{}", imported.text());
+    assert_eq!(imported.json()["primary"], false);
+    let garbage = server.post_json(
+        "/auth/audible/profiles/import",
+        &json!({"profile": "third", "country_code": "de", "auth_file": "{not json"}),
+        &[KEY],
+    );
+    assert_eq!(garbage.status, 422, "{}", garbage.text());
+
+    let primary = server.post_json("/auth/audible/profiles/second/primary", &json!({}), &[KEY]);
+    assert_eq!(primary.status, 200, "{}", primary.text());
+    let list = server.get("/auth/audible/profiles", &[KEY]).json();
+    let flags: Vec<(String, bool, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["primary"].as_bool().unwrap(),
+                p["marketplace"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        vec![
+            ("first".into(), false, "us".into()),
+            ("second".into(), true, "de".into())
+        ]
+    );
+    let text = server.get("/auth/audible/profiles", &[KEY]).text();
+    assert!(
+        !text.contains("Atna|") && !text.contains("PRIVATE KEY"),
+        "no secrets: {text}"
+    );
+
+    let removed = server.request("DELETE", "/auth/audible/profiles/second", &[KEY]);
+    assert_eq!(removed.status, 204);
+    assert!(!cwd.path().join("data/audible/second.json").exists());
+    let list: Value = server.get("/auth/audible/profiles", &[KEY]).json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        list["items"][0]["primary"], true,
+        "the remaining profile is primary again"
+    );
+    let missing = server.request("DELETE", "/auth/audible/profiles/second", &[KEY]);
+    assert_eq!(missing.status, 422);
+}
