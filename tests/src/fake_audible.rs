@@ -53,15 +53,7 @@ async fn register(
         .to_owned();
     let expected = {
         let mut s = state.lock().unwrap();
-        s.requests.push(Request {
-            uri: req.uri().to_string(),
-            original_host: req
-                .headers()
-                .get("x-earmark-original-host")
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned),
-            signed: false,
-        });
+        s.requests.push(Request::of(&req));
         s.logins.get(code).cloned()
     };
     if expected.as_deref() != Some(s256(verifier).as_str()) {
@@ -96,6 +88,20 @@ pub struct Request {
     pub signed: bool,
 }
 
+impl Request {
+    fn of(req: &HttpRequest) -> Self {
+        Self {
+            uri: req.uri().to_string(),
+            original_host: req
+                .headers()
+                .get("x-earmark-original-host")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned),
+            signed: req.headers().contains_key("x-adp-signature"),
+        }
+    }
+}
+
 /// The running fake.
 pub struct FakeAudible {
     /// `http://127.0.0.1:<port>`.
@@ -111,15 +117,7 @@ async fn library(
 ) -> HttpResponse {
     let misbehaviour = {
         let mut s = state.lock().unwrap();
-        s.requests.push(Request {
-            uri: req.uri().to_string(),
-            original_host: req
-                .headers()
-                .get("x-earmark-original-host")
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned),
-            signed: req.headers().contains_key("x-adp-signature"),
-        });
+        s.requests.push(Request::of(&req));
         s.misbehaviour.clone()
     };
     match misbehaviour {
