@@ -57,8 +57,19 @@ pub enum Started {
     },
 }
 
+/// Where a started server's stderr (its log) goes: a file in its working directory, so a
+/// chatty log can never fill a pipe and stall it, and tests can read it afterwards.
+pub fn stderr_log(cwd: &Path) -> PathBuf {
+    cwd.join("earmark.stderr.log")
+}
+
 /// Starts `earmark` in `cwd` with only `env` (plus PATH and HOME) set and `args`.
 pub fn start(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Started {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(stderr_log(cwd))
+        .unwrap();
     let mut command = Command::new(earmark_bin());
     command
         .args(args)
@@ -69,7 +80,7 @@ pub fn start(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Started {
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(log);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -105,12 +116,12 @@ pub fn start(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Started {
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if let Some(status) = child.try_wait().unwrap() {
-                    return exited(&mut child, status, lines);
+                    return exited(cwd, status, lines);
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let status = child.wait().unwrap();
-                return exited(&mut child, status, lines);
+                return exited(cwd, status, lines);
             }
         }
     }
@@ -119,9 +130,8 @@ pub fn start(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Started {
     panic!("earmark did not report listening within 60 s; stdout so far: {lines:?}");
 }
 
-fn exited(child: &mut Child, status: ExitStatus, stdout: Vec<String>) -> Started {
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+fn exited(cwd: &Path, status: ExitStatus, stdout: Vec<String>) -> Started {
+    let stderr = std::fs::read_to_string(stderr_log(cwd)).unwrap_or_default();
     Started::Exited {
         status,
         stdout,

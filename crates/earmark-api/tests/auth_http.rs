@@ -35,7 +35,10 @@ async fn every_documented_route_needs_credentials() {
             .replace("{file_id}", "01939b5e-0000-7000-8000-000000000002")
             .replace("{login_id}", "01939b5e-0000-7000-8000-000000000003")
             .replace("{name}", "someone");
-        assert!(!concrete.contains('{'), "a path parameter the walk does not fill: {path}");
+        assert!(
+            !concrete.contains('{'),
+            "a path parameter the walk does not fill: {path}"
+        );
         for method in item.as_object().unwrap().keys() {
             let req = TestRequest::default()
                 .method(method.to_uppercase().parse().unwrap())
