@@ -197,6 +197,55 @@ fn profiles_are_imported_made_primary_and_removed() {
     );
     assert_eq!(garbage.status, 422, "{}", garbage.text());
 
+    // An encrypted one (as `audible manage auth-file encrypt` writes it), with its password.
+    let encrypted_path = elsewhere.path().join("encrypted.json");
+    let out = std::process::Command::new(audible_cli().with_file_name("python"))
+        .args([
+            "-c",
+            "import audible, sys; a = audible.Authenticator.from_file(sys.argv[1]); \
+             a.to_file(sys.argv[2], password='open sesame', encryption='json', set_default=False)",
+        ])
+        .arg(elsewhere.path().join("x.json"))
+        .arg(&encrypted_path)
+        .env("PYTHONWARNINGS", "ignore")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let encrypted = std::fs::read_to_string(&encrypted_path).unwrap();
+    let wrong = server.post_json(
+        "/auth/audible/profiles/import",
+        &json!({"profile": "third", "country_code": "uk", "auth_file": encrypted, "password": "nope"}),
+        &[KEY],
+    );
+    assert_eq!(wrong.status, 422, "{}", wrong.text());
+    assert!(
+        wrong.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("password")
+    );
+    let right = server.post_json(
+        "/auth/audible/profiles/import",
+        &json!({"profile": "third", "country_code": "uk", "auth_file": encrypted, "password": "open sesame"}),
+        &[KEY],
+    );
+    assert_eq!(right.status, 201, "{}", right.text());
+    let stored = std::fs::read_to_string(cwd.path().join("data/audible/third.json")).unwrap();
+    assert!(
+        stored.contains("adp_token"),
+        "stored decrypted, for audible-cli to read unattended"
+    );
+    assert_eq!(
+        server
+            .request("DELETE", "/auth/audible/profiles/third", &[KEY])
+            .status,
+        204
+    );
+
     let primary = server.post_json("/auth/audible/profiles/second/primary", &json!({}), &[KEY]);
     assert_eq!(primary.status, 200, "{}", primary.text());
     let list = server.get("/auth/audible/profiles", &[KEY]).json();
