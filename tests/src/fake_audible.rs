@@ -37,6 +37,29 @@ fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
 }
 
+/// The activation bytes the fake account has.
+pub const ACTIVATION_BYTES: &str = "1ceb00da";
+
+/// Audible's activation blob for a signed `GET /license/token`: some metadata, then 8 lines
+/// of 70 bytes whose first 4 are the activation bytes, little-endian.
+async fn license_token(req: HttpRequest, state: web::Data<Arc<Mutex<FakeState>>>) -> HttpResponse {
+    state.lock().unwrap().requests.push(Request::of(&req));
+    if !req.headers().contains_key("x-adp-signature") {
+        return HttpResponse::Forbidden().body("BAD_LOGIN");
+    }
+    let mut body = b"group_id=fake-group\n".to_vec();
+    let value = u32::from_str_radix(ACTIVATION_BYTES, 16).unwrap();
+    let mut data = value.to_le_bytes().to_vec();
+    data.resize(70 * 8, 0x41);
+    for line in data.chunks(70) {
+        body.extend_from_slice(line);
+        body.push(b'\n');
+    }
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .body(body)
+}
+
 /// Amazon's device registration: accepts a code a login produced, if the PKCE verifier
 /// matches its challenge, and answers with tokens in Amazon's shape.
 async fn register(
@@ -163,6 +186,7 @@ impl FakeAudible {
                         .app_data(data.clone())
                         .route("/1.0/library", web::get().to(library))
                         .route("/auth/register", web::post().to(register))
+                        .route("/license/token", web::get().to(license_token))
                 })
                 .workers(1)
                 .bind("127.0.0.1:0")

@@ -7,7 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use earmark_blackbox::fake_audible::{FakeAudible, audible_cli, library_item};
+use earmark_blackbox::fake_audible::{
+    ACTIVATION_BYTES, FakeAudible, Misbehaviour, audible_cli, library_item,
+};
 use earmark_blackbox::{Server, start_ok};
 use serde_json::{Value, json};
 
@@ -43,9 +45,12 @@ fn start_login(server: &Server, profile: &str) -> (String, String) {
     (body["login_id"].as_str().unwrap().to_owned(), url)
 }
 
-fn audible_cli_says(cwd: &Path, args: &[&str]) -> String {
+/// What the real audible-cli prints for `args` on earmark's config dir, its network sent to
+/// `fake`.
+fn audible_cli_says(cwd: &Path, fake: &FakeAudible, args: &[&str]) -> String {
     let out = std::process::Command::new(audible_cli())
         .args(args)
+        .envs(fake.env())
         .env("AUDIBLE_CONFIG_DIR", cwd.join("data/audible"))
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null())
@@ -92,7 +97,29 @@ fn a_web_login_yields_a_profile_audible_cli_uses_to_sync() {
         config.contains("[profile.web]") && config.contains("primary_profile = \"web\""),
         "{config}"
     );
-    assert!(audible_cli_says(cwd.path(), &["manage", "profile", "list"]).contains("web"));
+    assert!(audible_cli_says(cwd.path(), &fake, &["manage", "profile", "list"]).contains("web"));
+
+    // audible-cli fetches the activation bytes with the new device's signature once, caches
+    // them in the auth file, and answers from there afterwards, offline.
+    fake.clear_requests();
+    let bytes = audible_cli_says(cwd.path(), &fake, &["-P", "web", "activation-bytes"]);
+    assert_eq!(bytes.trim(), ACTIVATION_BYTES);
+    assert_eq!(fake.requests().len(), 1);
+    fake.misbehave(Some(Misbehaviour::Status(503, "offline".into())));
+    let cached = audible_cli_says(cwd.path(), &fake, &["-P", "web", "activation-bytes"]);
+    assert_eq!(cached.trim(), ACTIVATION_BYTES);
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "the second answer came from the auth file"
+    );
+    fake.misbehave(None);
+    let listed = server.get("/auth/audible/profiles", &[KEY]);
+    assert_eq!(listed.json()["items"][0]["activation_bytes_cached"], true);
+    assert!(
+        !listed.text().contains(ACTIVATION_BYTES),
+        "never their value"
+    );
 
     // The same login cannot be finished twice.
     let again = server.post_json(
