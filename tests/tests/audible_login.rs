@@ -99,12 +99,25 @@ fn a_web_login_yields_a_profile_audible_cli_uses_to_sync() {
     );
     assert!(audible_cli_says(cwd.path(), &fake, &["manage", "profile", "list"]).contains("web"));
 
-    // audible-cli fetches the activation bytes with the new device's signature once, caches
-    // them in the auth file, and answers from there afterwards, offline.
+    // earmark has audible-cli fetch the activation bytes with the new device's signature
+    // once; they are cached in the auth file, and audible-cli itself answers from there
+    // afterwards, offline.
     fake.clear_requests();
-    let bytes = audible_cli_says(cwd.path(), &fake, &["-P", "web", "activation-bytes"]);
-    assert_eq!(bytes.trim(), ACTIVATION_BYTES);
+    let fetched = server.post_json(
+        "/auth/audible/profiles/web/activation-bytes",
+        &json!({}),
+        &[KEY],
+    );
+    assert_eq!(fetched.status, 200, "{}", fetched.text());
+    assert_eq!(fetched.json()["activation_bytes_cached"], true);
+    assert!(!fetched.text().contains(ACTIVATION_BYTES), "never shown");
     assert_eq!(fake.requests().len(), 1);
+    let missing = server.post_json(
+        "/auth/audible/profiles/nobody/activation-bytes",
+        &json!({}),
+        &[KEY],
+    );
+    assert_eq!(missing.status, 422, "{}", missing.text());
     fake.misbehave(Some(Misbehaviour::Status(503, "offline".into())));
     let cached = audible_cli_says(cwd.path(), &fake, &["-P", "web", "activation-bytes"]);
     assert_eq!(cached.trim(), ACTIVATION_BYTES);

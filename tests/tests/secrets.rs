@@ -47,6 +47,14 @@ fn no_secret_reaches_a_log_metrics_or_an_error_body() {
         serde_json::from_slice(&std::fs::read(cwd.path().join("data/audible/me.json")).unwrap())
             .unwrap();
 
+    // Its activation bytes, fetched and cached.
+    let fetched = server.post_json(
+        "/auth/audible/profiles/me/activation-bytes",
+        &json!({}),
+        &[key],
+    );
+    assert_eq!(fetched.status, 200, "{}", fetched.text());
+
     // A sync with that profile, a token, a refused token, a wrong key, a bad import.
     let sync = server.post_json("/library/sync", &json!({}), &[key]);
     let id = sync.json()["job_id"].as_str().unwrap().to_owned();
@@ -98,6 +106,10 @@ fn no_secret_reaches_a_log_metrics_or_an_error_body() {
         ("adp token", auth["adp_token"].as_str().unwrap()),
         ("device private key", key_body),
         ("import password", password),
+        (
+            "activation bytes",
+            earmark_blackbox::fake_audible::ACTIVATION_BYTES,
+        ),
     ];
     for (what, secret) in secrets {
         assert!(!written.contains(secret), "the {what} is in a log");

@@ -56,6 +56,7 @@ pub fn build(
             .service(routes::auth::audible::profiles)
             .service(routes::auth::audible::import)
             .service(routes::auth::audible::set_primary)
+            .service(routes::auth::audible::activation_bytes)
             .service(routes::auth::audible::remove)
             .service(routes::library::list)
             .service(routes::library::series)

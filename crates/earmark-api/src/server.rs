@@ -78,6 +78,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let ws_hub = crate::routes::ws::WsHub::start(engine.subscribe());
     let tokens = crate::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
     let accounts = Arc::new(earmark_audible::AccountHelper {
+        cli: settings.audible.cli.clone(),
         // The helper runs on audible-cli's own Python, beside its `audible` script.
         python: settings.audible.cli.with_file_name("python"),
         script: settings.audible.helper.clone(),

@@ -169,6 +169,7 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
             "/auth/audible/profiles",
             "/auth/audible/profiles/import",
             "/auth/audible/profiles/{name}",
+            "/auth/audible/profiles/{name}/activation-bytes",
             "/auth/audible/profiles/{name}/primary",
             "/auth/tokens",
             "/healthz",

@@ -6,13 +6,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use earmark_core::ActivationBytes;
 use earmark_core::ports::{AccountsError, AudibleAccounts, AudibleProfile, LoginStart};
 use earmark_process::{OutputStream, ProcessSpec};
 use serde_json::{Value, json};
 
-/// Where the helper and its Python are.
+/// Where the helper and its Python are, and audible-cli beside them.
 #[derive(Debug, Clone)]
 pub struct AccountHelper {
+    /// The `audible` executable (for `activation-bytes`).
+    pub cli: PathBuf,
     /// The venv's `python`.
     pub python: PathBuf,
     /// `earmark_audible_helper.py`.
@@ -169,6 +172,43 @@ impl AudibleAccounts for AccountHelper {
             self.call("primary", &[("--profile", Some(name))], None)
                 .await?,
         )
+    }
+
+    async fn activation_bytes(&self, name: Option<&str>) -> Result<ActivationBytes, AccountsError> {
+        let cli = crate::AudibleCli {
+            program: self.cli.clone(),
+            config_dir: self.config_dir.clone(),
+            timeout: self.timeout,
+        };
+        let spec = cli.spec(name, ["activation-bytes"]);
+        // Neither stream is logged: stdout is the secret, and audible prints the whole
+        // activation blob there when it cannot read it.
+        let (mut last, mut errors) = (String::new(), Vec::new());
+        let status =
+            earmark_process::run(&spec, std::future::pending(), |line| match line.stream {
+                OutputStream::Stdout => last = line.text,
+                OutputStream::Stderr => errors.push(line.text),
+            })
+            .await
+            .map_err(|e| AccountsError::Tool(e.to_string()))?;
+        let said = |needle: &str| errors.iter().any(|l| l.contains(needle));
+        if status.success() {
+            return ActivationBytes::parse(&last).map_err(|e| AccountsError::Tool(e.to_string()));
+        }
+        if said("profile not found") || said("does not exist") || said("primary profile not set") {
+            Err(AccountsError::Invalid(format!(
+                "no Audible profile {}: log in or import one first",
+                name.unwrap_or("(primary)")
+            )))
+        } else if said("data wrong") || said("(401)") || said("(403)") || said("AuthFlowError") {
+            Err(AccountsError::Refused(
+                "Audible refused the activation request (the device may be deregistered)".into(),
+            ))
+        } else {
+            Err(AccountsError::Tool(format!(
+                "audible activation-bytes failed ({status})"
+            )))
+        }
     }
 
     async fn remove(&self, name: &str) -> Result<(), AccountsError> {

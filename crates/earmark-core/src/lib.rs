@@ -18,3 +18,4 @@ pub use domain::library_query::{
     BookPage, BookQuery, BookSortKey, SeriesCount, SeriesSummary, SortDirection,
 };
 pub use domain::naming::{NamingScheme, NamingSchemeError};
+pub use domain::secret::{ActivationBytes, ActivationBytesError};

@@ -50,6 +50,7 @@ pub fn state_with_handlers(
         tokens: earmark_api::auth::tokens::TokenSigner::new([42; 32]),
         auth_failures: Arc::default(),
         accounts: Arc::new(earmark_audible::AccountHelper {
+            cli: "/nonexistent/audible".into(),
             python: "/nonexistent/python".into(),
             script: "/nonexistent/helper.py".into(),
             config_dir: "/nonexistent".into(),

@@ -9,6 +9,7 @@ pub mod format;
 pub mod job;
 pub mod library_query;
 pub mod naming;
+pub mod secret;
 
 /// A string did not name any variant of one of the domain's enumerations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

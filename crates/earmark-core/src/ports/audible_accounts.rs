@@ -3,6 +3,8 @@
 
 use async_trait::async_trait;
 
+use crate::domain::secret::ActivationBytes;
+
 /// The first half of a login: where to send the person, and what the second half needs.
 /// `code_verifier` and `serial` are secrets kept on the server, never shown to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +106,16 @@ pub trait AudibleAccounts: Send + Sync {
     /// # Errors
     /// `Invalid` when it does not exist; `Tool`.
     async fn set_primary(&self, profile: &str) -> Result<AudibleProfile, AccountsError>;
+
+    /// The activation bytes of `profile`'s account (the primary profile when `None`):
+    /// fetched from Audible the first time, cached in the auth file, read from there after.
+    ///
+    /// # Errors
+    /// `Invalid` (no such profile), `Refused` (Audible refused: log in again), `Tool`.
+    async fn activation_bytes(
+        &self,
+        profile: Option<&str>,
+    ) -> Result<ActivationBytes, AccountsError>;
 
     /// Removes `profile` and its auth file.
     ///

@@ -283,6 +283,26 @@ pub async fn set_primary(
     Ok(HttpResponse::Ok().json(ProfileView::from(profile)))
 }
 
+/// Fetches the profile's activation bytes from Audible (once; they are cached in its auth
+/// file) so that AAX files can be converted. Answers the profile; the bytes are never shown.
+#[utoipa::path(tag = "auth", responses((status = 200, body = ProfileView), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/auth/audible/profiles/{name}/activation-bytes")]
+pub async fn activation_bytes(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    check_profile(&name)?;
+    state.accounts.activation_bytes(Some(&name)).await?;
+    let profile = state
+        .accounts
+        .profiles()
+        .await?
+        .into_iter()
+        .find(|p| p.name == *name)
+        .ok_or_else(|| ApiError::Internal(format!("profile {name} vanished")))?;
+    Ok(HttpResponse::Ok().json(ProfileView::from(profile)))
+}
+
 /// Removes a profile and its auth file.
 #[utoipa::path(tag = "auth", responses((status = 204), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[delete("/auth/audible/profiles/{name}")]
