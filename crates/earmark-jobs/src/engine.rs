@@ -211,10 +211,17 @@ impl Engine {
             .await?;
         if let Ok(mut entries) = tokio::fs::read_dir(&self.inner.config.tmp_dir).await {
             while let Ok(Some(entry)) = entries.next_entry().await {
-                let is_job_dir = entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| uuid::Uuid::parse_str(n).is_ok());
+                // `<job id>.<attempt>`, or a bare `<job id>` from before attempts were named.
+                let is_job_dir = entry.file_name().to_str().is_some_and(|n| {
+                    let id = n.split_once('.').map_or(n, |(id, attempt)| {
+                        if attempt.bytes().all(|b| b.is_ascii_digit()) {
+                            id
+                        } else {
+                            ""
+                        }
+                    });
+                    uuid::Uuid::parse_str(id).is_ok()
+                });
                 if is_job_dir && let Err(e) = tokio::fs::remove_dir_all(entry.path()).await {
                     tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a stale job directory");
                 }

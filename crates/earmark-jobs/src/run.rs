@@ -114,7 +114,9 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
         tracing::error!(job_id = %id, "claimed a job no handler runs");
         return;
     };
-    let work_dir = inner.config.tmp_dir.join(id.to_string());
+    // One directory per attempt: a process a crash orphaned may still write into the last
+    // attempt's directory; this attempt never reads it.
+    let work_dir = inner.config.tmp_dir.join(format!("{id}.{}", job.attempts));
     let log_path = inner.config.logs_dir.join(format!("{id}.log"));
     let log = match prepare(&work_dir, &log_path).await {
         Ok(log) => Some(log),

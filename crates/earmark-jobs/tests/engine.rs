@@ -56,6 +56,18 @@ impl Rig {
         self.data.path().join("tmp")
     }
 
+    /// The scratch directories of `job` (one per attempt, `<id>.<attempt>`) still on disk.
+    fn scratch_of(&self, job: &Job) -> Vec<String> {
+        std::fs::read_dir(self.tmp())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|name| name.starts_with(&job.id.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     async fn submit(&self, task_type: TaskType, n: u32, script: &str) -> Job {
         let params = serde_json::json!({ "script": script });
         self.engine
@@ -194,8 +206,9 @@ async fn a_job_is_announced_queued_then_running_with_its_progress_and_log() {
     assert_eq!(done.progress_percent, 100.0);
     let log = std::fs::read_to_string(done.log_file_path.unwrap()).unwrap();
     assert_eq!(log, "hello\nbye\n");
-    assert!(
-        !rig.tmp().join(job.id.to_string()).exists(),
+    assert_eq!(
+        rig.scratch_of(&job),
+        Vec::<String>::new(),
         "scratch directory removed"
     );
     assert_eq!(
@@ -237,8 +250,9 @@ async fn cancel_stops_the_whole_process_tree_and_cleans_up() {
             "process {pid} survived the cancel"
         );
     }
-    assert!(
-        !rig.tmp().join(job.id.to_string()).exists(),
+    assert_eq!(
+        rig.scratch_of(&job),
+        Vec::<String>::new(),
         "partial files removed"
     );
     assert_eq!(
@@ -353,7 +367,7 @@ async fn jobs_left_running_by_a_crash_are_requeued_and_finish() {
         .await
         .unwrap()
         .unwrap();
-    let stale = rig.tmp().join(job.id.to_string());
+    let stale = rig.tmp().join(format!("{}.1", job.id));
     std::fs::create_dir_all(&stale).unwrap();
     std::fs::write(stale.join("half.m4b"), b"partial").unwrap();
 
@@ -370,4 +384,5 @@ async fn jobs_left_running_by_a_crash_are_requeued_and_finish() {
     let done = rig.wait_for(job.id, JobStatus::Completed).await;
     assert_eq!(done.attempts, 2);
     assert!(Path::new(&done.log_file_path.unwrap()).exists());
+    assert_eq!(rig.scratch_of(&job), Vec::<String>::new());
 }
