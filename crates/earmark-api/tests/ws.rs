@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
 use earmark_api::auth::ApiKeyHash;
+use earmark_api::auth::tokens::TokenScope;
 use earmark_api::state::AppState;
 use earmark_core::ports::JobHandler;
 use earmark_core::{Asin, JobId, NewJob, TaskType};
@@ -336,5 +337,33 @@ async fn the_socket_needs_the_key() {
     match refused {
         Some(tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 401),
         other => panic!("expected HTTP 401, got {other:?}"),
+    }
+}
+
+#[actix_web::test]
+async fn a_browser_connects_with_a_ws_token_instead_of_the_key() {
+    let (_db, _dir, state) = rig().await;
+    let in_a_minute = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let ws_token = state.tokens.issue(TokenScope::Ws, None, in_a_minute);
+    let stream_token = state.tokens.issue(TokenScope::Stream, None, in_a_minute);
+    let addr = serve(state);
+    let (connected, refused) = tokio::task::spawn_blocking(move || {
+        let mut client = Client::connect(&addr, &format!("/ws/jobs?token={ws_token}"), None)
+            .expect("a ws token opens the socket");
+        client.socket.send(Message::text("ping")).expect("send");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut pong = false;
+        while !pong && Instant::now() < deadline {
+            pong = matches!(client.socket.read(), Ok(Message::Text(t)) if t.as_str() == "pong");
+        }
+        let refused = Client::connect(&addr, &format!("/jobs/ws?token={stream_token}"), None).err();
+        (pong, refused)
+    })
+    .await
+    .expect("join");
+    assert!(connected, "the socket opened with the token answers ping");
+    match refused {
+        Some(tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 401),
+        other => panic!("a stream token must not open the socket, got {other:?}"),
     }
 }
