@@ -313,7 +313,7 @@ async fn finish(
                 status_message: Some("cancelled".into()),
                 ..JobUpdate::default()
             },
-            book_after_stop(job),
+            book_as_before(inner, job).await,
         ),
         (Ok(summary), None) => (
             JobUpdate {
@@ -352,7 +352,7 @@ async fn finish(
                         run_after: Some(Some(time::OffsetDateTime::now_utc() + delay)),
                         ..JobUpdate::default()
                     },
-                    book_after_stop(job),
+                    book_as_before(inner, job).await,
                 ),
                 None => (
                     JobUpdate {
@@ -388,13 +388,18 @@ async fn finish(
     }
 }
 
-/// The book status after a run that ended without a result: back to where it was before.
-fn book_after_stop(job: &Job) -> Option<BookUpdate> {
-    job.asin.as_ref()?;
-    let status = match job.task_type {
-        TaskType::Download => BookStatus::New,
-        TaskType::Convert => BookStatus::Downloaded,
-        TaskType::Sync => return None,
+/// The book status after a run that ended without a result: what its stored files say it
+/// is, so that a cancelled re-download of a converted book is still COMPLETED.
+async fn book_as_before(inner: &Inner, job: &Job) -> Option<BookUpdate> {
+    let asin = job.asin.as_ref()?;
+    if job.task_type == TaskType::Sync {
+        return None;
+    }
+    let status = match inner.library.get_book(asin).await {
+        Ok(book) if book.local_path_converted.is_some() => BookStatus::Completed,
+        Ok(book) if book.local_path_aax.is_some() => BookStatus::Downloaded,
+        Ok(_) => BookStatus::New,
+        Err(_) => return None,
     };
     Some(BookUpdate {
         status: Some(status),

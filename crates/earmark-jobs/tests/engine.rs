@@ -266,6 +266,51 @@ async fn cancel_stops_the_whole_process_tree_and_cleans_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_leaves_the_book_as_its_files_say() {
+    let rig = Rig::new(|_| {}).await;
+    let library = rig.db.db.library.clone();
+    library
+        .upsert_books(vec![record(5), record(6)])
+        .await
+        .unwrap();
+    let downloaded = earmark_core::BookUpdate {
+        local_path_aax: Some(Some(
+            "/data/downloads/B000000005/B000000005-AAX.aaxc".into(),
+        )),
+        status: Some(BookStatus::Downloaded),
+        ..earmark_core::BookUpdate::default()
+    };
+    library.update_book(&asin(5), downloaded).await.unwrap();
+    rig.engine.start();
+    // A forced re-download of a downloaded book, and a first download, both cancelled.
+    let again = rig.submit(TaskType::Download, 5, "sleep 30").await;
+    let first = rig.submit(TaskType::Download, 6, "sleep 30").await;
+    rig.wait_for(again.id, JobStatus::Running).await;
+    rig.wait_for(first.id, JobStatus::Running).await;
+    assert_eq!(
+        library.get_book(&asin(5)).await.unwrap().status,
+        BookStatus::Downloading
+    );
+    rig.engine.cancel(again.id).await.unwrap();
+    rig.engine.cancel(first.id).await.unwrap();
+    rig.wait_for(again.id, JobStatus::Cancelled).await;
+    rig.wait_for(first.id, JobStatus::Cancelled).await;
+    // The book is updated just after the job: give it a moment.
+    let mut statuses = (BookStatus::Downloading, BookStatus::Downloading);
+    for _ in 0..100 {
+        statuses = (
+            library.get_book(&asin(5)).await.unwrap().status,
+            library.get_book(&asin(6)).await.unwrap().status,
+        );
+        if statuses.0 != BookStatus::Downloading && statuses.1 != BookStatus::Downloading {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(statuses, (BookStatus::Downloaded, BookStatus::New));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_job_is_cancelled_at_once() {
     let rig = Rig::new(|_| {}).await;
     let job = rig.submit(TaskType::Convert, 3, "true").await;
