@@ -354,12 +354,28 @@ async fn series_are_counted_and_a_sync_is_queued_once() {
     assert_eq!(first.job_id, second.job_id, "one sync at a time");
     assert!(second.message.contains("already"), "{}", second.message);
 
-    let res = test::call_service(
+    for bad in [
+        json!({"profile": "../etc"}),
+        json!({"profile": 5}),
+        json!("audible"),
+    ] {
+        let res = test::call_service(
+            &app,
+            authed(TestRequest::post().uri("/library/sync"))
+                .set_json(&bad)
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let bare = test::call_service(
         &app,
-        authed(TestRequest::post().uri("/library/sync"))
-            .set_json(json!({"profile": "../etc"}))
-            .to_request(),
+        authed(TestRequest::post().uri("/library/sync")).to_request(),
     )
     .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        bare.status(),
+        StatusCode::ACCEPTED,
+        "no body: the primary profile"
+    );
 }

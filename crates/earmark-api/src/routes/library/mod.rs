@@ -145,11 +145,14 @@ pub async fn cover(
 /// at once. While a sync is queued or running, another request returns that job.
 #[utoipa::path(tag = "library", request_body(content = Option<SyncRequest>), responses((status = 202, body = Accepted)))]
 #[post("/library/sync")]
-pub async fn sync(
-    state: web::Data<AppState>,
-    body: Option<web::Json<SyncRequest>>,
-) -> Result<HttpResponse, ApiError> {
-    let request = body.map(web::Json::into_inner).unwrap_or_default();
+pub async fn sync(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    // The body is optional; but one that is there must be right, not silently ignored.
+    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Validation(format!("the body is not a sync request: {e}")))?
+    };
     if let Some(profile) = &request.profile
         && (profile.is_empty()
             || !profile
