@@ -1,10 +1,14 @@
 //! Encodes every job event to JSON once, for all WebSocket clients.
 //!
 //! With a hundred clients and chatty jobs, encoding per client would cost a hundred times the
-//! work; the hub encodes each event once and hands every client the same shared frame.
+//! work; the hub encodes each event once and hands every client the same shared frame. For
+//! clients of all jobs it also gathers log lines and progress into one batch message every
+//! 100 ms and hands every such client the same batch: building a batch per client cost a
+//! copy of every line per client, and held that much memory while it was being sent.
 
 use std::sync::Arc;
 
+use bytestring::ByteString;
 use earmark_core::{JobEvent, JobId};
 use serde_json::json;
 use tokio::sync::broadcast;
@@ -13,6 +17,11 @@ use super::status_message;
 
 /// How many frames a client may fall behind before it is told it lost some.
 const FRAME_BUFFER: usize = 32 * 1024;
+/// How many messages (batches, statuses) a client of all jobs may fall behind: a few seconds.
+/// The ring keeps its last messages alive, so it is sized in messages, not events.
+const MESSAGE_BUFFER: usize = 64;
+/// How often gathered log lines and progress go out.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What a frame is, for batching decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,22 +45,58 @@ pub struct Frame {
     pub json: Box<str>,
 }
 
-/// The shared encoder: one task reading the engine's events, one channel of encoded frames.
+/// The shared encoder: one task reading the engine's events; a channel of encoded frames (for
+/// clients of one job) and one of ready messages (for clients of all jobs).
 #[derive(Debug)]
 pub struct WsHub {
     frames: broadcast::Sender<Arc<Frame>>,
+    messages: broadcast::Sender<ByteString>,
+}
+
+/// Log lines and progress waiting for the next batch, the latest progress per job only.
+#[derive(Default)]
+struct Gathered(Vec<Arc<Frame>>);
+
+impl Gathered {
+    fn push(&mut self, frame: Arc<Frame>) {
+        if frame.kind == FrameKind::Progress {
+            self.0
+                .retain(|g| !(g.kind == FrameKind::Progress && g.job_id == frame.job_id));
+        }
+        self.0.push(frame);
+    }
+
+    /// Sends what is gathered as one batch message, if anything is.
+    fn flush(&mut self, messages: &broadcast::Sender<ByteString>) {
+        if !self.0.is_empty() {
+            let batch = batch_of(self.0.iter().map(|f| &*f.json));
+            self.0.clear();
+            let _ = messages.send(ByteString::from(batch));
+        }
+    }
 }
 
 impl WsHub {
     /// Starts encoding `events` (from [`earmark_jobs::Engine::subscribe`]); needs a runtime.
     pub fn start(mut events: broadcast::Receiver<JobEvent>) -> Arc<Self> {
         let (frames, _) = broadcast::channel(FRAME_BUFFER);
+        let (messages, _) = broadcast::channel(MESSAGE_BUFFER);
         let hub = Arc::new(Self {
             frames: frames.clone(),
+            messages: messages.clone(),
         });
         tokio::spawn(async move {
+            let mut gathered = Gathered::default();
+            let mut tick = tokio::time::interval(FLUSH_EVERY);
             loop {
-                let event = match events.recv().await {
+                let event = tokio::select! {
+                    event = events.recv() => event,
+                    _ = tick.tick() => {
+                        gathered.flush(&messages);
+                        continue;
+                    }
+                };
+                let event = match event {
                     Ok(event) => event,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "the WebSocket hub fell behind the job events");
@@ -59,9 +104,16 @@ impl WsHub {
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                let frame = encode(&event);
+                let frame = Arc::new(encode(&event));
                 // No receivers is fine: nobody is watching.
-                let _ = frames.send(Arc::new(frame));
+                let _ = frames.send(frame.clone());
+                if frame.kind == FrameKind::Status {
+                    // Keep order: what a job said before it changed status goes first.
+                    gathered.flush(&messages);
+                    let _ = messages.send(ByteString::from(frame.json.to_string()));
+                } else {
+                    gathered.push(frame);
+                }
             }
         });
         hub
@@ -70,6 +122,12 @@ impl WsHub {
     /// Every frame from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
         self.frames.subscribe()
+    }
+
+    /// Every message for clients of all jobs from now on: statuses, and batches of log lines
+    /// and progress, ready to send.
+    pub fn subscribe_messages(&self) -> broadcast::Receiver<ByteString> {
+        self.messages.subscribe()
     }
 }
 

@@ -8,7 +8,6 @@
 //! events it lost (`{"type":"lost","count":n}`) instead of slowing the jobs or anyone else.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_ws::{AggregatedMessage, Session};
@@ -19,22 +18,16 @@ use tokio::sync::broadcast::error::RecvError;
 mod hub;
 
 pub use hub::WsHub;
-use hub::{Frame, FrameKind, batch_of};
+use hub::{FLUSH_EVERY, Frame, FrameKind, batch_of};
 use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::routes::jobs::engine_error;
+use crate::routes::wire::rfc3339;
 use crate::state::AppState;
 
-/// How often gathered log lines and progress are sent.
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Log lines replayed to a client that connects to one job.
 const REPLAY_LINES: usize = 200;
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// The `status` message for `job`.
 pub fn status_message(job: &Job) -> Value {
@@ -113,7 +106,10 @@ async fn open(
     only: Option<JobId>,
 ) -> Result<HttpResponse, ApiError> {
     // Subscribe before the snapshot is read, so nothing falls between them.
-    let events = state.ws_hub.subscribe();
+    let feed = match only {
+        Some(_) => Feed::Frames(state.ws_hub.subscribe()),
+        None => Feed::Messages(state.ws_hub.subscribe_messages()),
+    };
     let snapshot = match only {
         Some(id) => {
             let job = state
@@ -151,15 +147,17 @@ async fn open(
     };
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::Malformed(format!("not a WebSocket handshake: {e}")))?;
-    actix_web::rt::spawn(pump(
-        session,
-        stream
-            .aggregate_continuations()
-            .max_continuation_size(64 * 1024),
-        events,
-        snapshot,
-        only,
-    ));
+    let incoming = stream
+        .aggregate_continuations()
+        .max_continuation_size(64 * 1024);
+    match feed {
+        Feed::Frames(frames) => {
+            actix_web::rt::spawn(pump(session, incoming, frames, snapshot, only));
+        }
+        Feed::Messages(messages) => {
+            actix_web::rt::spawn(pump_messages(session, incoming, messages, snapshot));
+        }
+    }
     Ok(response)
 }
 
@@ -176,6 +174,67 @@ async fn recent_log(state: &AppState, id: JobId) -> Vec<String> {
         lines.push_back(line.to_owned());
     }
     lines.into()
+}
+
+/// What a client is fed from: single frames it batches itself (one job's client, which
+/// filters), or the hub's ready messages (a client of all jobs).
+enum Feed {
+    Frames(tokio::sync::broadcast::Receiver<Arc<Frame>>),
+    Messages(tokio::sync::broadcast::Receiver<bytestring::ByteString>),
+}
+
+/// Answers a client's text `ping` and pings; `false` when the client is gone.
+async fn answer(
+    session: &mut Session,
+    message: Option<Result<AggregatedMessage, actix_ws::ProtocolError>>,
+) -> bool {
+    match message {
+        Some(Ok(AggregatedMessage::Text(text))) if text.trim().eq_ignore_ascii_case("ping") => {
+            session.text("pong").await.is_ok()
+        }
+        Some(Ok(AggregatedMessage::Ping(bytes))) => session.pong(&bytes).await.is_ok(),
+        Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => false,
+        Some(Ok(_)) => true,
+    }
+}
+
+/// Moves the hub's ready messages to a client of all jobs until either side goes away.
+async fn pump_messages(
+    mut session: Session,
+    mut incoming: actix_ws::AggregatedMessageStream,
+    mut messages: tokio::sync::broadcast::Receiver<bytestring::ByteString>,
+    snapshot: Vec<Value>,
+) {
+    let snapshot: Vec<String> = snapshot.iter().map(Value::to_string).collect();
+    if session
+        .text(batch_of(snapshot.iter().map(String::as_str)))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        tokio::select! {
+            message = messages.recv() => {
+                let sent = match message {
+                    Ok(text) => session.text(text).await,
+                    Err(RecvError::Lagged(count)) => {
+                        session.text(json!({"type": "lost", "count": count}).to_string()).await
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+            message = incoming.recv() => {
+                if !answer(&mut session, message).await {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = session.close(None).await;
 }
 
 /// Moves frames to one client until either side goes away.
@@ -228,20 +287,11 @@ async fn pump(
                     return;
                 }
             }
-            message = incoming.recv() => match message {
-                Some(Ok(AggregatedMessage::Text(text))) if text.trim().eq_ignore_ascii_case("ping") => {
-                    if session.text("pong").await.is_err() {
-                        return;
-                    }
+            message = incoming.recv() => {
+                if !answer(&mut session, message).await {
+                    break;
                 }
-                Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                    if session.pong(&bytes).await.is_err() {
-                        return;
-                    }
-                }
-                Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
-            },
+            }
         }
     }
     let _ = session.close(None).await;
