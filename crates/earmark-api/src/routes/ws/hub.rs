@@ -54,11 +54,12 @@ pub struct WsHub {
 }
 
 /// Log lines and progress waiting for the next batch, the latest progress per job only.
-#[derive(Default)]
-struct Gathered(Vec<Arc<Frame>>);
+#[derive(Debug, Default)]
+pub struct Gathered(Vec<Arc<Frame>>);
 
 impl Gathered {
-    fn push(&mut self, frame: Arc<Frame>) {
+    /// Adds a log line or progress frame; a job's newer progress replaces its older one.
+    pub fn push(&mut self, frame: Arc<Frame>) {
         if frame.kind == FrameKind::Progress {
             self.0
                 .retain(|g| !(g.kind == FrameKind::Progress && g.job_id == frame.job_id));
@@ -66,11 +67,18 @@ impl Gathered {
         self.0.push(frame);
     }
 
-    /// Sends what is gathered as one batch message, if anything is.
+    /// What is gathered as one batch message, emptying it; `None` when nothing is.
+    pub fn take_batch(&mut self) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let batch = batch_of(self.0.iter().map(|f| &*f.json));
+        self.0.clear();
+        Some(batch)
+    }
+
     fn flush(&mut self, messages: &broadcast::Sender<ByteString>) {
-        if !self.0.is_empty() {
-            let batch = batch_of(self.0.iter().map(|f| &*f.json));
-            self.0.clear();
+        if let Some(batch) = self.take_batch() {
             let _ = messages.send(ByteString::from(batch));
         }
     }

@@ -18,7 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 mod hub;
 
 pub use hub::WsHub;
-use hub::{FLUSH_EVERY, Frame, FrameKind, batch_of};
+use hub::{FLUSH_EVERY, Frame, FrameKind, Gathered, batch_of};
 use std::sync::Arc;
 
 use crate::error::ApiError;
@@ -205,12 +205,7 @@ async fn pump_messages(
     mut messages: tokio::sync::broadcast::Receiver<bytestring::ByteString>,
     snapshot: Vec<Value>,
 ) {
-    let snapshot: Vec<String> = snapshot.iter().map(Value::to_string).collect();
-    if session
-        .text(batch_of(snapshot.iter().map(String::as_str)))
-        .await
-        .is_err()
-    {
+    if send_snapshot(&mut session, &snapshot).await.is_err() {
         return;
     }
     loop {
@@ -245,15 +240,10 @@ async fn pump(
     snapshot: Vec<Value>,
     only: Option<JobId>,
 ) {
-    let snapshot: Vec<String> = snapshot.iter().map(Value::to_string).collect();
-    if session
-        .text(batch_of(snapshot.iter().map(String::as_str)))
-        .await
-        .is_err()
-    {
+    if send_snapshot(&mut session, &snapshot).await.is_err() {
         return;
     }
-    let mut gathered: Vec<Arc<Frame>> = Vec::new();
+    let mut gathered = Gathered::default();
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     loop {
         tokio::select! {
@@ -267,12 +257,7 @@ async fn pump(
                         return;
                     }
                 }
-                Ok(frame) => {
-                    if frame.kind == FrameKind::Progress {
-                        gathered.retain(|g| !(g.kind == FrameKind::Progress && g.job_id == frame.job_id));
-                    }
-                    gathered.push(frame);
-                }
+                Ok(frame) => gathered.push(frame),
                 Err(RecvError::Lagged(count)) => {
                     if flush_gathered(&mut session, &mut gathered).await.is_err()
                         || session.text(json!({"type": "lost", "count": count}).to_string()).await.is_err()
@@ -297,14 +282,20 @@ async fn pump(
     let _ = session.close(None).await;
 }
 
+/// The snapshot a client gets first, as one batch.
+async fn send_snapshot(session: &mut Session, snapshot: &[Value]) -> Result<(), actix_ws::Closed> {
+    let snapshot: Vec<String> = snapshot.iter().map(Value::to_string).collect();
+    session
+        .text(batch_of(snapshot.iter().map(String::as_str)))
+        .await
+}
+
 async fn flush_gathered(
     session: &mut Session,
-    gathered: &mut Vec<Arc<Frame>>,
+    gathered: &mut Gathered,
 ) -> Result<(), actix_ws::Closed> {
-    if gathered.is_empty() {
-        return Ok(());
+    match gathered.take_batch() {
+        Some(batch) => session.text(batch).await,
+        None => Ok(()),
     }
-    let text = batch_of(gathered.iter().map(|f| &*f.json));
-    gathered.clear();
-    session.text(text).await
 }
