@@ -17,6 +17,7 @@ use earmark_api::auth::ApiKeyHash;
 use earmark_api::data_dir::DataDir;
 use earmark_api::state::AppState;
 use earmark_api::tools::{ToolPaths, ToolProbe};
+use earmark_blackbox::wrk::{latency_ms, requests_per_second};
 use earmark_core::ports::JobHandler;
 use earmark_core::{Asin, JobStatus, NewJob, TaskType};
 use earmark_jobs::testing::StandIn;
@@ -54,28 +55,7 @@ fn wrk(addr: &str, seconds: u64) -> (f64, f64) {
         .output()
         .expect("wrk (apt-get install wrk)");
     let text = String::from_utf8_lossy(&out.stdout);
-    let rps = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| {
-            let v = v.trim();
-            if let Some(ms) = v.strip_suffix("ms") {
-                ms.parse().unwrap_or(f64::NAN)
-            } else if let Some(us) = v.strip_suffix("us") {
-                us.parse::<f64>().unwrap_or(f64::NAN) / 1000.0
-            } else if let Some(s) = v.strip_suffix('s') {
-                s.parse::<f64>().unwrap_or(f64::NAN) * 1000.0
-            } else {
-                f64::NAN
-            }
-        })
-        .unwrap_or(f64::NAN);
-    (rps, p99)
+    (requests_per_second(&text), latency_ms(&text, "99%"))
 }
 
 /// An authenticated `/ws/jobs` client, reads timing out after `read_timeout`.

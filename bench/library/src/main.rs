@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use earmark_audible::record::book_record;
 use earmark_blackbox::fake_audible::library_item;
+use earmark_blackbox::wrk::{latency_ms, requests_per_second};
 use earmark_core::library_sync::LibrarySync;
 use earmark_core::ports::{Cancelled, JobContext, LibraryRepo, LibrarySource};
 use earmark_core::{BookRecord, Job, JobId, JobStatus, TaskType};
@@ -157,24 +158,6 @@ fn reference_load(url: &str, script: &Path) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-fn median_ms(text: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("50%"))
-        .map(|v| {
-            let v = v.trim();
-            if let Some(ms) = v.strip_suffix("ms") {
-                ms.parse().unwrap_or(f64::NAN)
-            } else if let Some(us) = v.strip_suffix("us") {
-                us.parse::<f64>().unwrap_or(f64::NAN) / 1000.0
-            } else if let Some(s) = v.strip_suffix('s') {
-                s.parse::<f64>().unwrap_or(f64::NAN) * 1000.0
-            } else {
-                f64::NAN
-            }
-        })
-        .unwrap_or(f64::NAN)
-}
-
 /// `wrk` on `url` for `seconds` with one connection (one client: latency, not queueing):
 /// (median ms, requests/s).
 fn wrk(url: &str, seconds: u64, auth: bool) -> (f64, f64) {
@@ -194,12 +177,7 @@ fn wrk(url: &str, seconds: u64, auth: bool) -> (f64, f64) {
         !text.contains("Non-2xx"),
         "{url} answered errors under load:\n{text}"
     );
-    let rps = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
-    (median_ms(&text), rps)
+    (latency_ms(&text, "50%"), requests_per_second(&text))
 }
 
 fn curl(url: &str, to: &Path) {
