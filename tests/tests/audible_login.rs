@@ -47,6 +47,15 @@ fn start_login(server: &Server, profile: &str) -> (String, String) {
 
 /// What the real audible-cli prints for `args` on earmark's config dir, its network sent to
 /// `fake`.
+/// `POST /auth/audible/login/{login_id}` with what the browser ended on.
+fn finish_login(server: &Server, login_id: &str, redirect_url: &str) -> earmark_blackbox::Reply {
+    server.post_json(
+        &format!("/auth/audible/login/{login_id}"),
+        &json!({ "redirect_url": redirect_url }),
+        &[KEY],
+    )
+}
+
 fn audible_cli_says(cwd: &Path, fake: &FakeAudible, args: &[&str]) -> String {
     let out = std::process::Command::new(audible_cli())
         .args(args)
@@ -73,11 +82,7 @@ fn a_web_login_yields_a_profile_audible_cli_uses_to_sync() {
 
     let (login_id, url) = start_login(&server, "web");
     let landing = fake.log_in(&url, "amazon-code-1");
-    let finished = server.post_json(
-        &format!("/auth/audible/login/{login_id}"),
-        &json!({"redirect_url": landing}),
-        &[KEY],
-    );
+    let finished = finish_login(&server, &login_id, &landing);
     assert_eq!(finished.status, 201, "{}", finished.text());
     let profile = finished.json();
     assert_eq!(profile["name"], "web");
@@ -135,11 +140,7 @@ fn a_web_login_yields_a_profile_audible_cli_uses_to_sync() {
     );
 
     // The same login cannot be finished twice.
-    let again = server.post_json(
-        &format!("/auth/audible/login/{login_id}"),
-        &json!({"redirect_url": landing}),
-        &[KEY],
-    );
+    let again = finish_login(&server, &login_id, &landing);
     assert_eq!(
         (again.status, again.json()["code"].clone()),
         (404, json!("login_not_found"))
@@ -177,10 +178,10 @@ fn bad_logins_are_refused_with_what_to_do() {
     assert_eq!(bad.status, 422);
 
     let (login_id, _) = start_login(&server, "p");
-    let no_code = server.post_json(
-        &format!("/auth/audible/login/{login_id}"),
-        &json!({"redirect_url": "https://www.amazon.com/ap/maplanding?openid.mode=cancel"}),
-        &[KEY],
+    let no_code = finish_login(
+        &server,
+        &login_id,
+        "https://www.amazon.com/ap/maplanding?openid.mode=cancel",
     );
     assert_eq!(no_code.status, 422, "{}", no_code.text());
     assert_eq!(no_code.json()["code"], "invalid_account_request");
@@ -192,11 +193,7 @@ fn bad_logins_are_refused_with_what_to_do() {
     );
 
     let (login_id, _) = start_login(&server, "p");
-    let refused = server.post_json(
-        &format!("/auth/audible/login/{login_id}"),
-        &json!({"redirect_url": "never-issued-code"}),
-        &[KEY],
-    );
+    let refused = finish_login(&server, &login_id, "never-issued-code");
     assert_eq!(refused.status, 422, "{}", refused.text());
     assert_eq!(refused.json()["code"], "login_refused");
     assert!(
@@ -212,11 +209,7 @@ fn profiles_are_imported_made_primary_and_removed() {
     let server = serve(cwd.path(), &fake);
     let (login_id, url) = start_login(&server, "first");
     let landing = fake.log_in(&url, "code-first");
-    let finished = server.post_json(
-        &format!("/auth/audible/login/{login_id}"),
-        &json!({"redirect_url": landing}),
-        &[KEY],
-    );
+    let finished = finish_login(&server, &login_id, &landing);
     assert_eq!(finished.status, 201, "{}", finished.text());
 
     // An auth file made elsewhere (here: the same shape the test fixtures write).

@@ -3,6 +3,7 @@
 
 pub mod job_queue;
 pub mod library_browse;
+pub mod library_files;
 pub mod library_repo;
 
 use std::sync::Arc;

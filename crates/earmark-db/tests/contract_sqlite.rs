@@ -22,4 +22,5 @@ async fn setup() -> Option<Sqlite> {
 
 earmark_contract::library_repo_contract!(setup);
 earmark_contract::library_browse_contract!(setup);
+earmark_contract::library_files_contract!(setup);
 earmark_contract::job_queue_contract!(setup);
