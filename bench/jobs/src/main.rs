@@ -205,30 +205,24 @@ async fn server_side() {
             .await
             .expect("finish");
     }
-    let ws_hub = earmark_api::routes::ws::WsHub::start(engine.subscribe());
-    let state = AppState {
-        db: db.clone(),
+    let state = AppState::new(
+        db.clone(),
         data_dir,
-        tools: Arc::new(ToolProbe::new(ToolPaths {
+        Arc::new(ToolProbe::new(ToolPaths {
             ffmpeg: "ffmpeg".into(),
             audible_cli: "audible".into(),
             aaxtomp3: None,
         })),
-        engine: engine.clone(),
-        ws_hub,
-        metrics: Arc::default(),
-        stream_cache: Arc::default(),
-        tokens: earmark_api::auth::tokens::TokenSigner::new([42; 32]),
-        auth_failures: Arc::default(),
-        accounts: Arc::new(earmark_audible::AccountHelper {
+        engine.clone(),
+        earmark_api::auth::tokens::TokenSigner::new([42; 32]),
+        Arc::new(earmark_audible::AccountHelper {
             cli: "/nonexistent/audible".into(),
             python: "/nonexistent/python".into(),
             script: "/nonexistent/helper.py".into(),
             config_dir: "/nonexistent".into(),
             timeout: std::time::Duration::from_secs(5),
         }),
-        logins: Arc::default(),
-    };
+    );
     let server =
         HttpServer::new(move || earmark_api::app::build(state.clone(), ApiKeyHash::of(KEY)))
             .bind(("127.0.0.1", 0))

@@ -75,7 +75,6 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         aaxtomp3: settings.converter.aaxtomp3.clone(),
     }));
     let engine = start_engine(&settings, &db, &data_dir).await?;
-    let ws_hub = crate::routes::ws::WsHub::start(engine.subscribe());
     let tokens = crate::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
     let accounts = Arc::new(earmark_audible::AccountHelper {
         cli: settings.audible.cli.clone(),
@@ -85,19 +84,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         config_dir: settings.audible_config_dir(),
         timeout: Duration::from_secs(120),
     });
-    let state = AppState {
-        db,
-        data_dir,
-        tools,
-        engine,
-        ws_hub,
-        metrics: Arc::default(),
-        stream_cache: Arc::default(),
-        tokens,
-        auth_failures: Arc::default(),
-        accounts,
-        logins: Arc::default(),
-    };
+    let state = AppState::new(db, data_dir, tools, engine, tokens, accounts);
 
     let bind = settings.server.bind.clone();
     let server = HttpServer::new(move || crate::app::build(state.clone(), key.clone()))

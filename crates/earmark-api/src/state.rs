@@ -34,3 +34,32 @@ pub struct AppState {
     /// Logins between their two calls.
     pub logins: Arc<crate::routes::auth::audible::PendingLogins>,
 }
+
+impl AppState {
+    /// The state over these parts, with what every deployment builds the same way made fresh:
+    /// the WebSocket hub on `engine`'s events, metrics, the stream cache, the failed-attempt
+    /// counter and the table of pending logins. Needs a runtime (the hub is a task).
+    pub fn new(
+        db: Database,
+        data_dir: DataDir,
+        tools: Arc<ToolProbe>,
+        engine: earmark_jobs::Engine,
+        tokens: crate::auth::tokens::TokenSigner,
+        accounts: Arc<dyn earmark_core::ports::AudibleAccounts>,
+    ) -> Self {
+        let ws_hub = crate::routes::ws::WsHub::start(engine.subscribe());
+        Self {
+            db,
+            data_dir,
+            tools,
+            engine,
+            ws_hub,
+            metrics: Arc::default(),
+            stream_cache: Arc::default(),
+            tokens,
+            auth_failures: Arc::default(),
+            accounts,
+            logins: Arc::default(),
+        }
+    }
+}

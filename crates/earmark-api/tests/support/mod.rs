@@ -34,30 +34,24 @@ pub fn state_with_handlers(
         earmark_jobs::EngineConfig::new(data_dir.root().join("logs"), data_dir.tmp(), 2, 1);
     config.poll_interval = std::time::Duration::from_millis(100);
     let engine = earmark_jobs::Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
-    let ws_hub = earmark_api::routes::ws::WsHub::start(engine.subscribe());
-    AppState {
-        engine,
+    AppState::new(
         db,
         data_dir,
-        tools: Arc::new(ToolProbe::new(ToolPaths {
+        Arc::new(ToolProbe::new(ToolPaths {
             ffmpeg: "/nonexistent/ffmpeg".into(),
             audible_cli: "/nonexistent/audible".into(),
             aaxtomp3: None,
         })),
-        ws_hub,
-        metrics: Arc::default(),
-        stream_cache: Arc::default(),
-        tokens: earmark_api::auth::tokens::TokenSigner::new([42; 32]),
-        auth_failures: Arc::default(),
-        accounts: Arc::new(earmark_audible::AccountHelper {
+        engine,
+        earmark_api::auth::tokens::TokenSigner::new([42; 32]),
+        Arc::new(earmark_audible::AccountHelper {
             cli: "/nonexistent/audible".into(),
             python: "/nonexistent/python".into(),
             script: "/nonexistent/helper.py".into(),
             config_dir: "/nonexistent".into(),
             timeout: std::time::Duration::from_secs(5),
         }),
-        logins: Arc::default(),
-    }
+    )
 }
 
 /// The application for `state`, unlocked by [`KEY`].
