@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Most addresses tracked at once; older windows are dropped first when it is reached.
@@ -15,6 +16,9 @@ pub struct FailedAuth {
     max_failures: u32,
     window: Duration,
     seen: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// Whether `seen` may hold anything: every authenticated request calls
+    /// [`FailedAuth::succeeded`], and it should not take the lock when nobody ever failed.
+    any: AtomicBool,
 }
 
 impl Default for FailedAuth {
@@ -31,11 +35,15 @@ impl FailedAuth {
             max_failures: max_failures.max(1),
             window,
             seen: Mutex::new(HashMap::new()),
+            any: AtomicBool::new(false),
         }
     }
 
     /// How long `ip` must wait, when it has failed too often in the current window.
     pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
+        if !self.any.load(Ordering::Relaxed) {
+            return None;
+        }
         let seen = self.seen.lock().ok()?;
         let (failures, since) = seen.get(&ip)?;
         let elapsed = since.elapsed();
@@ -52,6 +60,7 @@ impl FailedAuth {
             let window = self.window;
             seen.retain(|_, (_, since)| since.elapsed() < window);
         }
+        self.any.store(true, Ordering::Relaxed);
         let now = Instant::now();
         let entry = seen.entry(ip).or_insert((0, now));
         if entry.1.elapsed() >= self.window {
@@ -62,8 +71,14 @@ impl FailedAuth {
 
     /// Forgets `ip`'s failures after it authenticated.
     pub fn succeeded(&self, ip: IpAddr) {
+        if !self.any.load(Ordering::Relaxed) {
+            return;
+        }
         if let Ok(mut seen) = self.seen.lock() {
             seen.remove(&ip);
+            if seen.is_empty() {
+                self.any.store(false, Ordering::Relaxed);
+            }
         }
     }
 }
