@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod conversion;
 pub mod domain;
 pub mod library_sync;
 pub mod ports;
@@ -17,5 +18,5 @@ pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskT
 pub use domain::library_query::{
     BookPage, BookQuery, BookSortKey, SeriesCount, SeriesSummary, SortDirection,
 };
-pub use domain::naming::{NamingScheme, NamingSchemeError};
+pub use domain::naming::{NamingScheme, NamingSchemeError, safe_file_name, safe_relative_path};
 pub use domain::secret::{ActivationBytes, ActivationBytesError};

@@ -1,5 +1,8 @@
 //! The fixtures are only worth something if real ffmpeg decrypts them to the source's audio.
-#![expect(clippy::unwrap_used, reason = "a test helper: a failed ffprobe run fails the test")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test helper: a failed ffprobe run fails the test"
+)]
 
 use std::path::Path;
 use std::process::Command;

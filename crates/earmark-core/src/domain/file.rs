@@ -26,6 +26,8 @@ wire_enum! {
         Converted => "converted",
         /// One chapter of a chapter-mode conversion.
         ConvertedChapter => "converted_chapter",
+        /// The `.m3u` playlist of a chapter-mode conversion.
+        Playlist => "playlist",
     }
 }
 

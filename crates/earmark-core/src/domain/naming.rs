@@ -119,6 +119,79 @@ impl NamingScheme {
     }
 }
 
+impl NamingScheme {
+    /// The scheme with every variable replaced by `value(name)`, the way AAXtoMP3's
+    /// `eval echo` leaves it: runs of whitespace become one space, ends are trimmed. A value
+    /// never contributes a `/` (AAXtoMP3 strips them from metadata), so only the scheme's own
+    /// slashes make directories. The result is a relative path; pass it through
+    /// [`safe_relative_path`] before using it.
+    pub fn render(&self, value: impl Fn(&str) -> String) -> String {
+        let raw = self.0.as_str();
+        let mut out = String::new();
+        let mut rest = raw;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let (name, len) = if let Some(braced) = after.strip_prefix('{') {
+                let end = braced.find('}').unwrap_or(braced.len());
+                (&braced[..end], (end + 2).min(after.len()))
+            } else {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            };
+            out.push_str(&value(name).replace('/', ""));
+            rest = &after[len..];
+        }
+        out.push_str(rest);
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Characters a file name keeps besides letters and digits; anything else becomes `_`.
+const SAFE_NAME_PUNCTUATION: &str = " -_.,()[]+#'&!@%=";
+
+/// The longest file name component kept, in bytes (filesystems allow 255).
+const MAX_COMPONENT_BYTES: usize = 200;
+
+/// `raw` as one file name that is safe on any filesystem and inert in any shell: control
+/// characters, quotes, `$`, backticks, `*`, `?`, `/`, `\`, `:` and the like become `_`; a
+/// leading dot (hidden files, `..`) becomes `_`; an empty name becomes `_`.
+pub fn safe_file_name(raw: &str) -> String {
+    let mut name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || SAFE_NAME_PUNCTUATION.contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    name = name.trim().to_owned();
+    if name.starts_with('.') {
+        name.replace_range(..1, "_");
+    }
+    while name.len() > MAX_COMPONENT_BYTES {
+        name.pop();
+    }
+    if name.is_empty() {
+        "_".to_owned()
+    } else {
+        name
+    }
+}
+
+/// `raw` split at `/` into safe components ([`safe_file_name`]), empty ones dropped: the
+/// result can never be absolute or leave the directory it is joined to.
+pub fn safe_relative_path(raw: &str) -> std::path::PathBuf {
+    raw.split('/')
+        .filter(|part| !part.trim().is_empty())
+        .map(safe_file_name)
+        .collect()
+}
+
 impl fmt::Display for NamingScheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -172,5 +245,32 @@ mod tests {
             "$chapter"
         );
         assert!(NamingScheme::parse("   ", false).is_err());
+    }
+
+    #[test]
+    fn rendering_fills_variables_and_never_lets_a_value_make_a_directory() {
+        let scheme = NamingScheme::parse("${artist}/$series_sequence  -  $title", false).unwrap();
+        let rendered = scheme.render(|name| match name {
+            "artist" => "Ann / Bob".into(),
+            "title" => "$(touch x) ../up".into(),
+            _ => String::new(),
+        });
+        assert_eq!(rendered, "Ann Bob/ - $(touch x) ..up");
+        let path = safe_relative_path(&rendered);
+        assert_eq!(path, std::path::PathBuf::from("Ann Bob/- _(touch x) ..up"));
+    }
+
+    #[test]
+    fn safe_names_are_inert_and_stay_inside() {
+        assert_eq!(safe_file_name("a*b?c\"d`e\nf:g"), "a_b_c_d_e_f_g");
+        assert_eq!(safe_file_name(".."), "_.");
+        assert_eq!(safe_file_name(".hidden"), "_hidden");
+        assert_eq!(safe_file_name("  "), "_");
+        assert_eq!(safe_file_name("Ünïcödé Title (1)"), "Ünïcödé Title (1)");
+        assert_eq!(
+            safe_relative_path("/../a//b/"),
+            std::path::PathBuf::from("_./a/b")
+        );
+        assert_eq!(safe_file_name(&"x".repeat(300)).len(), 200);
     }
 }

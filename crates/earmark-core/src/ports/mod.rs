@@ -3,12 +3,17 @@
 //! A port's doc comment is its contract; every adapter passes the same contract test suite.
 
 pub mod audible_accounts;
+pub mod converter;
 pub mod job_handler;
 pub mod job_queue;
 pub mod library_repo;
 pub mod library_source;
 
 pub use audible_accounts::{AccountsError, AudibleAccounts, AudibleProfile, LoginStart};
+pub use converter::{
+    BookTags, ConversionInput, ConversionOutput, ConversionRequest, ConvertError, Converter,
+    OutputStore, PlaceError, PlacedFile, ProducedFile,
+};
 pub use job_handler::{Cancelled, FailureClass, JobContext, JobFailure, JobHandler};
 pub use job_queue::{Enqueued, JobPage, JobQueue, JobQueueError, RecoveryReport};
 pub use library_repo::{LibraryRepo, LibraryRepoError};

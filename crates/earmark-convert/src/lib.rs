@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+mod ffmpeg_engine;
+mod layout;
+mod probe;
+mod store;
+mod tool;
+mod verify;
+
+pub use ffmpeg_engine::FfmpegConverter;
+pub use probe::{Decryption, Ffmpeg, check_decodes, decryption, duration_ms, embedded_chapters};
+pub use store::FsOutputStore;
+pub use verify::{DURATION_TOLERANCE_MS, verify_outputs};

@@ -1,0 +1,215 @@
+//! What ffprobe and ffmpeg say about a file: its length, its chapters, whether it decodes.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use earmark_core::Chapter;
+use earmark_core::ports::{ConversionInput, ConvertError};
+use earmark_process::{ProcessSpec, Redactor};
+
+use crate::tool::capture;
+
+/// How long one probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The ffmpeg and ffprobe programs.
+#[derive(Debug, Clone)]
+pub struct Ffmpeg {
+    /// `ffmpeg`.
+    pub ffmpeg: PathBuf,
+    /// `ffprobe`.
+    pub ffprobe: PathBuf,
+}
+
+impl Ffmpeg {
+    /// `ffmpeg` as configured, and the `ffprobe` beside it (or on `PATH` when `ffmpeg` is a
+    /// bare name).
+    pub fn new(ffmpeg: impl Into<PathBuf>) -> Self {
+        let ffmpeg = ffmpeg.into();
+        let ffprobe = if ffmpeg.components().count() > 1 {
+            ffmpeg.with_file_name("ffprobe")
+        } else {
+            PathBuf::from("ffprobe")
+        };
+        Self { ffmpeg, ffprobe }
+    }
+}
+
+/// The decryption options for an input, and the secrets in them (to redact).
+#[derive(Debug, Clone, Default)]
+pub struct Decryption {
+    /// `-activation_bytes X` or `-audible_key K -audible_iv I`.
+    pub args: Vec<OsString>,
+    /// The values to mask in logs.
+    pub redactor: Redactor,
+}
+
+/// How ffmpeg decrypts `input`: the voucher's key and iv for AAXC, the activation bytes for
+/// AAX.
+///
+/// # Errors
+/// [`ConvertError::BadInput`] when the voucher or the activation bytes are missing.
+pub async fn decryption(input: &ConversionInput) -> Result<Decryption, ConvertError> {
+    let mut out = Decryption::default();
+    if input.is_aaxc() {
+        let (key, iv) = voucher_key_iv(input).await?;
+        out.redactor.add(key.clone());
+        out.redactor.add(iv.clone());
+        out.args = vec![
+            "-audible_key".into(),
+            key.into(),
+            "-audible_iv".into(),
+            iv.into(),
+        ];
+    } else {
+        let bytes = input.activation_bytes.as_ref().ok_or_else(|| {
+            ConvertError::BadInput("an AAX file needs the account's activation bytes".into())
+        })?;
+        out.redactor.add(bytes.expose());
+        out.args = vec!["-activation_bytes".into(), bytes.expose().into()];
+    }
+    Ok(out)
+}
+
+/// The key and iv from the AAXC's voucher (`content_license.license_response`).
+async fn voucher_key_iv(input: &ConversionInput) -> Result<(String, String), ConvertError> {
+    let path = input.voucher.as_ref().ok_or_else(|| {
+        ConvertError::BadInput("an AAXC file needs its .voucher: download the book again".into())
+    })?;
+    let raw = tokio::fs::read(path).await.map_err(|e| {
+        ConvertError::BadInput(format!("cannot read the voucher {}: {e}", path.display()))
+    })?;
+    let doc: serde_json::Value = serde_json::from_slice(&raw)
+        .map_err(|e| ConvertError::BadInput(format!("the voucher is not JSON: {e}")))?;
+    let field = |name: &str| {
+        doc.pointer(&format!("/content_license/license_response/{name}"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ConvertError::BadInput(format!(
+                    "the voucher has no 32-hex-digit `{name}`: download the book again"
+                ))
+            })
+    };
+    Ok((field("key")?, field("iv")?))
+}
+
+fn probe_spec(program: &Path, args: Vec<OsString>, redactor: &Redactor) -> ProcessSpec {
+    let mut spec = ProcessSpec::new(program, args);
+    spec.timeout = Some(PROBE_TIMEOUT);
+    spec.redactor = redactor.clone();
+    spec
+}
+
+/// The file's duration in milliseconds.
+///
+/// # Errors
+/// [`ConvertError::Verification`] when ffprobe cannot read it.
+pub async fn duration_ms(
+    tools: &Ffmpeg,
+    path: &Path,
+    decrypt: &Decryption,
+) -> Result<u64, ConvertError> {
+    let mut args: Vec<OsString> = vec!["-v".into(), "error".into()];
+    args.extend(decrypt.args.iter().cloned());
+    args.extend(
+        ["-show_entries", "format=duration", "-of", "csv=p=0"]
+            .iter()
+            .map(OsString::from),
+    );
+    args.push(path.into());
+    let out = capture(&probe_spec(&tools.ffprobe, args, &decrypt.redactor)).await?;
+    let seconds = out
+        .stdout
+        .first()
+        .and_then(|l| l.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| {
+            ConvertError::Verification(format!(
+                "{} has no readable duration: {}",
+                path.display(),
+                out.stderr.join(" ")
+            ))
+        })?;
+    Ok((seconds * 1000.0).round() as u64)
+}
+
+/// The chapter marks inside the file itself.
+///
+/// # Errors
+/// [`ConvertError::BadInput`] when ffprobe cannot read them.
+pub async fn embedded_chapters(
+    tools: &Ffmpeg,
+    path: &Path,
+    decrypt: &Decryption,
+) -> Result<Vec<Chapter>, ConvertError> {
+    let mut args: Vec<OsString> = vec!["-v".into(), "error".into()];
+    args.extend(decrypt.args.iter().cloned());
+    args.extend(["-show_chapters", "-of", "json"].iter().map(OsString::from));
+    args.push(path.into());
+    let out = capture(&probe_spec(&tools.ffprobe, args, &decrypt.redactor)).await?;
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout.join("\n"))
+        .map_err(|e| ConvertError::BadInput(format!("cannot read the chapters: {e}")))?;
+    let seconds = |c: &serde_json::Value, key: &str| {
+        c.get(key)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|s| s.parse::<f64>().ok())
+            .map_or(0, |s| (s * 1000.0).round() as u64)
+    };
+    Ok(doc
+        .get("chapters")
+        .and_then(serde_json::Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|c| {
+                    let start = seconds(c, "start_time");
+                    Chapter {
+                        title: c
+                            .pointer("/tags/title")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        start_offset_ms: start,
+                        length_ms: seconds(c, "end_time").saturating_sub(start),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Whether the file decodes at its start and at its end (a full decode of a 30-hour book
+/// would take longer than its conversion).
+///
+/// # Errors
+/// [`ConvertError::Verification`] naming the file and ffmpeg's complaint.
+pub async fn check_decodes(tools: &Ffmpeg, path: &Path) -> Result<(), ConvertError> {
+    for window in [["-t", "2"], ["-sseof", "-2"]] {
+        let mut args: Vec<OsString> = vec!["-v".into(), "error".into(), "-nostdin".into()];
+        if window[0] == "-sseof" {
+            args.extend(window.iter().map(OsString::from));
+            args.push("-i".into());
+            args.push(path.into());
+        } else {
+            args.push("-i".into());
+            args.push(path.into());
+            args.extend(window.iter().map(OsString::from));
+        }
+        args.extend(
+            ["-map", "0:a:0", "-f", "null", "-"]
+                .iter()
+                .map(OsString::from),
+        );
+        let out = capture(&probe_spec(&tools.ffmpeg, args, &Redactor::default())).await?;
+        if !out.status.success() || !out.stderr.is_empty() {
+            return Err(ConvertError::Verification(format!(
+                "{} does not decode: {}",
+                path.display(),
+                out.stderr.join(" ")
+            )));
+        }
+    }
+    Ok(())
+}

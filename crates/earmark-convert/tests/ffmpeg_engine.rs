@@ -1,0 +1,179 @@
+//! The native engine on real encrypted input, for each format and mode.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test on any error"
+)]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use earmark_convert::{Ffmpeg, FfmpegConverter};
+use earmark_core::ports::Converter;
+use earmark_core::{ConversionMode, FileKind, OutputFormat};
+use earmark_fixtures::{SyntheticBook, moov_before_mdat};
+use support::{Recorder, book, pcm, probe, request, tree};
+
+fn engine() -> FfmpegConverter {
+    FfmpegConverter::new(Ffmpeg::new("ffmpeg"), Duration::from_secs(120))
+}
+
+fn duration(path: &Path) -> f64 {
+    probe(path)["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn m4b_from_aax_is_a_bit_exact_copy_with_chapters_cover_and_moov_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), false, &SyntheticBook::short(2));
+    let ctx = Recorder::new(&dir.path().join("work"));
+    let out = dir.path().join("out");
+    let req = request(&files, OutputFormat::M4b, ConversionMode::Single, &out);
+    let result = engine().convert(&req, &ctx).await.unwrap();
+
+    assert_eq!(
+        tree(&out),
+        ["Audiobook/Ada Fixture/The Synthetic Book/The Synthetic Book.m4b"]
+    );
+    assert_eq!(result.files.len(), 1);
+    assert_eq!(result.files[0].kind, FileKind::Converted);
+    assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+    let m4b = out.join(&result.files[0].relative);
+    assert!(
+        pcm(&m4b) == pcm(&files.plain),
+        "decoded audio differs from the source"
+    );
+    let info = probe(&m4b);
+    let titles: Vec<&str> = info["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tags"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Opening Credits", "Chapter One", "Chapter Two"]);
+    let streams = info["streams"].as_array().unwrap();
+    assert!(
+        streams
+            .iter()
+            .any(|s| s["disposition"]["attached_pic"] == 1),
+        "no cover: {streams:?}"
+    );
+    assert_eq!(info["format"]["tags"]["title"], "The Synthetic Book");
+    assert_eq!(info["format"]["tags"]["composer"], "Nora Reader");
+    assert!(moov_before_mdat(&std::fs::read(&m4b).unwrap()));
+    // Progress came from ffmpeg's own report and reached the end.
+    let progress = ctx.progress.lock().unwrap().clone();
+    assert!(
+        progress.len() >= 2 && progress.iter().any(|p| *p > 90.0),
+        "{progress:?}"
+    );
+    // The activation bytes never reach the log.
+    let log = ctx.log_text();
+    assert!(log.contains("-activation_bytes"), "{log}");
+    assert!(!log.contains(earmark_fixtures::ACTIVATION_BYTES), "{log}");
+}
+
+#[tokio::test]
+async fn every_lossy_format_from_aaxc_keeps_the_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), true, &SyntheticBook::short(2));
+    let source = duration(&files.plain);
+    for format in [
+        OutputFormat::Mp3,
+        OutputFormat::Flac,
+        OutputFormat::Opus,
+        OutputFormat::M4a,
+    ] {
+        let ctx = Recorder::new(&dir.path().join(format!("work-{format}")));
+        let out = dir.path().join(format!("out-{format}"));
+        let req = request(&files, format, ConversionMode::Single, &out);
+        let result = engine().convert(&req, &ctx).await.unwrap();
+        let file = out.join(&result.files[0].relative);
+        assert_eq!(file.extension().unwrap(), format.extension());
+        assert!(
+            (duration(&file) - source).abs() < 0.1,
+            "{format}: {} vs {source}",
+            duration(&file)
+        );
+        let log = ctx.log_text();
+        assert!(
+            !log.contains(&earmark_fixtures::hex(&earmark_fixtures::AAXC_KEY)),
+            "{log}"
+        );
+        assert!(
+            !log.contains(&earmark_fixtures::hex(&earmark_fixtures::AAXC_IV)),
+            "{log}"
+        );
+        if format == OutputFormat::Opus {
+            assert_eq!(
+                result.warnings.len(),
+                1,
+                "opus gets no cover: {:?}",
+                result.warnings
+            );
+        } else {
+            assert!(
+                result.warnings.is_empty(),
+                "{format}: {:?}",
+                result.warnings
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn chapter_mode_writes_one_file_per_chapter_and_a_playlist() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), false, &SyntheticBook::short(2));
+    let out = dir.path().join("out");
+    let ctx = Recorder::new(&dir.path().join("work"));
+    let req = request(&files, OutputFormat::Mp3, ConversionMode::Chapters, &out);
+    let result = engine().convert(&req, &ctx).await.unwrap();
+    let base = "Audiobook/Ada Fixture/The Synthetic Book";
+    assert_eq!(
+        tree(&out),
+        [
+            format!("{base}/The Synthetic Book-1 Opening Credits.mp3"),
+            format!("{base}/The Synthetic Book-2 Chapter One.mp3"),
+            format!("{base}/The Synthetic Book-3 Chapter Two.mp3"),
+            format!("{base}/The Synthetic Book.m3u"),
+        ]
+    );
+    let kinds: Vec<FileKind> = result.files.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            FileKind::ConvertedChapter,
+            FileKind::ConvertedChapter,
+            FileKind::ConvertedChapter,
+            FileKind::Playlist
+        ]
+    );
+    let playlist = std::fs::read_to_string(out.join(base).join("The Synthetic Book.m3u")).unwrap();
+    assert!(playlist.starts_with("#EXTM3U\n#EXTINF:2,The Synthetic Book - Opening Credits\nThe Synthetic Book-1 Opening Credits.mp3\n"), "{playlist}");
+    let second = probe(&out.join(base).join("The Synthetic Book-2 Chapter One.mp3"));
+    assert_eq!(second["format"]["tags"]["title"], "Chapter One");
+    assert_eq!(second["format"]["tags"]["track"], "2/3");
+}
+
+#[tokio::test]
+async fn wrong_activation_bytes_fail_with_the_reason_and_leave_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), false, &SyntheticBook::short(1));
+    let out = dir.path().join("out");
+    let ctx = Recorder::new(&dir.path().join("work"));
+    let mut req = request(&files, OutputFormat::M4b, ConversionMode::Single, &out);
+    req.input.activation_bytes = Some(earmark_core::ActivationBytes::parse("deadbeef").unwrap());
+    let err = engine().convert(&req, &ctx).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("mismatch in checksums") || text.contains("readable"),
+        "{text}"
+    );
+}

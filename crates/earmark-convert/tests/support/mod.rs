@@ -1,0 +1,148 @@
+//! What the converter tests share: a job context that records, and book fixtures.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use earmark_core::ports::{BookTags, Cancelled, ConversionInput, ConversionRequest, JobContext};
+use earmark_core::{ActivationBytes, ConversionMode, Job, OutputFormat};
+use earmark_fixtures::{ACTIVATION_BYTES, DownloadedBook, SyntheticBook, downloaded_book};
+
+/// A job context that keeps every log line and progress report.
+pub struct Recorder {
+    job: Job,
+    work: PathBuf,
+    pub lines: Mutex<Vec<String>>,
+    pub progress: Mutex<Vec<f64>>,
+}
+
+impl Recorder {
+    pub fn new(work: &Path) -> Self {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "id": "0190f0f0-0000-7000-8000-000000000001", "task_type": "CONVERT",
+            "asin": "B0FIXTURE1", "params": {}, "status": "RUNNING", "progress_percent": 0.0,
+            "status_message": null, "log_file_path": null, "error": null, "attempts": 1,
+            "original_job_id": null, "created_at": "2026-01-01T00:00:00Z", "started_at": null,
+            "finished_at": null, "updated_at": "2026-01-01T00:00:00Z", "run_after": null
+        }))
+        .unwrap();
+        std::fs::create_dir_all(work).unwrap();
+        Self {
+            job,
+            work: work.to_path_buf(),
+            lines: Mutex::new(Vec::new()),
+            progress: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+}
+
+impl JobContext for Recorder {
+    fn job(&self) -> &Job {
+        &self.job
+    }
+    fn work_dir(&self) -> &Path {
+        &self.work
+    }
+    fn log(&self, line: &str) {
+        self.lines.lock().unwrap().push(line.to_owned());
+    }
+    fn progress(&self, percent: f64, _message: Option<&str>) {
+        self.progress.lock().unwrap().push(percent);
+    }
+    fn cancelled(&self) -> Cancelled<'_> {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// A downloaded book in `dir`.
+pub fn book(dir: &Path, aaxc: bool, book: &SyntheticBook) -> DownloadedBook {
+    downloaded_book(Path::new("ffmpeg"), dir, "B0FIXTURE1", book, aaxc).unwrap()
+}
+
+/// The request to convert `files` into `out`.
+pub fn request(
+    files: &DownloadedBook,
+    format: OutputFormat,
+    mode: ConversionMode,
+    out: &Path,
+) -> ConversionRequest {
+    ConversionRequest {
+        input: ConversionInput {
+            audio: files.audio.clone(),
+            voucher: files.voucher.clone(),
+            chapters: Some(files.chapters.clone()),
+            cover: Some(files.cover.clone()),
+            activation_bytes: Some(ActivationBytes::parse(ACTIVATION_BYTES).unwrap()),
+        },
+        tags: BookTags {
+            title: "The Synthetic Book".into(),
+            author: "Ada Fixture".into(),
+            narrator: "Nora Reader".into(),
+            year: "2021".into(),
+            genre: "Audiobook".into(),
+            ..BookTags::default()
+        },
+        format,
+        mode,
+        dir_scheme: None,
+        file_scheme: None,
+        chapter_scheme: None,
+        out_dir: out.to_path_buf(),
+    }
+}
+
+/// Decoded PCM of a file's first audio stream.
+pub fn pcm(path: &Path) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:a:0", "-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// ffprobe's JSON for a file: format, streams, chapters.
+pub fn probe(path: &Path) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_format",
+            "-show_streams",
+            "-show_chapters",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}

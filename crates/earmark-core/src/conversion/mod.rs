@@ -1,0 +1,294 @@
+//! The CONVERT job: a downloaded book through a [`Converter`] into the [`OutputStore`].
+//!
+//! The converter writes into the job's own scratch directory; only verified outputs are
+//! moved, each with an atomic rename, and only then does the library learn about them. A
+//! failed or cancelled conversion therefore leaves nothing under `converted/`.
+
+mod params;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+pub use params::ConvertParams;
+
+use crate::domain::asin::Asin;
+use crate::domain::book::{Book, BookUpdate};
+use crate::domain::file::{FileKind, NewStoredFile, StoredFile};
+use crate::domain::secret::ActivationBytes;
+use crate::ports::{
+    AccountsError, AudibleAccounts, BookTags, ConversionInput, ConversionRequest, ConvertError,
+    Converter, FailureClass, JobContext, JobFailure, JobHandler, LibraryRepo, LibraryRepoError,
+    OutputStore, PlaceError,
+};
+
+/// Room left free beyond the outputs' estimated size.
+pub const FREE_SPACE_MARGIN: u64 = 256 * 1024 * 1024;
+
+/// Runs CONVERT jobs.
+pub struct ConvertBook {
+    converter: Arc<dyn Converter>,
+    store: Arc<dyn OutputStore>,
+    repo: Arc<dyn LibraryRepo>,
+    accounts: Arc<dyn AudibleAccounts>,
+    /// Activation bytes per profile: fetched from Audible once, then reused.
+    activation: Mutex<HashMap<Option<String>, ActivationBytes>>,
+}
+
+impl ConvertBook {
+    /// A handler converting with `converter` into `store`; `accounts` supplies activation
+    /// bytes for AAX input.
+    pub fn new(
+        converter: Arc<dyn Converter>,
+        store: Arc<dyn OutputStore>,
+        repo: Arc<dyn LibraryRepo>,
+        accounts: Arc<dyn AudibleAccounts>,
+    ) -> Self {
+        Self {
+            converter,
+            store,
+            repo,
+            accounts,
+            activation: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn activation_bytes(&self, profile: Option<&str>) -> Result<ActivationBytes, JobFailure> {
+        let key = profile.map(str::to_owned);
+        if let Some(known) = self.cached(&key) {
+            return Ok(known);
+        }
+        let fetched = self
+            .accounts
+            .activation_bytes(profile)
+            .await
+            .map_err(|e| match e {
+                AccountsError::Tool(_) => JobFailure::new(
+                    FailureClass::Transient,
+                    format!("cannot get the account's activation bytes: {e}"),
+                ),
+                _ => JobFailure::permanent(format!(
+                    "cannot get the account's activation bytes ({e}): log in to Audible (POST /auth/audible/login), then retry"
+                )),
+            })?;
+        if let Ok(mut cache) = self.activation.lock() {
+            cache.insert(key, fetched.clone());
+        }
+        Ok(fetched)
+    }
+
+    fn cached(&self, key: &Option<String>) -> Option<ActivationBytes> {
+        self.activation.lock().ok()?.get(key).cloned()
+    }
+}
+
+fn repo_failure(e: LibraryRepoError) -> JobFailure {
+    match e {
+        LibraryRepoError::Unavailable(_) => JobFailure::new(
+            FailureClass::Transient,
+            format!("the database is unavailable: {e}"),
+        ),
+        other => JobFailure::permanent(other.to_string()),
+    }
+}
+
+/// The book's downloaded files, preferring the registered ones over the book's columns.
+fn input_of(book: &Book, files: &[StoredFile]) -> Result<(ConversionInput, u64), JobFailure> {
+    let newest = |kinds: &[FileKind]| {
+        files
+            .iter()
+            .filter(|f| kinds.contains(&f.kind))
+            .max_by_key(|f| f.created_at)
+    };
+    let audio = newest(&[FileKind::Aax, FileKind::Aaxc])
+        .map(|f| (f.path.clone(), f.size))
+        .or_else(|| book.local_path_aax.clone().map(|p| (p, 0)))
+        .ok_or_else(|| {
+            JobFailure::permanent(format!(
+                "{} is not downloaded yet: download it first (POST /jobs/download)",
+                book.record.asin
+            ))
+        })?;
+    let side = |kind: FileKind, column: &Option<String>| {
+        newest(&[kind])
+            .map(|f| PathBuf::from(&f.path))
+            .or_else(|| column.as_ref().map(PathBuf::from))
+    };
+    Ok((
+        ConversionInput {
+            audio: PathBuf::from(audio.0),
+            voucher: side(FileKind::Voucher, &book.local_path_voucher),
+            chapters: side(FileKind::Chapters, &None),
+            cover: side(FileKind::Cover, &book.local_path_cover),
+            activation_bytes: None,
+        },
+        u64::try_from(audio.1).unwrap_or(0),
+    ))
+}
+
+/// The tags a converted file gets, from the library record.
+fn tags_of(book: &Book) -> BookTags {
+    let record = &book.record;
+    let genre = record
+        .metadata_json
+        .pointer("/category_ladders/0/ladder/0/name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("Audiobook");
+    BookTags {
+        title: record.title.clone(),
+        author: record.author.clone().unwrap_or_default(),
+        narrator: record.narrator.clone().unwrap_or_default(),
+        series: record.series.clone().unwrap_or_default(),
+        series_sequence: record.series_sequence.clone().unwrap_or_default(),
+        year: record
+            .release_date
+            .as_deref()
+            .map(|d| d.chars().take(4).collect())
+            .unwrap_or_default(),
+        genre: genre.to_owned(),
+    }
+}
+
+fn convert_failure(e: ConvertError) -> JobFailure {
+    match e {
+        ConvertError::TimedOut(_) => JobFailure::new(FailureClass::Transient, e.to_string()),
+        ConvertError::Cancelled
+        | ConvertError::BadInput(_)
+        | ConvertError::Tool(_)
+        | ConvertError::Verification(_) => JobFailure::permanent(e.to_string()),
+    }
+}
+
+async fn check_space(
+    store: &dyn OutputStore,
+    input_bytes: u64,
+    params: &ConvertParams,
+) -> Result<(), JobFailure> {
+    let need = input_bytes.saturating_mul(params.growth_factor()) + FREE_SPACE_MARGIN;
+    let free = store
+        .free_bytes()
+        .await
+        .map_err(|e| JobFailure::permanent(e.to_string()))?;
+    if free < need {
+        return Err(JobFailure::permanent(format!(
+            "not enough disk space: converting to {} needs about {} MiB, {} MiB are free; free some space, then retry",
+            params.format,
+            need / (1024 * 1024),
+            free / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
+async fn register(
+    repo: &dyn LibraryRepo,
+    asin: &Asin,
+    outputs: &[(crate::ports::ProducedFile, crate::ports::PlacedFile)],
+) -> Result<(), JobFailure> {
+    for (produced, placed) in outputs {
+        repo.add_file(NewStoredFile {
+            asin: asin.clone(),
+            kind: produced.kind,
+            path: placed.path.clone(),
+            size: placed.size,
+            mime: produced.mime.clone(),
+        })
+        .await
+        .map_err(repo_failure)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl JobHandler for ConvertBook {
+    async fn run(&self, ctx: &dyn JobContext) -> Result<(), JobFailure> {
+        let job = ctx.job();
+        let asin = job
+            .asin
+            .clone()
+            .ok_or_else(|| JobFailure::permanent("a conversion job needs a book (asin)"))?;
+        let params = ConvertParams::from_json(&job.params)?;
+        let book = self.repo.get_book(&asin).await.map_err(repo_failure)?;
+        if !params.force
+            && book.conversion_format == Some(params.format)
+            && book.local_path_converted.is_some()
+        {
+            let message = format!(
+                "already converted to {}: send force: true to convert again",
+                params.format
+            );
+            ctx.log(&message);
+            ctx.progress(100.0, Some(&message));
+            return Ok(());
+        }
+        let files = self.repo.files_of(&asin).await.map_err(repo_failure)?;
+        let (mut input, input_bytes) = input_of(&book, &files)?;
+        if !input.is_aaxc() {
+            input.activation_bytes = Some(self.activation_bytes(params.profile.as_deref()).await?);
+        }
+        check_space(self.store.as_ref(), input_bytes, &params).await?;
+
+        let out_dir = ctx.work_dir().join("out");
+        let request = ConversionRequest {
+            input,
+            tags: tags_of(&book),
+            format: params.format,
+            mode: params.mode,
+            dir_scheme: params.dir_scheme.clone(),
+            file_scheme: params.file_scheme.clone(),
+            chapter_scheme: params.chapter_scheme.clone(),
+            out_dir: out_dir.clone(),
+        };
+        ctx.progress(
+            0.0,
+            Some(&format!("converting with {}", self.converter.engine())),
+        );
+        let output = self
+            .converter
+            .convert(&request, ctx)
+            .await
+            .map_err(convert_failure)?;
+        for warning in &output.warnings {
+            ctx.log(&format!("warning: {warning}"));
+        }
+        let relative: Vec<PathBuf> = output.files.iter().map(|f| f.relative.clone()).collect();
+        let placed = self
+            .store
+            .place(&out_dir, &relative, params.force)
+            .await
+            .map_err(|e| match e {
+                PlaceError::Io(_) => JobFailure::new(FailureClass::Transient, e.to_string()),
+                _ => JobFailure::permanent(e.to_string()),
+            })?;
+        let pairs: Vec<_> = output.files.iter().cloned().zip(placed).collect();
+        register(self.repo.as_ref(), &asin, &pairs).await?;
+        let main = pairs
+            .iter()
+            .find(|(f, _)| matches!(f.kind, FileKind::Converted | FileKind::ConvertedChapter))
+            .map(|(_, p)| p.path.clone());
+        self.repo
+            .update_book(
+                &asin,
+                BookUpdate {
+                    local_path_converted: Some(main),
+                    conversion_format: Some(Some(params.format)),
+                    ..BookUpdate::default()
+                },
+            )
+            .await
+            .map_err(repo_failure)?;
+        let mut message = format!(
+            "converted to {} ({} file(s)) with {}",
+            params.format,
+            pairs.len(),
+            self.converter.engine()
+        );
+        if !output.warnings.is_empty() {
+            message.push_str(&format!("; warnings: {}", output.warnings.join("; ")));
+        }
+        ctx.progress(100.0, Some(&message));
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! Turning a downloaded, encrypted book into open audio files, and putting them in place.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use crate::domain::file::FileKind;
+use crate::domain::format::{ConversionMode, OutputFormat};
+use crate::domain::naming::NamingScheme;
+use crate::domain::secret::ActivationBytes;
+use crate::ports::JobContext;
+
+/// The downloaded files of one book, as audible-cli laid them out side by side.
+#[derive(Debug, Clone)]
+pub struct ConversionInput {
+    /// `<ASIN>-<codec>.aax` or `.aaxc`.
+    pub audio: PathBuf,
+    /// The `.voucher` beside an AAXC (its key and iv).
+    pub voucher: Option<PathBuf>,
+    /// `<ASIN>-chapters.json`.
+    pub chapters: Option<PathBuf>,
+    /// `<ASIN>_(500).jpg`.
+    pub cover: Option<PathBuf>,
+    /// The account's activation bytes; needed for AAX only.
+    pub activation_bytes: Option<ActivationBytes>,
+}
+
+impl ConversionInput {
+    /// Whether the audio is AAXC (decrypted with the voucher) rather than AAX.
+    pub fn is_aaxc(&self) -> bool {
+        self.audio
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("aaxc"))
+    }
+}
+
+/// What the library knows of the book: tags for the outputs and values for naming schemes.
+#[derive(Debug, Clone, Default)]
+pub struct BookTags {
+    /// Title.
+    pub title: String,
+    /// Authors, comma-separated.
+    pub author: String,
+    /// Narrators, comma-separated.
+    pub narrator: String,
+    /// Series title.
+    pub series: String,
+    /// Position in the series.
+    pub series_sequence: String,
+    /// Release year.
+    pub year: String,
+    /// Genre.
+    pub genre: String,
+}
+
+/// One conversion to make.
+#[derive(Debug, Clone)]
+pub struct ConversionRequest {
+    /// What to convert.
+    pub input: ConversionInput,
+    /// Tags and naming values.
+    pub tags: BookTags,
+    /// Output format.
+    pub format: OutputFormat,
+    /// One file, or one per chapter.
+    pub mode: ConversionMode,
+    /// Directory scheme (AAXtoMP3's `-D`); `None` for the default `$genre/$artist/$title`.
+    pub dir_scheme: Option<NamingScheme>,
+    /// File scheme (AAXtoMP3's `-F`); `None` for `$title`.
+    pub file_scheme: Option<NamingScheme>,
+    /// Chapter file scheme; `None` for `$title-<NN> $chapter`.
+    pub chapter_scheme: Option<NamingScheme>,
+    /// An empty directory the outputs are written under, in their relative layout.
+    pub out_dir: PathBuf,
+}
+
+/// One file a conversion produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducedFile {
+    /// Where it is, relative to the request's `out_dir`; every component is a safe name.
+    pub relative: PathBuf,
+    /// What it is (converted, converted_chapter, playlist).
+    pub kind: FileKind,
+    /// Its `Content-Type`.
+    pub mime: String,
+}
+
+/// What a finished conversion produced, verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversionOutput {
+    /// The files, main audio first.
+    pub files: Vec<ProducedFile>,
+    /// Things the user should know that did not fail the job (a cover that could not be
+    /// embedded).
+    pub warnings: Vec<String>,
+}
+
+/// Why a conversion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// The input is missing something it needs (voucher, activation bytes, side files).
+    #[error("{0}")]
+    BadInput(String),
+    /// The tool could not be run, or ran and produced nothing usable.
+    #[error("{0}")]
+    Tool(String),
+    /// Outputs exist but are wrong: missing, undecodable, too short.
+    #[error("the outputs failed verification: {0}")]
+    Verification(String),
+    /// The job was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// The tool ran past its time limit.
+    #[error("the converter did not finish within {0} s")]
+    TimedOut(u64),
+}
+
+/// A conversion engine (AAXtoMP3, or ffmpeg directly).
+#[async_trait]
+pub trait Converter: Send + Sync {
+    /// The engine's name, for logs and job messages.
+    fn engine(&self) -> &'static str;
+
+    /// Converts `request.input` into `request.out_dir`, reporting progress and log lines to
+    /// `ctx`. Returns only after the outputs are verified: every expected file present and
+    /// decodable, and their total duration within a second of the source's.
+    ///
+    /// # Errors
+    /// [`ConvertError`].
+    async fn convert(
+        &self,
+        request: &ConversionRequest,
+        ctx: &dyn JobContext,
+    ) -> Result<ConversionOutput, ConvertError>;
+}
+
+/// A file moved into its final place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedFile {
+    /// Absolute final path.
+    pub path: String,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// Why outputs could not be put in place.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    /// A file of that name is already there and `force` was not given.
+    #[error("`{0}` already exists: convert with `force: true` to replace it")]
+    Exists(String),
+    /// A relative path tried to leave the output directory.
+    #[error("`{0}` is not inside the output directory")]
+    Escapes(String),
+    /// The filesystem refused.
+    #[error("cannot place converted files: {0}")]
+    Io(String),
+}
+
+/// Where finished conversions live (`<data>/converted`).
+#[async_trait]
+pub trait OutputStore: Send + Sync {
+    /// Bytes free on the filesystem that holds the outputs.
+    ///
+    /// # Errors
+    /// [`PlaceError::Io`].
+    async fn free_bytes(&self) -> Result<u64, PlaceError>;
+
+    /// Moves `files` (relative to `from`) to the same relative paths under the store, each
+    /// with an atomic rename; with `force` existing files are replaced, else nothing is moved
+    /// when any of them exists.
+    ///
+    /// # Errors
+    /// [`PlaceError`].
+    async fn place(
+        &self,
+        from: &Path,
+        files: &[PathBuf],
+        force: bool,
+    ) -> Result<Vec<PlacedFile>, PlaceError>;
+}
