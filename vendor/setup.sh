@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the third-party tools earmark drives and its tests need, idempotently:
-#   - ffmpeg, from Debian's packages when it is not on PATH (needs root or password-less sudo);
+#   - ffmpeg, jq and bc, from Debian's packages when not on PATH (needs root or password-less sudo);
 #   - audible-cli 0.6.0 with pinned dependencies, in vendor/audible-cli/venv.
 # Every step is skipped when its result is already in place.
 set -euo pipefail
@@ -21,6 +21,16 @@ if ! command -v ffmpeg >/dev/null; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
 fi
 ffmpeg -hide_banner -version | head -n 1
+
+# AAXtoMP3 (and the tests' stand-in for it) reads vouchers and chapter files with jq and
+# sums chapter lengths with bc.
+missing=""
+for tool in jq bc; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing from Debian's packages" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
 
 venv="$root/vendor/audible-cli/venv"
 requirements="$root/vendor/audible-cli/requirements.txt"

@@ -102,8 +102,10 @@ pub struct ConverterSettings {
     pub engine: ConverterEngine,
     /// Path to the user's AAXtoMP3 script.
     pub aaxtomp3: Option<PathBuf>,
-    /// The `ffmpeg` executable.
+    /// The `ffmpeg` executable (`ffprobe` is looked for beside it).
     pub ffmpeg: PathBuf,
+    /// The longest one converter run may take, in seconds.
+    pub timeout_s: u64,
 }
 
 /// `max(1, min(2, cpus/2))`: conversions are CPU-bound, and a home server has other work.
@@ -146,7 +148,8 @@ impl Settings {
                 "crates/earmark-audible/helper/earmark_audible_helper.py",
             )?
             .set_default("converter.engine", "auto")?
-            .set_default("converter.ffmpeg", "ffmpeg")?;
+            .set_default("converter.ffmpeg", "ffmpeg")?
+            .set_default("converter.timeout_s", 6 * 3600)?;
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
         }

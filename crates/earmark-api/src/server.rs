@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use actix_web::HttpServer;
 use earmark_audible::{AudibleCli, AudibleLibrary};
+use earmark_convert::{AaxToMp3Converter, Ffmpeg, FfmpegConverter, FsOutputStore};
 use earmark_core::TaskType;
+use earmark_core::conversion::ConvertBook;
 use earmark_core::library_sync::LibrarySync;
-use earmark_core::ports::JobHandler;
+use earmark_core::ports::{AudibleAccounts, Converter, JobHandler};
 use earmark_jobs::{Engine, EngineConfig};
 
 use crate::auth::api_key::{self, ApiKeySetupError};
-use crate::config::Settings;
+use crate::config::{ConverterEngine, ConverterSettings, Settings};
 use crate::data_dir::DataDir;
 use crate::state::AppState;
 use crate::tools::{ToolPaths, ToolProbe};
@@ -74,8 +76,6 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         audible_cli: settings.audible.cli.clone(),
         aaxtomp3: settings.converter.aaxtomp3.clone(),
     }));
-    let engine = start_engine(&settings, &db, &data_dir).await?;
-    let tokens = crate::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
     let accounts = Arc::new(earmark_audible::AccountHelper {
         cli: settings.audible.cli.clone(),
         // The helper runs on audible-cli's own Python, beside its `audible` script.
@@ -84,6 +84,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         config_dir: settings.audible_config_dir(),
         timeout: Duration::from_secs(120),
     });
+    let engine = start_engine(&settings, &db, &data_dir, accounts.clone()).await?;
+    let tokens = crate::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
     let state = AppState::new(db, data_dir, tools, engine, tokens, accounts);
 
     let bind = settings.server.bind.clone();
@@ -105,6 +107,7 @@ async fn start_engine(
     settings: &Settings,
     db: &earmark_db::Database,
     data_dir: &DataDir,
+    accounts: Arc<dyn AudibleAccounts>,
 ) -> Result<Engine, StartError> {
     let config = EngineConfig::new(
         data_dir.root().join("logs"),
@@ -121,9 +124,16 @@ async fn start_engine(
         Arc::new(AudibleLibrary::new(audible)),
         db.library.clone(),
     ));
-    // Downloads and conversions get their handlers with their adapters; until then their
-    // jobs are accepted and stay queued for a process that runs them.
-    let handlers: HashMap<TaskType, Arc<dyn JobHandler>> = HashMap::from([(TaskType::Sync, sync)]);
+    let convert: Arc<dyn JobHandler> = Arc::new(ConvertBook::new(
+        converter(&settings.converter),
+        Arc::new(FsOutputStore::new(data_dir.root().join("converted"))),
+        db.library.clone(),
+        accounts,
+    ));
+    // Downloads get their handler with their adapter; until then their jobs are accepted and
+    // stay queued for a process that runs them.
+    let handlers: HashMap<TaskType, Arc<dyn JobHandler>> =
+        HashMap::from([(TaskType::Sync, sync), (TaskType::Convert, convert)]);
     let engine = Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
     let report = engine.recover().await?;
     if !report.requeued.is_empty() || !report.failed.is_empty() {
@@ -135,4 +145,25 @@ async fn start_engine(
     }
     engine.start();
     Ok(engine)
+}
+
+/// The conversion engine the settings choose: AAXtoMP3 when asked for (or, with `auto`,
+/// when a script is configured), else ffmpeg directly.
+fn converter(settings: &ConverterSettings) -> Arc<dyn Converter> {
+    let tools = Ffmpeg::new(settings.ffmpeg.clone());
+    let timeout = Duration::from_secs(settings.timeout_s.max(1));
+    match (settings.engine, &settings.aaxtomp3) {
+        (ConverterEngine::Aaxtomp3 | ConverterEngine::Auto, Some(script)) => {
+            Arc::new(AaxToMp3Converter::new(script.clone(), tools, timeout))
+        }
+        (ConverterEngine::Aaxtomp3, None) => {
+            tracing::warn!(
+                "converter.engine is aaxtomp3 but EARMARK__CONVERTER__AAXTOMP3 is not set: converting with ffmpeg"
+            );
+            Arc::new(FfmpegConverter::new(tools, timeout))
+        }
+        (ConverterEngine::Ffmpeg | ConverterEngine::Auto, _) => {
+            Arc::new(FfmpegConverter::new(tools, timeout))
+        }
+    }
 }

@@ -166,10 +166,8 @@ impl FfmpegConverter {
             } else if let Some(us) = line.text.strip_prefix("out_time_us=")
                 && let Ok(us) = us.trim().parse::<u64>()
             {
-                {
-                    let share = (us as f64 / 1000.0 / length_ms.max(1) as f64).clamp(0.0, 1.0);
-                    ctx.progress(from + (to - from) * share, None);
-                }
+                let share = (us as f64 / 1000.0 / length_ms.max(1) as f64).clamp(0.0, 1.0);
+                ctx.progress(from + (to - from) * share, None);
             }
         })
         .await?;

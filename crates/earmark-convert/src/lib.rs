@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod aaxtomp3;
 mod ffmpeg_engine;
 mod layout;
 mod probe;
@@ -7,7 +8,10 @@ mod store;
 mod tool;
 mod verify;
 
+pub use aaxtomp3::AaxToMp3Converter;
 pub use ffmpeg_engine::FfmpegConverter;
-pub use probe::{Decryption, Ffmpeg, check_decodes, decryption, duration_ms, embedded_chapters};
+pub use probe::{
+    Decryption, Ffmpeg, check_decodes, decryption, duration_ms, embedded_chapters, has_cover,
+};
 pub use store::FsOutputStore;
 pub use verify::{DURATION_TOLERANCE_MS, verify_outputs};

@@ -187,7 +187,14 @@ pub async fn embedded_chapters(
 /// [`ConvertError::Verification`] naming the file and ffmpeg's complaint.
 pub async fn check_decodes(tools: &Ffmpeg, path: &Path) -> Result<(), ConvertError> {
     for window in [["-t", "2"], ["-sseof", "-2"]] {
-        let mut args: Vec<OsString> = vec!["-v".into(), "error".into(), "-nostdin".into()];
+        // `-xerror` makes a decoding error fail the run; demuxer complaints that do not stop
+        // playback (a dangling chapter-track reference AAXtoMP3's copies carry) do not.
+        let mut args: Vec<OsString> = vec![
+            "-v".into(),
+            "error".into(),
+            "-nostdin".into(),
+            "-xerror".into(),
+        ];
         if window[0] == "-sseof" {
             args.extend(window.iter().map(OsString::from));
             args.push("-i".into());
@@ -203,7 +210,7 @@ pub async fn check_decodes(tools: &Ffmpeg, path: &Path) -> Result<(), ConvertErr
                 .map(OsString::from),
         );
         let out = capture(&probe_spec(&tools.ffmpeg, args, &Redactor::default())).await?;
-        if !out.status.success() || !out.stderr.is_empty() {
+        if !out.status.success() {
             return Err(ConvertError::Verification(format!(
                 "{} does not decode: {}",
                 path.display(),
@@ -212,4 +219,22 @@ pub async fn check_decodes(tools: &Ffmpeg, path: &Path) -> Result<(), ConvertErr
         }
     }
     Ok(())
+}
+
+/// Whether the file carries a picture (an attached cover, or a picture stream).
+pub async fn has_cover(tools: &Ffmpeg, path: &Path) -> bool {
+    let args: Vec<OsString> = vec![
+        "-v".into(),
+        "error".into(),
+        "-select_streams".into(),
+        "v".into(),
+        "-show_entries".into(),
+        "stream=codec_type".into(),
+        "-of".into(),
+        "csv=p=0".into(),
+        path.into(),
+    ];
+    capture(&probe_spec(&tools.ffprobe, args, &Redactor::default()))
+        .await
+        .is_ok_and(|out| out.stdout.iter().any(|l| l.trim() == "video"))
 }

@@ -7,25 +7,16 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use earmark_convert::{Ffmpeg, FfmpegConverter};
 use earmark_core::ports::Converter;
 use earmark_core::{ConversionMode, FileKind, OutputFormat};
 use earmark_fixtures::{SyntheticBook, moov_before_mdat};
-use support::{Recorder, book, pcm, probe, request, tree};
+use support::{Recorder, book, duration, pcm, probe, request, tree};
 
 fn engine() -> FfmpegConverter {
     FfmpegConverter::new(Ffmpeg::new("ffmpeg"), Duration::from_secs(120))
-}
-
-fn duration(path: &Path) -> f64 {
-    probe(path)["format"]["duration"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 #[tokio::test]

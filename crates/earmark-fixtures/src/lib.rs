@@ -276,3 +276,8 @@ pub fn downloaded_book(
         plain: plain_path,
     })
 }
+
+/// The test stand-in for AAXtoMP3 (see the script's header for what it reproduces).
+pub fn aaxtomp3_stand_in() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("aaxtomp3/AAXtoMP3")
+}

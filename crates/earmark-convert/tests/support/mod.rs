@@ -146,3 +146,12 @@ pub fn tree(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A file's duration in seconds, as ffprobe reads it.
+pub fn duration(path: &Path) -> f64 {
+    probe(path)["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}

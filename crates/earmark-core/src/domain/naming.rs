@@ -150,7 +150,7 @@ impl NamingScheme {
 }
 
 /// Characters a file name keeps besides letters and digits; anything else becomes `_`.
-const SAFE_NAME_PUNCTUATION: &str = " -_.,()[]+#'&!@%=";
+const SAFE_NAME_PUNCTUATION: &str = " -_.,()[]+#";
 
 /// The longest file name component kept, in bytes (filesystems allow 255).
 const MAX_COMPONENT_BYTES: usize = 200;

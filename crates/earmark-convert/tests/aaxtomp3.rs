@@ -1,0 +1,169 @@
+//! The AAXtoMP3 adapter against the stand-in script (KrumpetPirate/AAXtoMP3 at e66c51d), on
+//! real encrypted input: its exit-status quirks, its secrets, and hostile metadata.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test on any error"
+)]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use earmark_convert::{AaxToMp3Converter, Ffmpeg};
+use earmark_core::ports::Converter;
+use earmark_core::{ConversionMode, FileKind, NamingScheme, OutputFormat};
+use earmark_fixtures::{ACTIVATION_BYTES, SyntheticBook, aaxtomp3_stand_in};
+use support::{Recorder, book, duration, pcm, request, tree};
+
+fn engine() -> AaxToMp3Converter {
+    AaxToMp3Converter::new(
+        aaxtomp3_stand_in(),
+        Ffmpeg::new("ffmpeg"),
+        Duration::from_secs(120),
+    )
+}
+
+#[tokio::test]
+async fn m4b_survives_exit_127_at_the_cover_step_and_reports_the_missing_cover() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), true, &SyntheticBook::short(2));
+    let out = dir.path().join("out");
+    let ctx = Recorder::new(&dir.path().join("work"));
+    let req = request(&files, OutputFormat::M4b, ConversionMode::Single, &out);
+    let result = engine().convert(&req, &ctx).await.unwrap();
+
+    let log = ctx.log_text();
+    assert!(log.contains("exited with exit status: 127"), "{log}");
+    assert!(log.contains("WARN mp4art was not found"), "{log}");
+    assert_eq!(
+        tree(&out)
+            .iter()
+            .filter(|f| f.ends_with(".m4b"))
+            .collect::<Vec<_>>(),
+        ["Audiobook/Ada Fixture/The Synthetic Book/The Synthetic Book.m4b"]
+    );
+    let m4b = out.join(&result.files[0].relative);
+    assert!(
+        pcm(&m4b) == pcm(&files.plain),
+        "decoded audio differs from the source"
+    );
+    assert_eq!(result.warnings.len(), 1, "{:?}", result.warnings);
+    assert!(result.warnings[0].contains("no embedded cover"));
+    // The voucher's key and iv never reach the log, even where the script prints them.
+    assert!(
+        !log.contains(&earmark_fixtures::hex(&earmark_fixtures::AAXC_KEY)),
+        "{log}"
+    );
+    let progress = ctx.progress.lock().unwrap().clone();
+    assert!(
+        !progress.is_empty(),
+        "no progress parsed from the script's output"
+    );
+}
+
+#[tokio::test]
+async fn chaptered_mp3_survives_exit_1_after_the_last_chapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), false, &SyntheticBook::short(2));
+    let out = dir.path().join("out");
+    let ctx = Recorder::new(&dir.path().join("work"));
+    let req = request(&files, OutputFormat::Mp3, ConversionMode::Chapters, &out);
+    let result = engine().convert(&req, &ctx).await.unwrap();
+
+    let log = ctx.log_text();
+    assert!(log.contains("exited with exit status: 1,"), "{log}");
+    let kinds: Vec<FileKind> = result.files.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            FileKind::ConvertedChapter,
+            FileKind::ConvertedChapter,
+            FileKind::ConvertedChapter,
+            FileKind::Playlist
+        ]
+    );
+    let total: f64 = result.files[..3]
+        .iter()
+        .map(|f| duration(&out.join(&f.relative)))
+        .sum();
+    assert!((total - duration(&files.plain)).abs() < 1.0, "{total}");
+    // The header line printed the activation bytes: masked.
+    assert!(log.contains("----Decoding---The Synthetic Book"), "{log}");
+    assert!(!log.contains(ACTIVATION_BYTES), "{log}");
+    assert!(log.contains("[redacted]"), "{log}");
+    let chapter_progress = ctx.progress.lock().unwrap().iter().any(|p| *p > 90.0);
+    assert!(chapter_progress, "chapter splitting progress was not read");
+}
+
+#[tokio::test]
+async fn an_output_that_is_not_there_fails_the_job_whatever_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), true, &SyntheticBook::short(1));
+    // An AAXC without its chapter file: the script refuses it, writes nothing, exits 1.
+    std::fs::remove_file(&files.chapters).unwrap();
+    let out = dir.path().join("out");
+    let ctx = Recorder::new(&dir.path().join("work"));
+    let mut req = request(&files, OutputFormat::Mp3, ConversionMode::Single, &out);
+    req.input.chapters = None;
+    let err = engine().convert(&req, &ctx).await.unwrap_err().to_string();
+    assert!(err.contains("AAXtoMP3 exited with exit status: 1"), "{err}");
+    assert!(err.contains("no audio file"), "{err}");
+    assert!(err.contains("ERROR File NOT Found"), "{err}");
+}
+
+#[tokio::test]
+async fn hostile_tags_run_nothing_and_name_files_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hostile = SyntheticBook::short(1);
+    hostile.title = "$(touch pwned) `touch pwned2` * \"q\" 'q' ../../escape".into();
+    hostile.author = "$(touch pwned3)".into();
+    let files = book(dir.path(), false, &hostile);
+    let out = dir.path().join("out");
+    let ctx = Recorder::new(&dir.path().join("work"));
+    let mut req = request(&files, OutputFormat::Mp3, ConversionMode::Chapters, &out);
+    req.file_scheme = Some(NamingScheme::parse("$title by $artist", false).unwrap());
+    req.dir_scheme = Some(NamingScheme::parse("$artist/$title", false).unwrap());
+    req.chapter_scheme = Some(NamingScheme::parse("$chapternum - $title", true).unwrap());
+    let result = engine().convert(&req, &ctx).await.unwrap();
+
+    for name in ["pwned", "pwned2", "pwned3"] {
+        for place in [dir.path(), &out, &dir.path().join("work"), Path::new(".")] {
+            assert!(
+                !place.join(name).exists(),
+                "{name} created in {}",
+                place.display()
+            );
+        }
+    }
+    for file in &result.files {
+        let text = file.relative.to_string_lossy();
+        assert!(
+            !text.contains(['$', '`', '*', '"', '\'', '\\', '\n']),
+            "unsafe name {text}"
+        );
+        assert!(
+            file.relative.components().all(|c| {
+                let c = c.as_os_str().to_string_lossy();
+                c != ".." && !c.starts_with('.')
+            }),
+            "{text}"
+        );
+        assert!(out.join(&file.relative).is_file(), "{text}");
+    }
+    let playlist = result
+        .files
+        .iter()
+        .find(|f| f.kind == FileKind::Playlist)
+        .unwrap();
+    let text = std::fs::read_to_string(out.join(&playlist.relative)).unwrap();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            out.join(playlist.relative.parent().unwrap())
+                .join(line)
+                .is_file(),
+            "{line}"
+        );
+    }
+}
