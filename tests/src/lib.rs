@@ -7,6 +7,7 @@
 )]
 
 pub mod fake_audible;
+pub mod seed;
 pub mod wrk;
 
 use std::io::{BufRead, BufReader};

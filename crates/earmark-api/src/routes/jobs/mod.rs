@@ -44,6 +44,10 @@ fn validate_convert(options: &ConvertOptions) -> Result<(), ApiError> {
         NamingScheme::parse(scheme, false)
             .map_err(|e| ApiError::Validation(format!("naming_scheme: {e}")))?;
     }
+    if let Some(scheme) = &options.dir_naming_scheme {
+        NamingScheme::parse(scheme, false)
+            .map_err(|e| ApiError::Validation(format!("dir_naming_scheme: {e}")))?;
+    }
     if let Some(scheme) = &options.chapter_naming_scheme {
         NamingScheme::parse(scheme, true)
             .map_err(|e| ApiError::Validation(format!("chapter_naming_scheme: {e}")))?;
@@ -150,6 +154,7 @@ pub async fn convert(
         "format": options.format,
         "mode": options.mode.unwrap_or(ConversionMode::Single),
         "naming_scheme": options.naming_scheme,
+        "dir_naming_scheme": options.dir_naming_scheme,
         "chapter_naming_scheme": options.chapter_naming_scheme,
         "force": options.force,
     });

@@ -94,8 +94,10 @@ pub struct ConvertOptions {
     /// `single` (default) or `chapters`.
     #[schema(value_type = Option<String>)]
     pub mode: Option<ConversionMode>,
-    /// File naming scheme with `$title`, `$artist`, ... (see the docs).
+    /// File naming scheme with `$title`, `$artist`, ... (see the docs); default `$title`.
     pub naming_scheme: Option<String>,
+    /// Directory naming scheme, under `<data>/converted`; default `$genre/$artist/$title`.
+    pub dir_naming_scheme: Option<String>,
     /// Chapter file naming scheme, also with `$chapter`, `$chapternum`, `$chaptercount`.
     pub chapter_naming_scheme: Option<String>,
     /// Replace an existing output.

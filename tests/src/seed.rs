@@ -1,0 +1,77 @@
+//! Putting a downloaded book into a stopped or running earmark's SQLite library, the way a
+//! finished download leaves it: files under `<data>/downloads/<ASIN>/`, one `files` row each,
+//! the book's local paths set and its status DOWNLOADED.
+
+use std::path::Path;
+
+use earmark_core::{BookRecord, BookStatus, BookUpdate, FileKind, NewStoredFile};
+use earmark_fixtures::{DownloadedBook, SyntheticBook, downloaded_book};
+
+/// Seeds `record` as downloaded (AAXC with voucher, or AAX) with `book`'s audio.
+pub fn downloaded(
+    data: &Path,
+    record: BookRecord,
+    book: &SyntheticBook,
+    aaxc: bool,
+) -> DownloadedBook {
+    let asin = record.asin.clone();
+    let dir = data.join("downloads").join(asin.as_str());
+    let render = data.join("fixture-render");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&render).unwrap();
+    let files = downloaded_book(Path::new("ffmpeg"), &render, asin.as_str(), book, aaxc).unwrap();
+    // Move the downloaded files next to each other in the downloads dir, as audible-cli does.
+    let moved = |from: &Path| {
+        let to = dir.join(from.file_name().unwrap());
+        std::fs::rename(from, &to).unwrap();
+        to
+    };
+    let placed = DownloadedBook {
+        audio: moved(&files.audio),
+        voucher: files.voucher.as_deref().map(moved),
+        chapters: moved(&files.chapters),
+        cover: moved(&files.cover),
+        plain: files.plain.clone(),
+    };
+    let db_path = data.join("library/earmark.db").display().to_string();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = earmark_db::connect(&db_path, &earmark_db::PoolSettings::default())
+            .await
+            .unwrap();
+        db.library.upsert_books(vec![record]).await.unwrap();
+        let mut rows = vec![
+            (
+                if aaxc { FileKind::Aaxc } else { FileKind::Aax },
+                &placed.audio,
+                "audio/vnd.audible.aax",
+            ),
+            (FileKind::Chapters, &placed.chapters, "application/json"),
+            (FileKind::Cover, &placed.cover, "image/jpeg"),
+        ];
+        if let Some(voucher) = &placed.voucher {
+            rows.push((FileKind::Voucher, voucher, "application/json"));
+        }
+        for (kind, path, mime) in rows {
+            let size = i64::try_from(std::fs::metadata(path).unwrap().len()).unwrap();
+            db.library
+                .add_file(NewStoredFile {
+                    asin: asin.clone(),
+                    kind,
+                    path: path.display().to_string(),
+                    size,
+                    mime: mime.into(),
+                })
+                .await
+                .unwrap();
+        }
+        let update = BookUpdate {
+            status: Some(BookStatus::Downloaded),
+            local_path_aax: Some(Some(placed.audio.display().to_string())),
+            local_path_voucher: Some(placed.voucher.as_ref().map(|v| v.display().to_string())),
+            local_path_cover: Some(Some(placed.cover.display().to_string())),
+            ..BookUpdate::default()
+        };
+        db.library.update_book(&asin, update).await.unwrap();
+    });
+    placed
+}
