@@ -26,8 +26,9 @@ use earmark_core::ports::{
 use earmark_core::{ConversionMode, FileKind, OutputFormat, safe_relative_path};
 use earmark_process::ProcessSpec;
 
+use crate::ffmeta::ffmetadata;
 use crate::ffmpeg_engine::FfmpegConverter;
-use crate::probe::{Ffmpeg, decryption, duration_ms};
+use crate::probe::{Ffmpeg, book_chapters, decryption, duration_ms};
 use crate::tool::run_logged;
 use crate::verify::verify_outputs;
 
@@ -92,6 +93,87 @@ impl AaxToMp3Converter {
         args.extend(["-l".into(), "1".into()]);
         args.push(request.input.audio.clone().into());
         args
+    }
+}
+
+impl AaxToMp3Converter {
+    /// What AAXtoMP3 leaves undone in MPEG-4 outputs on a system without mp4v2-utils (and
+    /// never does at all): the chapter names (mp4chaps), the cover (mp4art), and `moov`
+    /// before `mdat`. One stream-copy remux per file does all three; each file is replaced
+    /// by a rename.
+    async fn finish_mp4(
+        &self,
+        request: &ConversionRequest,
+        target: &Path,
+        files: &[ProducedFile],
+        decrypt: &crate::probe::Decryption,
+        ctx: &dyn JobContext,
+    ) -> Result<(), ConvertError> {
+        let single = request.mode == ConversionMode::Single;
+        let chapters = if single {
+            book_chapters(&self.tools, &request.input, decrypt).await?
+        } else {
+            Vec::new()
+        };
+        let metadata = ctx.work_dir().join("finish.ffmeta");
+        tokio::fs::write(&metadata, ffmetadata(&[], &chapters))
+            .await
+            .map_err(|e| ConvertError::Tool(format!("cannot write {}: {e}", metadata.display())))?;
+        let cover = match &request.input.cover {
+            Some(c) if tokio::fs::metadata(c).await.is_ok() => Some(c.clone()),
+            _ => None,
+        };
+        let ext = request.format.extension();
+        for file in files.iter().filter(|f| f.kind != FileKind::Playlist) {
+            let path = target.join(&file.relative);
+            let finished = path.with_extension(format!("finishing.{ext}"));
+            let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-v", "error", "-i"]
+                .map(OsString::from)
+                .into();
+            args.push(path.clone().into());
+            args.extend([
+                "-f".into(),
+                "ffmetadata".into(),
+                "-i".into(),
+                metadata.clone().into(),
+            ]);
+            if let Some(cover) = &cover {
+                args.extend(["-i".into(), cover.into()]);
+            }
+            args.extend(["-map", "0:a:0"].map(OsString::from));
+            if cover.is_some() {
+                args.extend(
+                    [
+                        "-map",
+                        "2:v:0",
+                        "-c:v",
+                        "copy",
+                        "-disposition:v:0",
+                        "attached_pic",
+                    ]
+                    .map(OsString::from),
+                );
+            }
+            args.extend(["-map_metadata", "0", "-map_chapters"].map(OsString::from));
+            args.push(if single { "1" } else { "-1" }.into());
+            args.extend(
+                ["-c:a", "copy", "-movflags", "+faststart", "-f", "mp4"].map(OsString::from),
+            );
+            args.push(finished.clone().into());
+            let mut spec = ProcessSpec::new(&self.tools.ffmpeg, args);
+            spec.timeout = Some(self.timeout);
+            let status = run_logged(&spec, ctx, |_| {}).await?;
+            if !status.success() {
+                return Err(ConvertError::Tool(format!(
+                    "adding chapters and cover to {} failed ({status})",
+                    file.relative.display()
+                )));
+            }
+            tokio::fs::rename(&finished, &path).await.map_err(|e| {
+                ConvertError::Tool(format!("cannot replace {}: {e}", path.display()))
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -276,6 +358,10 @@ impl Converter for AaxToMp3Converter {
             ctx.log(&format!(
                 "AAXtoMP3 exited with {status}, but every output is present and verified"
             ));
+        }
+        if matches!(request.format, OutputFormat::M4a | OutputFormat::M4b) {
+            self.finish_mp4(request, &target, &files, &decrypt, ctx)
+                .await?;
         }
         let mut warnings = Vec::new();
         if let Some(main) = files.iter().find(|f| f.kind != FileKind::Playlist)

@@ -9,11 +9,12 @@ use async_trait::async_trait;
 use earmark_core::ports::{
     ConversionOutput, ConversionRequest, ConvertError, Converter, JobContext, ProducedFile,
 };
-use earmark_core::{Chapter, ConversionMode, FileKind, OutputFormat, chapters_from_audible};
+use earmark_core::{Chapter, ConversionMode, FileKind, OutputFormat};
 use earmark_process::{OutputStream, ProcessSpec};
 
+use crate::ffmeta::ffmetadata;
 use crate::layout::{book_paths, chapter_stem};
-use crate::probe::{Decryption, Ffmpeg, decryption, duration_ms, embedded_chapters};
+use crate::probe::{Decryption, Ffmpeg, book_chapters, decryption, duration_ms};
 use crate::tool::run_logged;
 use crate::verify::verify_outputs;
 
@@ -44,35 +45,6 @@ fn codec_args(format: OutputFormat) -> (&'static [&'static str], &'static str) {
 /// Whether ffmpeg can embed a cover picture in `format` (not in Ogg, as of ffmpeg 5.1).
 fn takes_cover(format: OutputFormat) -> bool {
     format != OutputFormat::Opus
-}
-
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        if matches!(c, '=' | ';' | '#' | '\\' | '\n') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// An ffmetadata document: the tags, and the chapters when given.
-fn ffmetadata(tags: &[(&str, String)], chapters: &[Chapter]) -> String {
-    let mut doc = String::from(";FFMETADATA1\n");
-    for (key, value) in tags.iter().filter(|(_, v)| !v.is_empty()) {
-        let _ = writeln!(doc, "{key}={}", escape(value));
-    }
-    for chapter in chapters {
-        let _ = write!(
-            doc,
-            "[CHAPTER]\nTIMEBASE=1/1000\nSTART={}\nEND={}\ntitle={}\n",
-            chapter.start_offset_ms,
-            chapter.start_offset_ms + chapter.length_ms,
-            escape(&chapter.title)
-        );
-    }
-    doc
 }
 
 /// One ffmpeg run: the part of the book between `window` (ms) into `output`.
@@ -180,22 +152,6 @@ impl FfmpegConverter {
             )))
         }
     }
-
-    async fn chapters(
-        &self,
-        request: &ConversionRequest,
-        decrypt: &Decryption,
-    ) -> Result<Vec<Chapter>, ConvertError> {
-        if let Some(path) = &request.input.chapters
-            && let Ok(raw) = tokio::fs::read(path).await
-            && let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&raw)
-            && let Ok(list) = chapters_from_audible(&doc)
-            && !list.is_empty()
-        {
-            return Ok(list);
-        }
-        embedded_chapters(&self.tools, &request.input.audio, decrypt).await
-    }
 }
 
 fn tags(
@@ -235,7 +191,7 @@ impl Converter for FfmpegConverter {
         let decrypt = decryption(&request.input).await?;
         let audio = &request.input.audio;
         let source_ms = duration_ms(&self.tools, audio, &decrypt).await?;
-        let chapters = self.chapters(request, &decrypt).await?;
+        let chapters = book_chapters(&self.tools, &request.input, &decrypt).await?;
         let (dir, stem) = book_paths(request);
         let out_dir = request.out_dir.join(&dir);
         tokio::fs::create_dir_all(&out_dir)

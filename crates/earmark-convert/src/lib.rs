@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod aaxtomp3;
+mod ffmeta;
 mod ffmpeg_engine;
 mod layout;
 mod probe;

@@ -4,8 +4,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use earmark_core::Chapter;
 use earmark_core::ports::{ConversionInput, ConvertError};
+use earmark_core::{Chapter, chapters_from_audible};
 use earmark_process::{ProcessSpec, Redactor};
 
 use crate::tool::capture;
@@ -237,4 +237,25 @@ pub async fn has_cover(tools: &Ffmpeg, path: &Path) -> bool {
     capture(&probe_spec(&tools.ffprobe, args, &Redactor::default()))
         .await
         .is_ok_and(|out| out.stdout.iter().any(|l| l.trim() == "video"))
+}
+
+/// The book's chapters: audible-cli's chapter file when it has any, else the marks inside the
+/// audio file.
+///
+/// # Errors
+/// [`ConvertError::BadInput`] when neither can be read.
+pub async fn book_chapters(
+    tools: &Ffmpeg,
+    input: &ConversionInput,
+    decrypt: &Decryption,
+) -> Result<Vec<Chapter>, ConvertError> {
+    if let Some(path) = &input.chapters
+        && let Ok(raw) = tokio::fs::read(path).await
+        && let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&raw)
+        && let Ok(list) = chapters_from_audible(&doc)
+        && !list.is_empty()
+    {
+        return Ok(list);
+    }
+    embedded_chapters(tools, &input.audio, decrypt).await
 }
