@@ -52,6 +52,8 @@ core-is-pure:
 # Benchmarks, each against a reference measured in the same run; results go to docs/benchmarks.md.
 bench:
     bench/stream/run.sh
+    cargo build --release --quiet -p earmark-bench-convert
+    target/release/earmark-bench-convert 10 5
     cargo build --release --quiet -p earmark-bench-jobs
     target/release/earmark-bench-jobs 20
     cargo build --release --quiet --bin earmark --bin earmark-bench-library

@@ -145,10 +145,19 @@ impl FfmpegConverter {
         .await?;
         if status.success() {
             Ok(())
+        } else if errors.iter().any(|l| l.contains("mismatch in checksums")) {
+            Err(ConvertError::BadInput(
+                "ffmpeg: mismatch in checksums: these activation bytes do not decrypt this AAX; it was downloaded with another Audible account (convert with that account's profile)".into(),
+            ))
         } else {
+            let start = errors.len().saturating_sub(3);
             Err(ConvertError::Tool(format!(
                 "ffmpeg failed ({status}): {}",
-                errors.last().map_or("no message", String::as_str)
+                if errors.is_empty() {
+                    "no message".to_owned()
+                } else {
+                    errors[start..].join(" | ")
+                }
             )))
         }
     }
@@ -190,8 +199,20 @@ impl Converter for FfmpegConverter {
     ) -> Result<ConversionOutput, ConvertError> {
         let decrypt = decryption(&request.input).await?;
         let audio = &request.input.audio;
-        let source_ms = duration_ms(&self.tools, audio, &decrypt).await?;
         let chapters = book_chapters(&self.tools, &request.input, &decrypt).await?;
+        // With a chapter list the book's length is known well enough for progress, so a
+        // single-file conversion measures the source (for verification) while it encodes.
+        let listed_ms = chapters
+            .iter()
+            .map(|c| c.start_offset_ms + c.length_ms)
+            .max()
+            .unwrap_or(0);
+        let overlap = request.mode == ConversionMode::Single && listed_ms > 0;
+        let mut source_ms = if overlap {
+            listed_ms
+        } else {
+            duration_ms(&self.tools, audio, &decrypt).await?
+        };
         let (dir, stem) = book_paths(request);
         let out_dir = request.out_dir.join(&dir);
         tokio::fs::create_dir_all(&out_dir)
@@ -236,7 +257,16 @@ impl Converter for FfmpegConverter {
                     format: request.format,
                     output: out_dir.join(&name),
                 };
-                self.run(&encode, source_ms, (0.0, 99.0), ctx).await?;
+                if overlap {
+                    let (probed, encoded) = tokio::join!(
+                        duration_ms(&self.tools, audio, &decrypt),
+                        self.run(&encode, listed_ms, (0.0, 99.0), ctx)
+                    );
+                    encoded?;
+                    source_ms = probed?;
+                } else {
+                    self.run(&encode, source_ms, (0.0, 99.0), ctx).await?;
+                }
                 files.push(ProducedFile {
                     relative: dir.join(name),
                     kind: FileKind::Converted,

@@ -12,7 +12,7 @@ mod verify;
 pub use aaxtomp3::AaxToMp3Converter;
 pub use ffmpeg_engine::FfmpegConverter;
 pub use probe::{
-    Decryption, Ffmpeg, check_decodes, decryption, duration_ms, embedded_chapters, has_cover,
+    Decryption, Ffmpeg, decoded_duration_ms, decryption, duration_ms, embedded_chapters, has_cover,
 };
 pub use store::FsOutputStore;
 pub use verify::{DURATION_TOLERANCE_MS, verify_outputs};

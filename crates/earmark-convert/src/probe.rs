@@ -180,45 +180,68 @@ pub async fn embedded_chapters(
         .unwrap_or_default())
 }
 
-/// Whether the file decodes at its start and at its end (a full decode of a 30-hour book
-/// would take longer than its conversion).
+/// Decodes the first and the last two seconds of an output in one ffmpeg run (a full decode
+/// of a 30-hour book would take longer than its conversion; two runs would pay the start-up
+/// twice) and returns its duration in milliseconds, from the header ffmpeg prints.
 ///
 /// # Errors
 /// [`ConvertError::Verification`] naming the file and ffmpeg's complaint.
-pub async fn check_decodes(tools: &Ffmpeg, path: &Path) -> Result<(), ConvertError> {
-    for window in [["-t", "2"], ["-sseof", "-2"]] {
-        // `-xerror` makes a decoding error fail the run; demuxer complaints that do not stop
-        // playback (a dangling chapter-track reference AAXtoMP3's copies carry) do not.
-        let mut args: Vec<OsString> = vec![
-            "-v".into(),
-            "error".into(),
-            "-nostdin".into(),
-            "-xerror".into(),
-        ];
-        if window[0] == "-sseof" {
-            args.extend(window.iter().map(OsString::from));
-            args.push("-i".into());
-            args.push(path.into());
-        } else {
-            args.push("-i".into());
-            args.push(path.into());
-            args.extend(window.iter().map(OsString::from));
-        }
-        args.extend(
-            ["-map", "0:a:0", "-f", "null", "-"]
-                .iter()
-                .map(OsString::from),
-        );
-        let out = capture(&probe_spec(&tools.ffmpeg, args, &Redactor::default())).await?;
-        if !out.status.success() {
-            return Err(ConvertError::Verification(format!(
-                "{} does not decode: {}",
-                path.display(),
-                out.stderr.join(" ")
-            )));
-        }
+pub async fn decoded_duration_ms(tools: &Ffmpeg, path: &Path) -> Result<u64, ConvertError> {
+    // `-xerror` makes a decoding error fail the run; demuxer complaints that do not stop
+    // playback (a dangling chapter-track reference AAXtoMP3's copies carry) do not.
+    let mut args: Vec<OsString> = [
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-v",
+        "info",
+        "-xerror",
+        "-i",
+    ]
+    .map(OsString::from)
+    .into();
+    args.push(path.into());
+    args.extend(["-sseof", "-2", "-i"].map(OsString::from));
+    args.push(path.into());
+    args.extend(
+        [
+            "-map", "0:a:0", "-t", "2", "-f", "null", "-", "-map", "1:a:0", "-f", "null", "-",
+        ]
+        .map(OsString::from),
+    );
+    let out = capture(&probe_spec(&tools.ffmpeg, args, &Redactor::default())).await?;
+    let complaint = || {
+        out.stderr
+            .iter()
+            .filter(|l| l.contains("rror") || l.contains("nvalid"))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !out.status.success() {
+        return Err(ConvertError::Verification(format!(
+            "{} does not decode: {}",
+            path.display(),
+            complaint()
+        )));
     }
-    Ok(())
+    out.stderr
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Duration: "))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(clock_ms)
+        .ok_or_else(|| {
+            ConvertError::Verification(format!("{} has no readable duration", path.display()))
+        })
+}
+
+/// `HH:MM:SS.cc` in milliseconds.
+fn clock_ms(text: &str) -> Option<u64> {
+    let mut parts = text.trim().split(':');
+    let hours: u64 = parts.next()?.parse().ok()?;
+    let minutes: u64 = parts.next()?.parse().ok()?;
+    let seconds: f64 = parts.next()?.parse().ok()?;
+    Some(hours * 3_600_000 + minutes * 60_000 + (seconds * 1000.0).round() as u64)
 }
 
 /// Whether the file carries a picture (an attached cover, or a picture stream).

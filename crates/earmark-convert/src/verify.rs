@@ -5,7 +5,7 @@ use std::path::Path;
 use earmark_core::FileKind;
 use earmark_core::ports::{ConvertError, ProducedFile};
 
-use crate::probe::{Decryption, Ffmpeg, check_decodes, duration_ms};
+use crate::probe::{Ffmpeg, decoded_duration_ms};
 
 /// How far the outputs' total length may be from the source's.
 pub const DURATION_TOLERANCE_MS: u64 = 1000;
@@ -44,9 +44,7 @@ pub async fn verify_outputs(
     }
     let mut total = 0;
     for file in &audio {
-        let path = out_dir.join(&file.relative);
-        check_decodes(tools, &path).await?;
-        total += duration_ms(tools, &path, &Decryption::default()).await?;
+        total += decoded_duration_ms(tools, &out_dir.join(&file.relative)).await?;
     }
     if total.abs_diff(source_ms) > DURATION_TOLERANCE_MS {
         return Err(ConvertError::Verification(format!(

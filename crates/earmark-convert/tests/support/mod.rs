@@ -1,5 +1,8 @@
 //! What the converter tests share: a job context that records, and book fixtures.
-#![allow(dead_code, reason = "each test binary that includes this module uses a different part of it")]
+#![allow(
+    dead_code,
+    reason = "each test binary that includes this module uses a different part of it"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,198 @@
+//! Conversion speed, earmark against ffmpeg alone, on a synthetic encrypted book.
+//!
+//! `earmark-bench-convert [minutes] [runs]` renders a book of `minutes` (default 10) minutes,
+//! encrypts it as AAX, then for m4b (stream copy) and mp3 (encode) times, `runs` times each
+//! (default 3), alternating:
+//!   - the reference: the very ffmpeg command earmark's native engine ran (from its log),
+//!     started directly;
+//!   - earmark: `FfmpegConverter::convert`, i.e. that command plus everything earmark adds
+//!     (source probe, chapter list, progress parsing, log lines, output verification).
+//!
+//! It prints the medians as × realtime and earmark's overhead in percent.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark fails by panicking"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use earmark_convert::{Ffmpeg, FfmpegConverter};
+use earmark_core::ports::{
+    BookTags, Cancelled, ConversionInput, ConversionRequest, Converter, JobContext,
+};
+use earmark_core::{ActivationBytes, ConversionMode, Job, OutputFormat};
+use earmark_fixtures::{ACTIVATION_BYTES, FixtureChapter, SyntheticBook, downloaded_book};
+
+struct Quiet {
+    job: Job,
+    work: PathBuf,
+    lines: Mutex<Vec<(Instant, String)>>,
+}
+
+impl JobContext for Quiet {
+    fn job(&self) -> &Job {
+        &self.job
+    }
+    fn work_dir(&self) -> &Path {
+        &self.work
+    }
+    fn log(&self, line: &str) {
+        self.lines
+            .lock()
+            .unwrap()
+            .push((Instant::now(), line.to_owned()));
+    }
+    fn progress(&self, _percent: f64, _message: Option<&str>) {}
+    fn cancelled(&self) -> Cancelled<'_> {
+        Box::pin(std::future::pending())
+    }
+}
+
+fn job() -> Job {
+    serde_json::from_value(serde_json::json!({
+        "id": "0190f0f0-0000-7000-8000-000000000001", "task_type": "CONVERT",
+        "asin": "B0BENCH001", "params": {}, "status": "RUNNING", "progress_percent": 0.0,
+        "status_message": null, "log_file_path": null, "error": null, "attempts": 1,
+        "original_job_id": null, "created_at": "2026-01-01T00:00:00Z", "started_at": null,
+        "finished_at": null, "updated_at": "2026-01-01T00:00:00Z", "run_after": null
+    }))
+    .unwrap()
+}
+
+/// The reference: the encode command the engine logged (`$ ffmpeg ...`, secrets masked),
+/// run directly with the secret put back and its own output file. The bench's paths hold no
+/// spaces, so the logged line splits back into the argument vector.
+fn direct(logged: &str, out: &Path) -> Duration {
+    let mut args: Vec<String> = logged
+        .trim_start_matches("$ ")
+        .split(' ')
+        .map(|a| a.replace("[redacted]", ACTIVATION_BYTES))
+        .collect();
+    let program = args.remove(0);
+    if let Some(last) = args.last_mut() {
+        *last = out.display().to_string();
+    }
+    let started = Instant::now();
+    let status = Command::new(program)
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    started.elapsed()
+}
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let minutes: u64 = args.next().map_or(10, |a| a.parse().expect("minutes"));
+    let runs: usize = args.next().map_or(3, |a| a.parse().expect("runs"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut book = SyntheticBook::short(1);
+    book.chapters = (1..=10)
+        .map(|n| FixtureChapter {
+            title: format!("Chapter {n}"),
+            length_ms: minutes * 6_000,
+        })
+        .collect();
+    let files =
+        downloaded_book(Path::new("ffmpeg"), dir.path(), "B0BENCH001", &book, false).unwrap();
+    let book_s = book.length_ms() as f64 / 1000.0;
+    let engine = FfmpegConverter::new(Ffmpeg::new("ffmpeg"), Duration::from_secs(3600));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    println!("book: {minutes} min, 10 chapters, AAX; {runs} runs each, medians");
+    println!(
+        "| conversion | ffmpeg alone (× realtime) | earmark (× realtime) | earmark overhead |"
+    );
+    println!("| --- | ---: | ---: | ---: |");
+    for format in [OutputFormat::M4b, OutputFormat::Mp3] {
+        let mut reference = Vec::new();
+        let mut ours = Vec::new();
+        for run in 0..=runs {
+            let work = dir.path().join(format!("work-{format}-{run}"));
+            std::fs::create_dir_all(&work).unwrap();
+            let ctx = Quiet {
+                job: job(),
+                work: work.clone(),
+                lines: Mutex::new(Vec::new()),
+            };
+            let request = ConversionRequest {
+                input: ConversionInput {
+                    audio: files.audio.clone(),
+                    voucher: None,
+                    chapters: Some(files.chapters.clone()),
+                    cover: None,
+                    activation_bytes: Some(ActivationBytes::parse(ACTIVATION_BYTES).unwrap()),
+                },
+                tags: BookTags {
+                    title: "Bench".into(),
+                    ..BookTags::default()
+                },
+                format,
+                mode: ConversionMode::Single,
+                dir_scheme: None,
+                file_scheme: None,
+                chapter_scheme: None,
+                out_dir: work.join("out"),
+            };
+            let started = Instant::now();
+            rt.block_on(engine.convert(&request, &ctx)).unwrap();
+            let elapsed = started.elapsed();
+            let logged = ctx
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, l)| l.starts_with("$ "))
+                .map(|(_, l)| l.clone())
+                .unwrap();
+            let out = dir.path().join(format!("direct-{run}.{format}"));
+            let reference_run = direct(&logged, &out);
+            // The first round warms the page cache and the dynamic loader for both.
+            if run > 0 {
+                ours.push(elapsed);
+                reference.push(reference_run);
+            }
+            if std::env::var_os("BENCH_TRACE").is_some() {
+                for (at, line) in ctx
+                    .lines
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|(_, l)| l.starts_with('$') || l == "progress=end")
+                {
+                    eprintln!(
+                        "{:>8.3} s  {}",
+                        (*at - started).as_secs_f64(),
+                        &line[..line.len().min(90)]
+                    );
+                }
+                eprintln!("{:>8.3} s  done", started.elapsed().as_secs_f64());
+            }
+        }
+        let (r, e) = (median(reference), median(ours));
+        let overhead = (e.as_secs_f64() / r.as_secs_f64() - 1.0) * 100.0;
+        println!(
+            "| {format} ({}) | {:.0}× ({:.2} s) | {:.0}× ({:.2} s) | {overhead:+.1}% |",
+            if format == OutputFormat::M4b {
+                "stream copy"
+            } else {
+                "libmp3lame encode"
+            },
+            book_s / r.as_secs_f64(),
+            r.as_secs_f64(),
+            book_s / e.as_secs_f64(),
+            e.as_secs_f64(),
+        );
+    }
+}
