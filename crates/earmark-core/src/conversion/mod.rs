@@ -292,3 +292,6 @@ impl JobHandler for ConvertBook {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -158,6 +158,7 @@ pub enum PlaceError {
 }
 
 /// Where finished conversions live (`<data>/converted`).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait OutputStore: Send + Sync {
     /// Bytes free on the filesystem that holds the outputs.

@@ -20,6 +20,8 @@ pub use library_repo::{LibraryRepo, LibraryRepoError};
 pub use library_source::{LibrarySource, LibrarySourceError};
 
 #[cfg(any(test, feature = "mock"))]
+pub use converter::MockOutputStore;
+#[cfg(any(test, feature = "mock"))]
 pub use job_queue::MockJobQueue;
 #[cfg(any(test, feature = "mock"))]
 pub use library_repo::MockLibraryRepo;
