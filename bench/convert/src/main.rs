@@ -65,7 +65,8 @@ fn job() -> Job {
 }
 
 /// The reference: the encode command the engine logged (`$ ffmpeg ...`, secrets masked),
-/// run directly with the secret put back and its own output file. The bench's paths hold no
+/// run directly with the secret put back and its own output file (its decode-check output,
+/// for stream copies, stays: it is part of what earmark runs). The bench's paths hold no
 /// spaces, so the logged line splits back into the argument vector.
 fn direct(logged: &str, out: &Path) -> Duration {
     let mut args: Vec<String> = logged
@@ -74,8 +75,14 @@ fn direct(logged: &str, out: &Path) -> Duration {
         .map(|a| a.replace("[redacted]", ACTIVATION_BYTES))
         .collect();
     let program = args.remove(0);
-    if let Some(last) = args.last_mut() {
-        *last = out.display().to_string();
+    let ext = out
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for arg in &mut args {
+        if arg.contains("/out/") && arg.ends_with(&format!(".{ext}")) {
+            *arg = out.display().to_string();
+        }
     }
     let started = Instant::now();
     let status = Command::new(program)

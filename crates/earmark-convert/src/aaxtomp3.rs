@@ -28,9 +28,9 @@ use earmark_process::ProcessSpec;
 
 use crate::ffmeta::ffmetadata;
 use crate::ffmpeg_engine::FfmpegConverter;
-use crate::probe::{Ffmpeg, book_chapters, decryption, duration_ms};
+use crate::probe::{Ffmpeg, book_chapters, decryption, source_duration_ms};
 use crate::tool::run_logged;
-use crate::verify::verify_outputs;
+use crate::verify::{DecodeProof, verify_outputs};
 
 /// Converts by running the user's AAXtoMP3 script.
 #[derive(Debug, Clone)]
@@ -310,7 +310,7 @@ impl Converter for AaxToMp3Converter {
             return self.fallback.convert(request, ctx).await;
         }
         let decrypt = decryption(&request.input).await?;
-        let source_ms = duration_ms(&self.tools, &request.input.audio, &decrypt).await?;
+        let source_ms = source_duration_ms(&self.tools, &request.input, &decrypt).await?;
         let side_files = request.input.is_aaxc()
             || (request.input.chapters.is_some() && request.input.cover.is_some());
 
@@ -348,7 +348,9 @@ impl Converter for AaxToMp3Converter {
         .await?;
 
         let files = collect_outputs(&target, request)?;
-        if let Err(e) = verify_outputs(&self.tools, &target, &files, source_ms).await {
+        if let Err(e) =
+            verify_outputs(&self.tools, &target, &files, source_ms, DecodeProof::Decode).await
+        {
             return Err(ConvertError::Tool(format!(
                 "AAXtoMP3 exited with {status} and {e}; its last words: {}",
                 tail.join(" | ")

@@ -14,9 +14,9 @@ use earmark_process::{OutputStream, ProcessSpec};
 
 use crate::ffmeta::ffmetadata;
 use crate::layout::{book_paths, chapter_stem};
-use crate::probe::{Decryption, Ffmpeg, book_chapters, decryption, duration_ms};
+use crate::probe::{Decryption, Ffmpeg, book_chapters, decryption, source_duration_ms};
 use crate::tool::run_logged;
-use crate::verify::verify_outputs;
+use crate::verify::{DecodeProof, verify_outputs};
 
 /// Converts with ffmpeg alone.
 #[derive(Debug, Clone)]
@@ -40,6 +40,11 @@ fn codec_args(format: OutputFormat) -> (&'static [&'static str], &'static str) {
         OutputFormat::Flac => (&["-c:a", "flac"], "flac"),
         OutputFormat::Opus => (&["-c:a", "libopus", "-b:a", "48k"], "ogg"),
     }
+}
+
+/// Whether `format` is a stream copy of the source's AAC frames.
+fn copies(format: OutputFormat) -> bool {
+    matches!(format, OutputFormat::M4a | OutputFormat::M4b)
 }
 
 /// Whether ffmpeg can embed a cover picture in `format` (not in Ogg, as of ffmpeg 5.1).
@@ -69,6 +74,10 @@ impl Encode<'_> {
             .iter()
             .map(OsString::from)
             .collect();
+        if copies(self.format) {
+            // Decoding errors fail the run: see the decoding output added below.
+            args.push("-xerror".into());
+        }
         args.extend(["-progress", "pipe:1"].map(OsString::from));
         args.extend(self.decrypt.args.iter().cloned());
         if let Some((start, end)) = self.window {
@@ -88,6 +97,15 @@ impl Encode<'_> {
         ]);
         if let Some(cover) = self.cover {
             args.extend(["-i".into(), cover.into()]);
+        }
+        if copies(self.format) {
+            // A copy never decodes, so a wrong key would go unnoticed: the same frames are
+            // opened once more, limited to their first two seconds, and decoded in this run.
+            args.extend(self.decrypt.args.iter().cloned());
+            if let Some((start, _)) = self.window {
+                args.extend(["-ss".into(), seconds(start).into()]);
+            }
+            args.extend(["-t".into(), "2".into(), "-i".into(), self.audio.into()]);
         }
         args.extend(["-map", "0:a:0"].map(OsString::from));
         if self.cover.is_some() {
@@ -115,6 +133,11 @@ impl Encode<'_> {
             OutputFormat::Flac | OutputFormat::Opus => {}
         }
         args.extend(["-f".into(), container.into(), self.output.clone().into()]);
+        if copies(self.format) {
+            let check = if self.cover.is_some() { 3 } else { 2 };
+            args.extend(["-map".into(), format!("{check}:a:0").into()]);
+            args.extend(["-f", "null", "-"].map(OsString::from));
+        }
         args
     }
 }
@@ -200,19 +223,7 @@ impl Converter for FfmpegConverter {
         let decrypt = decryption(&request.input).await?;
         let audio = &request.input.audio;
         let chapters = book_chapters(&self.tools, &request.input, &decrypt).await?;
-        // With a chapter list the book's length is known well enough for progress, so a
-        // single-file conversion measures the source (for verification) while it encodes.
-        let listed_ms = chapters
-            .iter()
-            .map(|c| c.start_offset_ms + c.length_ms)
-            .max()
-            .unwrap_or(0);
-        let overlap = request.mode == ConversionMode::Single && listed_ms > 0;
-        let mut source_ms = if overlap {
-            listed_ms
-        } else {
-            duration_ms(&self.tools, audio, &decrypt).await?
-        };
+        let source_ms = source_duration_ms(&self.tools, &request.input, &decrypt).await?;
         let (dir, stem) = book_paths(request);
         let out_dir = request.out_dir.join(&dir);
         tokio::fs::create_dir_all(&out_dir)
@@ -257,16 +268,7 @@ impl Converter for FfmpegConverter {
                     format: request.format,
                     output: out_dir.join(&name),
                 };
-                if overlap {
-                    let (probed, encoded) = tokio::join!(
-                        duration_ms(&self.tools, audio, &decrypt),
-                        self.run(&encode, listed_ms, (0.0, 99.0), ctx)
-                    );
-                    encoded?;
-                    source_ms = probed?;
-                } else {
-                    self.run(&encode, source_ms, (0.0, 99.0), ctx).await?;
-                }
+                self.run(&encode, source_ms, (0.0, 99.0), ctx).await?;
                 files.push(ProducedFile {
                     relative: dir.join(name),
                     kind: FileKind::Converted,
@@ -340,7 +342,8 @@ impl Converter for FfmpegConverter {
                 });
             }
         }
-        verify_outputs(&self.tools, &request.out_dir, &files, source_ms).await?;
+        let proof = DecodeProof::WrittenByFfmpeg;
+        verify_outputs(&self.tools, &request.out_dir, &files, source_ms, proof).await?;
         Ok(ConversionOutput { files, warnings })
     }
 }

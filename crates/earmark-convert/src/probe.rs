@@ -282,3 +282,19 @@ pub async fn book_chapters(
     }
     embedded_chapters(tools, &input.audio, decrypt).await
 }
+
+/// The source's length: from its MPEG-4 header, read in process (AAX and AAXC are MPEG-4 and
+/// their headers are not encrypted), else from ffprobe.
+///
+/// # Errors
+/// [`ConvertError::Verification`] when neither can read it.
+pub async fn source_duration_ms(
+    tools: &Ffmpeg,
+    input: &ConversionInput,
+    decrypt: &Decryption,
+) -> Result<u64, ConvertError> {
+    match crate::mp4_check::check_mp4(&input.audio).await {
+        Ok(facts) => Ok(facts.duration_ms),
+        Err(_) => duration_ms(tools, &input.audio, decrypt).await,
+    }
+}

@@ -168,3 +168,63 @@ async fn wrong_activation_bytes_fail_with_the_reason_and_leave_no_output() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_stream_copy_with_the_wrong_aaxc_key_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), true, &SyntheticBook::short(1));
+    let voucher = files.voucher.clone().unwrap();
+    let wrong = earmark_fixtures::voucher(
+        "B0FIXTURE1",
+        b"not-the-real-key",
+        &earmark_fixtures::AAXC_IV,
+    );
+    std::fs::write(&voucher, wrong.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let ctx = Recorder::new(&dir.path().join("work"));
+    let req = request(&files, OutputFormat::M4b, ConversionMode::Single, &out);
+    let err = engine().convert(&req, &ctx).await.unwrap_err();
+    assert!(err.to_string().contains("ffmpeg failed"), "{err}");
+}
+
+#[tokio::test]
+async fn a_cut_mp4_fails_the_in_process_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), false, &SyntheticBook::short(1));
+    let whole = std::fs::read(&files.plain).unwrap();
+    let facts = earmark_convert::check_mp4(&files.plain).await.unwrap();
+    assert!(facts.moov_first && facts.samples > 0);
+    assert!((facts.duration_ms as i64 - 3000).abs() < 100, "{facts:?}");
+    let cut = dir.path().join("cut.m4b");
+    std::fs::write(&cut, &whole[..whole.len() - 1000]).unwrap();
+    let err = earmark_convert::check_mp4(&cut).await.unwrap_err();
+    assert!(err.to_string().contains("cut short"), "{err}");
+}
+
+#[tokio::test]
+async fn mp3_outputs_are_checked_by_their_xing_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), false, &SyntheticBook::short(2));
+    let out = dir.path().join("out");
+    let ctx = Recorder::new(&dir.path().join("work"));
+    let req = request(&files, OutputFormat::Mp3, ConversionMode::Single, &out);
+    let result = engine().convert(&req, &ctx).await.unwrap();
+    let mp3 = out.join(&result.files[0].relative);
+    let facts = earmark_convert::check_mp3(&mp3).await.unwrap().unwrap();
+    let probed = (duration(&mp3) * 1000.0) as i64;
+    assert!(
+        (facts.duration_ms as i64 - probed).abs() < 100,
+        "{facts:?} vs {probed} ms"
+    );
+    let whole = std::fs::read(&mp3).unwrap();
+    let cut = dir.path().join("cut.mp3");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    let err = earmark_convert::check_mp3(&cut).await.unwrap_err();
+    assert!(
+        err.to_string().contains("shorter than its header says"),
+        "{err}"
+    );
+    let not_mp3 = dir.path().join("noise.mp3");
+    std::fs::write(&not_mp3, vec![7u8; 4096]).unwrap();
+    assert!(earmark_convert::check_mp3(&not_mp3).await.is_err());
+}
