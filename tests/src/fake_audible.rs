@@ -21,11 +21,18 @@ pub enum Misbehaviour {
     Slow(Duration),
 }
 
+/// The fake's state, shared by its handlers.
+pub(crate) type Shared = Arc<Mutex<FakeState>>;
+
 #[derive(Default)]
-struct FakeState {
+pub(crate) struct FakeState {
     library: Vec<Value>,
+    /// Downloadable titles by ASIN.
+    pub(crate) content: std::collections::HashMap<String, crate::fake_content::Content>,
+    /// How fast audio is served.
+    pub(crate) trickle: crate::fake_content::Trickle,
     misbehaviour: Option<Misbehaviour>,
-    requests: Vec<Request>,
+    pub(crate) requests: Vec<Request>,
     /// Authorization codes a login "in the browser" produced, with their PKCE challenge.
     logins: std::collections::HashMap<String, String>,
 }
@@ -112,7 +119,7 @@ pub struct Request {
 }
 
 impl Request {
-    fn of(req: &HttpRequest) -> Self {
+    pub(crate) fn of(req: &HttpRequest) -> Self {
         Self {
             uri: req.uri().to_string(),
             original_host: req
@@ -133,23 +140,30 @@ pub struct FakeAudible {
     server: actix_web::dev::ServerHandle,
 }
 
+/// The answer a misbehaving fake gives instead of the real one (after waiting, when slow).
+pub(crate) async fn misbehaving(state: &Shared) -> Option<HttpResponse> {
+    let misbehaviour = state.lock().unwrap().misbehaviour.clone();
+    match misbehaviour {
+        Some(Misbehaviour::Status(code, message)) => {
+            let status = actix_web::http::StatusCode::from_u16(code).unwrap();
+            Some(HttpResponse::build(status).json(json!({ "message": message })))
+        }
+        Some(Misbehaviour::Slow(by)) => {
+            actix_web::rt::time::sleep(by).await;
+            None
+        }
+        None => None,
+    }
+}
+
 async fn library(
     req: HttpRequest,
     query: web::Query<std::collections::HashMap<String, String>>,
     state: web::Data<Arc<Mutex<FakeState>>>,
 ) -> HttpResponse {
-    let misbehaviour = {
-        let mut s = state.lock().unwrap();
-        s.requests.push(Request::of(&req));
-        s.misbehaviour.clone()
-    };
-    match misbehaviour {
-        Some(Misbehaviour::Status(code, message)) => {
-            let status = actix_web::http::StatusCode::from_u16(code).unwrap();
-            return HttpResponse::build(status).json(json!({ "message": message }));
-        }
-        Some(Misbehaviour::Slow(by)) => actix_web::rt::time::sleep(by).await,
-        None => {}
+    state.lock().unwrap().requests.push(Request::of(&req));
+    if let Some(reply) = misbehaving(&state).await {
+        return reply;
     }
     let size: usize = query
         .get("num_results")
@@ -187,6 +201,27 @@ impl FakeAudible {
                         .route("/1.0/library", web::get().to(library))
                         .route("/auth/register", web::post().to(register))
                         .route("/license/token", web::get().to(license_token))
+                        .route(
+                            "/1.0/content/{asin}/licenserequest",
+                            web::post().to(crate::fake_content::licence_request),
+                        )
+                        .route(
+                            "/1.0/content/{asin}/metadata",
+                            web::get().to(crate::fake_content::metadata),
+                        )
+                        .route(
+                            "/FionaCDEServiceEngine/FSDownloadContent",
+                            web::route().to(crate::fake_content::cde_download),
+                        )
+                        .route("/content/{file}", web::get().to(crate::fake_content::audio))
+                        .route(
+                            "/download/{file}",
+                            web::get().to(crate::fake_content::audio),
+                        )
+                        .route(
+                            "/images/I/{name}",
+                            web::get().to(crate::fake_content::cover),
+                        )
                 })
                 .workers(1)
                 .bind("127.0.0.1:0")
@@ -213,6 +248,27 @@ impl FakeAudible {
     /// Changes the library in place.
     pub fn edit_library(&self, edit: impl FnOnce(&mut Vec<Value>)) {
         edit(&mut self.state.lock().unwrap().library);
+    }
+
+    /// Makes `asin` downloadable with `content`.
+    pub fn add_content(&self, asin: &str, content: crate::fake_content::Content) {
+        self.state
+            .lock()
+            .unwrap()
+            .content
+            .insert(asin.to_owned(), content);
+    }
+
+    /// Changes what the fake holds for `asin`.
+    pub fn edit_content(&self, asin: &str, edit: impl FnOnce(&mut crate::fake_content::Content)) {
+        if let Some(content) = self.state.lock().unwrap().content.get_mut(asin) {
+            edit(content);
+        }
+    }
+
+    /// Serves audio `chunk` bytes at a time with `pause` between chunks (`None`: at once).
+    pub fn trickle(&self, how: crate::fake_content::Trickle) {
+        self.state.lock().unwrap().trickle = how;
     }
 
     /// Makes every following request misbehave (or, with `None`, behave again).
@@ -384,6 +440,7 @@ pub fn library_item(n: u32) -> Value {
         "format_type": "unabridged",
         "content_type": "Product",
         "content_delivery_type": "SinglePartBook",
+        "customer_rights": {"is_consumable": true, "is_consumable_indefinitely": true, "is_consumable_offline": true},
         "available_codecs": [
             {"enhanced_codec": "LC_128_44100_stereo", "format": "Enhanced", "name": "aax_44_128"},
             {"enhanced_codec": "LC_64_44100_stereo", "format": "Enhanced", "name": "mp4_44_64"}

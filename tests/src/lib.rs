@@ -7,6 +7,7 @@
 )]
 
 pub mod fake_audible;
+pub mod fake_content;
 pub mod seed;
 pub mod wrk;
 

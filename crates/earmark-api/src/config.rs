@@ -68,6 +68,11 @@ pub struct JobsSettings {
     pub download_concurrency: usize,
     /// Conversions running at once.
     pub convert_concurrency: usize,
+    /// First wait after Audible refused or throttled (licence denied, 429), in seconds;
+    /// doubled for each further attempt.
+    pub throttled_backoff_s: u64,
+    /// First wait after a network failure or timeout, in seconds; doubled likewise.
+    pub transient_backoff_s: u64,
 }
 
 /// `[audible]`
@@ -81,6 +86,13 @@ pub struct AudibleSettings {
     pub timeout_s: u64,
     /// earmark's helper for logins and profiles, run with the Python beside `cli`.
     pub helper: PathBuf,
+    /// The longest one `audible download` may take, in seconds.
+    pub download_timeout_s: u64,
+    /// audible-cli's own timeout per HTTP request (`--timeout`), in seconds.
+    pub http_timeout_s: u64,
+    /// At most this many downloads in any 24 hours (Audible refuses licences to accounts
+    /// that ask for too many); 0 for no limit.
+    pub daily_download_limit: u32,
 }
 
 /// Which converter runs conversions.
@@ -143,6 +155,11 @@ impl Settings {
             )?
             .set_default("audible.cli", "vendor/audible-cli/venv/bin/audible")?
             .set_default("audible.timeout_s", 300)?
+            .set_default("audible.download_timeout_s", 4 * 3600)?
+            .set_default("audible.http_timeout_s", 60)?
+            .set_default("audible.daily_download_limit", 0)?
+            .set_default("jobs.throttled_backoff_s", 15 * 60)?
+            .set_default("jobs.transient_backoff_s", 30)?
             .set_default(
                 "audible.helper",
                 "crates/earmark-audible/helper/earmark_audible_helper.py",

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpServer;
-use earmark_audible::{AudibleCli, AudibleLibrary};
+use earmark_audible::{AudibleCli, AudibleDownloader, AudibleLibrary};
 use earmark_convert::{AaxToMp3Converter, Ffmpeg, FfmpegConverter, FsOutputStore};
 use earmark_core::TaskType;
 use earmark_core::conversion::ConvertBook;
+use earmark_core::download::DownloadBook;
 use earmark_core::library_sync::LibrarySync;
 use earmark_core::ports::{AudibleAccounts, Converter, JobHandler};
 use earmark_jobs::{Engine, EngineConfig};
@@ -109,20 +110,37 @@ async fn start_engine(
     data_dir: &DataDir,
     accounts: Arc<dyn AudibleAccounts>,
 ) -> Result<Engine, StartError> {
-    let config = EngineConfig::new(
+    let mut config = EngineConfig::new(
         data_dir.root().join("logs"),
         data_dir.tmp(),
         settings.jobs.download_concurrency,
         settings.jobs.convert_concurrency,
     );
+    config.back_off.throttled = Duration::from_secs(settings.jobs.throttled_backoff_s.max(1));
+    config.back_off.transient = Duration::from_secs(settings.jobs.transient_backoff_s.max(1));
     let audible = AudibleCli {
         program: settings.audible.cli.clone(),
         config_dir: settings.audible_config_dir(),
         timeout: Duration::from_secs(settings.audible.timeout_s.max(1)),
     };
     let sync: Arc<dyn JobHandler> = Arc::new(LibrarySync::new(
-        Arc::new(AudibleLibrary::new(audible)),
+        Arc::new(AudibleLibrary::new(audible.clone())),
         db.library.clone(),
+    ));
+    let downloading = AudibleCli {
+        timeout: Duration::from_secs(settings.audible.download_timeout_s.max(1)),
+        ..audible
+    };
+    let download: Arc<dyn JobHandler> = Arc::new(DownloadBook::new(
+        Arc::new(AudibleDownloader::new(
+            downloading,
+            settings.audible.http_timeout_s.max(1),
+        )),
+        Arc::new(FsOutputStore::new(data_dir.root().join("downloads"))),
+        db.library.clone(),
+        db.jobs.clone(),
+        (settings.audible.daily_download_limit > 0)
+            .then_some(settings.audible.daily_download_limit),
     ));
     let convert: Arc<dyn JobHandler> = Arc::new(ConvertBook::new(
         converter(&settings.converter),
@@ -130,10 +148,11 @@ async fn start_engine(
         db.library.clone(),
         accounts,
     ));
-    // Downloads get their handler with their adapter; until then their jobs are accepted and
-    // stay queued for a process that runs them.
-    let handlers: HashMap<TaskType, Arc<dyn JobHandler>> =
-        HashMap::from([(TaskType::Sync, sync), (TaskType::Convert, convert)]);
+    let handlers: HashMap<TaskType, Arc<dyn JobHandler>> = HashMap::from([
+        (TaskType::Sync, sync),
+        (TaskType::Download, download),
+        (TaskType::Convert, convert),
+    ]);
     let engine = Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
     let report = engine.recover().await?;
     if !report.requeued.is_empty() || !report.failed.is_empty() {

@@ -2,6 +2,7 @@
 
 pub mod conversion;
 pub mod domain;
+pub mod download;
 pub mod library_sync;
 pub mod ports;
 

@@ -20,8 +20,8 @@ use crate::domain::file::{FileKind, NewStoredFile, StoredFile};
 use crate::domain::secret::ActivationBytes;
 use crate::ports::{
     AccountsError, AudibleAccounts, BookTags, ConversionInput, ConversionRequest, ConvertError,
-    Converter, FailureClass, JobContext, JobFailure, JobHandler, LibraryRepo, LibraryRepoError,
-    OutputStore, PlaceError,
+    Converter, FailureClass, JobContext, JobFailure, JobHandler, LibraryRepo, OutputStore,
+    PlaceError,
 };
 
 /// Room left free beyond the outputs' estimated size.
@@ -81,16 +81,6 @@ impl ConvertBook {
 
     fn cached(&self, key: &Option<String>) -> Option<ActivationBytes> {
         self.activation.lock().ok()?.get(key).cloned()
-    }
-}
-
-fn repo_failure(e: LibraryRepoError) -> JobFailure {
-    match e {
-        LibraryRepoError::Unavailable(_) => JobFailure::new(
-            FailureClass::Transient,
-            format!("the database is unavailable: {e}"),
-        ),
-        other => JobFailure::permanent(other.to_string()),
     }
 }
 
@@ -196,7 +186,7 @@ async fn register(
             mime: produced.mime.clone(),
         })
         .await
-        .map_err(repo_failure)?;
+        .map_err(JobFailure::from)?;
     }
     Ok(())
 }
@@ -210,7 +200,7 @@ impl JobHandler for ConvertBook {
             .clone()
             .ok_or_else(|| JobFailure::permanent("a conversion job needs a book (asin)"))?;
         let params = ConvertParams::from_json(&job.params)?;
-        let book = self.repo.get_book(&asin).await.map_err(repo_failure)?;
+        let book = self.repo.get_book(&asin).await.map_err(JobFailure::from)?;
         if !params.force
             && book.conversion_format == Some(params.format)
             && book.local_path_converted.is_some()
@@ -223,7 +213,7 @@ impl JobHandler for ConvertBook {
             ctx.progress(100.0, Some(&message));
             return Ok(());
         }
-        let files = self.repo.files_of(&asin).await.map_err(repo_failure)?;
+        let files = self.repo.files_of(&asin).await.map_err(JobFailure::from)?;
         let (mut input, input_bytes) = input_of(&book, &files)?;
         if !input.is_aaxc() {
             input.activation_bytes = Some(self.activation_bytes(params.profile.as_deref()).await?);
@@ -278,7 +268,7 @@ impl JobHandler for ConvertBook {
                 },
             )
             .await
-            .map_err(repo_failure)?;
+            .map_err(JobFailure::from)?;
         let mut message = format!(
             "converted to {} ({} file(s)) with {}",
             params.format,

@@ -121,3 +121,21 @@ pub trait LibraryRepo: Send + Sync {
     /// `Unavailable` when it does not.
     async fn ping(&self) -> Result<(), LibraryRepoError>;
 }
+
+impl From<LibraryRepoError> for crate::ports::JobFailure {
+    /// A job's failure for a repository error: an unavailable database is worth a retry,
+    /// anything else is not.
+    fn from(e: LibraryRepoError) -> Self {
+        use crate::ports::{FailureClass, JobFailure};
+        match e {
+            LibraryRepoError::Unavailable(_) => JobFailure::new(
+                FailureClass::Transient,
+                format!("the database is unavailable: {e}"),
+            ),
+            LibraryRepoError::BookNotFound(asin) => JobFailure::permanent(format!(
+                "{asin} is not in earmark's library: sync it first (POST /library/sync)"
+            )),
+            other => JobFailure::permanent(other.to_string()),
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod audible_accounts;
 pub mod converter;
+pub mod downloader;
 pub mod job_handler;
 pub mod job_queue;
 pub mod library_repo;
@@ -14,6 +15,7 @@ pub use converter::{
     BookTags, ConversionInput, ConversionOutput, ConversionRequest, ConvertError, Converter,
     OutputStore, PlaceError, PlacedFile, ProducedFile,
 };
+pub use downloader::{DownloadError, DownloadFormat, DownloadOutput, DownloadRequest, Downloader};
 pub use job_handler::{Cancelled, FailureClass, JobContext, JobFailure, JobHandler};
 pub use job_queue::{Enqueued, JobPage, JobQueue, JobQueueError, RecoveryReport};
 pub use library_repo::{LibraryRepo, LibraryRepoError};

@@ -1,0 +1,272 @@
+//! The [`Downloader`] through `audible download`, one book per run.
+//!
+//! audible-cli's exit status is not the verdict: it exits 0 for some failed downloads (a wrong
+//! content type leaves no file) and 1 or 2 when a job raised. The files are: the audio
+//! (`<ASIN>-<codec>.aax` or `.aaxc`), the AAXC's `.voucher`, `<ASIN>-chapters.json`, and
+//! `<ASIN>_(500).jpg`. Without a terminal audible-cli prints no progress, so progress is the
+//! size of the growing `*.tmp`/`*.resume` file against the expected size.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use earmark_core::FileKind;
+use earmark_core::ports::{
+    DownloadError, DownloadFormat, DownloadOutput, DownloadRequest, Downloader, JobContext,
+    LibrarySourceError, ProducedFile,
+};
+
+use crate::cli::{AudibleCli, Finished, classify_failure};
+
+/// How often the growing file is measured.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// Books through the real audible-cli.
+#[derive(Debug, Clone)]
+pub struct AudibleDownloader {
+    cli: AudibleCli,
+    /// audible-cli's own HTTP timeout (`--timeout`), in seconds.
+    http_timeout_s: u64,
+}
+
+impl AudibleDownloader {
+    /// Downloads through `cli`; each HTTP request may take `http_timeout_s`.
+    pub fn new(cli: AudibleCli, http_timeout_s: u64) -> Self {
+        Self {
+            cli,
+            http_timeout_s,
+        }
+    }
+
+    fn args(&self, request: &DownloadRequest) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "download".into(),
+            "-a".into(),
+            request.asin.to_string(),
+            format!("--{}", request.format.as_str()),
+            "--cover".into(),
+            "--cover-size".into(),
+            "500".into(),
+            "--chapter".into(),
+        ];
+        if request.pdf {
+            args.push("--pdf".into());
+        }
+        args.extend(
+            [
+                "-y",
+                "--no-progress",
+                "--filename-mode",
+                "asin_only",
+                "--timeout",
+            ]
+            .map(String::from),
+        );
+        args.push(self.http_timeout_s.to_string());
+        args.push("-o".into());
+        args.push(request.out_dir.display().to_string());
+        args
+    }
+}
+
+/// The bytes of the partial download in `dir` (`*.tmp` or `*.resume`), if one is growing.
+async fn partial_bytes(dir: &Path) -> Option<u64> {
+    let mut entries = tokio::fs::read_dir(dir).await.ok()?;
+    let mut total = None;
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") || name.ends_with(".resume") {
+            let size = entry.metadata().await.ok()?.len();
+            *total.get_or_insert(0) += size;
+        }
+    }
+    total
+}
+
+/// Reports the growing file's size, rate and share of `expected` until dropped.
+async fn report_progress(dir: PathBuf, expected: Option<u64>, ctx: &dyn JobContext) {
+    let started = Instant::now();
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(PROGRESS_EVERY).await;
+        let Some(bytes) = partial_bytes(&dir).await else {
+            continue;
+        };
+        if bytes == last {
+            continue;
+        }
+        last = bytes;
+        let rate = bytes as f64 / started.elapsed().as_secs_f64().max(0.001);
+        let mib = |b: f64| b / (1024.0 * 1024.0);
+        let message = format!("{:.1} MiB at {:.1} MiB/s", mib(bytes as f64), mib(rate));
+        let percent = expected
+            .filter(|e| *e > 0)
+            .map_or(0.0, |e| (95.0 * bytes as f64 / e as f64).min(95.0));
+        ctx.progress(percent, Some(&message));
+    }
+}
+
+/// What audible-cli's messages say went wrong, in the download's terms.
+fn classify(request: &DownloadRequest, finished: &Finished) -> DownloadError {
+    let said = |needle: &str| finished.errors.iter().any(|l| l.contains(needle));
+    let last = || {
+        finished
+            .errors
+            .iter()
+            .rev()
+            .find(|l| l.contains("failed for") || l.starts_with("error:"))
+            .or(finished.errors.last())
+            .map(|l| l.trim_start_matches("error:").trim().to_owned())
+            .unwrap_or_else(|| format!("exit code {:?}", finished.code))
+    };
+    if let Some(line) = finished
+        .errors
+        .iter()
+        .find(|l| l.contains("Wrong content type"))
+    {
+        let got = line
+            .split("Got: ")
+            .nth(1)
+            .and_then(|g| g.split(';').next())
+            .unwrap_or("something else");
+        return DownloadError::Tool(format!(
+            "Audible answered with {got} instead of audio, and audible-cli wrote no audio file; retry later, or report it if it persists"
+        ));
+    }
+    if said("not found in library") {
+        return DownloadError::NotInLibrary(request.asin.to_string());
+    }
+    if said("LicenseDenied") {
+        return DownloadError::LicenseDenied(last());
+    }
+    if said("NotDownloadableAsAAX") || said("is not downloadable") {
+        let hint = if request.format == DownloadFormat::Aax {
+            ": ask for aaxc, or aax-fallback"
+        } else {
+            ""
+        };
+        return DownloadError::NotDownloadable(format!("{}{hint}", last()));
+    }
+    match classify_failure(request.profile.as_deref(), finished) {
+        LibrarySourceError::NoProfile(p) => DownloadError::AuthExpired(format!(
+            "no audible-cli profile {}",
+            p.unwrap_or_else(|| "(primary)".into())
+        )),
+        LibrarySourceError::AuthRejected(m) => DownloadError::AuthExpired(m),
+        LibrarySourceError::Throttled(m) => DownloadError::Throttled(m),
+        LibrarySourceError::Network(m) => DownloadError::Network(m),
+        other => DownloadError::Tool(other.to_string()),
+    }
+}
+
+/// The files audible-cli left in `dir` for `asin`, judged.
+async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput, String> {
+    let asin = request.asin.as_str();
+    let mut names = Vec::new();
+    if let Ok(mut entries) = tokio::fs::read_dir(dir).await {
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    let audio = names
+        .iter()
+        .find(|n| {
+            n.starts_with(&format!("{asin}-")) && (n.ends_with(".aaxc") || n.ends_with(".aax"))
+        })
+        .ok_or("audible-cli wrote no audio file")?
+        .clone();
+    let aaxc = audio.ends_with(".aaxc");
+    let mut files = vec![ProducedFile {
+        relative: audio.clone().into(),
+        kind: if aaxc { FileKind::Aaxc } else { FileKind::Aax },
+        mime: "audio/vnd.audible.aax".into(),
+    }];
+    if aaxc {
+        let voucher = format!("{}.voucher", audio.trim_end_matches(".aaxc"));
+        if !names.contains(&voucher) {
+            return Err(format!("the AAXC came without its voucher {voucher}"));
+        }
+        files.push(ProducedFile {
+            relative: voucher.into(),
+            kind: FileKind::Voucher,
+            mime: "application/json".into(),
+        });
+    }
+    let chapters = format!("{asin}-chapters.json");
+    if !names.contains(&chapters) {
+        return Err(format!("audible-cli wrote no chapter file {chapters}"));
+    }
+    files.push(ProducedFile {
+        relative: chapters.into(),
+        kind: FileKind::Chapters,
+        mime: "application/json".into(),
+    });
+    let mut warnings = Vec::new();
+    let cover = format!("{asin}_(500).jpg");
+    if names.contains(&cover) {
+        files.push(ProducedFile {
+            relative: cover.into(),
+            kind: FileKind::Cover,
+            mime: "image/jpeg".into(),
+        });
+    } else {
+        warnings.push("Audible offers no 500 px cover for this book".to_owned());
+    }
+    let pdf = format!("{asin}.pdf");
+    if request.pdf && names.contains(&pdf) {
+        files.push(ProducedFile {
+            relative: pdf.into(),
+            kind: FileKind::Pdf,
+            mime: "application/pdf".into(),
+        });
+    }
+    Ok(DownloadOutput { files, warnings })
+}
+
+#[async_trait]
+impl Downloader for AudibleDownloader {
+    async fn download(
+        &self,
+        request: &DownloadRequest,
+        ctx: &dyn JobContext,
+    ) -> Result<DownloadOutput, DownloadError> {
+        if !self.cli.has_config() {
+            return Err(DownloadError::AuthExpired(
+                "no audible-cli profile yet".into(),
+            ));
+        }
+        tokio::fs::create_dir_all(&request.out_dir)
+            .await
+            .map_err(|e| {
+                DownloadError::Tool(format!("cannot create the download directory: {e}"))
+            })?;
+        let spec = self
+            .cli
+            .spec(request.profile.as_deref(), self.args(request));
+        let progress = report_progress(request.out_dir.clone(), request.expected_bytes, ctx);
+        let finished = tokio::select! {
+            finished = self.cli.run(&spec, ctx) => finished,
+            () = progress => unreachable!("progress reporting runs until dropped"),
+        };
+        let finished = finished.map_err(|e| match e {
+            LibrarySourceError::Cancelled => DownloadError::Cancelled,
+            LibrarySourceError::TimedOut(s) => DownloadError::TimedOut(s),
+            other => DownloadError::Tool(other.to_string()),
+        })?;
+        match collect(&request.out_dir, request).await {
+            Ok(output) => Ok(output),
+            Err(missing) if finished.success => Err(match classify(request, &finished) {
+                DownloadError::Tool(_) => DownloadError::Tool(format!(
+                    "audible-cli reported success but {missing}: {}",
+                    finished
+                        .errors
+                        .last()
+                        .map_or("it said nothing", String::as_str)
+                )),
+                known => known,
+            }),
+            Err(_) => Err(classify(request, &finished)),
+        }
+    }
+}
