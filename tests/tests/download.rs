@@ -317,7 +317,24 @@ fn failures_say_what_to_do_and_leave_nothing_behind() {
         "{wrong_job}"
     );
 
-    for asin in ["B000000002", "B000000003", "B000000004"] {
+    // A login Audible no longer accepts (audible-cli exits 3): log in again.
+    s.fake
+        .misbehave(Some(earmark_blackbox::fake_audible::Misbehaviour::Status(
+            401,
+            "Token expired".into(),
+        )));
+    let expired = s.settled(&s.request("/jobs/download", json!({"asin": "B000000005"})));
+    assert_eq!(expired["status"], "FAILED", "{expired}");
+    assert!(
+        expired["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("log in to Audible again"),
+        "{expired}"
+    );
+    s.fake.misbehave(None);
+
+    for asin in ["B000000002", "B000000003", "B000000004", "B000000005"] {
         assert!(s.names(asin).is_empty(), "{asin}: {:?}", s.names(asin));
     }
 }
@@ -346,6 +363,11 @@ fn cancel_stops_audible_cli_and_keeps_no_partial_file() {
     assert_eq!(
         running["status"], "RUNNING",
         "progress from the growing file: {running}"
+    );
+    let percent = running["progress_percent"].as_f64().unwrap();
+    assert!(
+        percent > 0.0 && percent < 95.0,
+        "a share of the licensed size: {running}"
     );
     let cancelled = s.server.request("DELETE", &format!("/jobs/{id}"), &[KEY]);
     assert_eq!(cancelled.status, 200);

@@ -83,12 +83,37 @@ async fn partial_bytes(dir: &Path) -> Option<u64> {
     total
 }
 
-/// Reports the growing file's size, rate and share of `expected` until dropped.
-async fn report_progress(dir: PathBuf, expected: Option<u64>, ctx: &dyn JobContext) {
+/// The audio's exact size, from the licence audible-cli saves (`.voucher`) before it starts
+/// the AAXC download: `content_license.content_metadata.content_reference.content_size_in_bytes`.
+async fn licensed_size(dir: &Path) -> Option<u64> {
+    let mut entries = tokio::fs::read_dir(dir).await.ok()?;
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        if entry.file_name().to_string_lossy().ends_with(".voucher") {
+            let raw = tokio::fs::read(entry.path()).await.ok()?;
+            let doc: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+            return doc
+                .pointer(
+                    "/content_license/content_metadata/content_reference/content_size_in_bytes",
+                )
+                .and_then(serde_json::Value::as_u64);
+        }
+    }
+    None
+}
+
+/// Reports the growing file's size, rate and share of the expected size (the licensed size
+/// once known, else `estimate`) until dropped.
+async fn report_progress(dir: PathBuf, estimate: Option<u64>, ctx: &dyn JobContext) {
     let started = Instant::now();
     let mut last = 0;
+    let mut expected = estimate;
+    let mut licensed = false;
     loop {
         tokio::time::sleep(PROGRESS_EVERY).await;
+        if !licensed && let Some(size) = licensed_size(&dir).await {
+            expected = Some(size);
+            licensed = true;
+        }
         let Some(bytes) = partial_bytes(&dir).await else {
             continue;
         };
