@@ -146,6 +146,13 @@ fn native_engine_converts_an_aax_with_hostile_metadata_safely_and_does_not_clobb
     assert_eq!(status, 422, "{bad}");
     assert!(bad["detail"].as_str().unwrap().contains("$("), "{bad}");
 
+    let (status, bad) = s.convert(json!({"asin": asin, "format": "m4b", "level": 5}));
+    assert_eq!(status, 422, "{bad}");
+    assert!(
+        bad["detail"].as_str().unwrap().contains("no level"),
+        "{bad}"
+    );
+
     let (status, accepted) = s.convert(json!({"asin": asin, "format": "m4b"}));
     assert_eq!(status, 202, "{accepted}");
     let job_id = accepted["job_id"].as_str().unwrap().to_owned();

@@ -150,6 +150,7 @@ fn main() {
                 dir_scheme: None,
                 file_scheme: None,
                 chapter_scheme: None,
+                level: None,
                 out_dir: work.join("out"),
             };
             let started = Instant::now();

@@ -85,6 +85,11 @@ impl AaxToMp3Converter {
         if side_files {
             args.push("--use-audible-cli-data".into());
         }
+        // The script checks the range itself, but only for mp3/flac/opus; the core already
+        // refused a level for the stream copies.
+        if let Some(level) = request.level {
+            args.extend(["--level".into(), level.to_string().into()]);
+        }
         if self.tools.ffmpeg.components().count() > 1
             && let Some(dir) = self.tools.ffmpeg.parent()
         {

@@ -61,6 +61,7 @@ struct Encode<'a> {
     cover: Option<&'a Path>,
     with_chapters: bool,
     format: OutputFormat,
+    level: Option<u8>,
     output: PathBuf,
 }
 
@@ -125,6 +126,9 @@ impl Encode<'_> {
         args.push(if self.with_chapters { "1" } else { "-1" }.into());
         let (codec, container) = codec_args(self.format);
         args.extend(codec.iter().map(OsString::from));
+        if let Some(level) = self.level {
+            args.extend(["-compression_level".into(), level.to_string().into()]);
+        }
         match self.format {
             OutputFormat::M4a | OutputFormat::M4b => {
                 args.extend(["-movflags", "+faststart"].map(OsString::from));
@@ -266,6 +270,7 @@ impl Converter for FfmpegConverter {
                     cover,
                     with_chapters: true,
                     format: request.format,
+                    level: request.level,
                     output: out_dir.join(&name),
                 };
                 self.run(&encode, source_ms, (0.0, 99.0), ctx).await?;
@@ -308,6 +313,7 @@ impl Converter for FfmpegConverter {
                         cover,
                         with_chapters: false,
                         format: request.format,
+                        level: request.level,
                         output: out_dir.join(&name),
                     };
                     let span = 99.0 / count as f64;

@@ -96,3 +96,26 @@ async fn aaxtomp3_every_format_and_mode() {
     );
     every_format_and_mode(&engine).await;
 }
+
+#[tokio::test]
+async fn a_compression_level_reaches_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = book(dir.path(), false, &SyntheticBook::short(1));
+    let native = FfmpegConverter::new(Ffmpeg::new("ffmpeg"), Duration::from_secs(120));
+    let script = AaxToMp3Converter::new(
+        aaxtomp3_stand_in(),
+        Ffmpeg::new("ffmpeg"),
+        Duration::from_secs(120),
+    );
+    for (engine, expected) in [
+        (&native as &dyn Converter, "-compression_level 3"),
+        (&script as &dyn Converter, "--level 3"),
+    ] {
+        let ctx = Recorder::new(&dir.path().join(format!("work-{}", engine.engine())));
+        let out = dir.path().join(format!("out-{}", engine.engine()));
+        let mut req = request(&files, OutputFormat::Flac, ConversionMode::Single, &out);
+        req.level = Some(3);
+        engine.convert(&req, &ctx).await.unwrap();
+        assert!(ctx.log_text().contains(expected), "{}", ctx.log_text());
+    }
+}

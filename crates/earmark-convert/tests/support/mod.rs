@@ -95,6 +95,7 @@ pub fn request(
         dir_scheme: None,
         file_scheme: None,
         chapter_scheme: None,
+        level: None,
         out_dir: out.to_path_buf(),
     }
 }

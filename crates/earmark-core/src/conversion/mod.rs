@@ -229,6 +229,7 @@ impl JobHandler for ConvertBook {
             dir_scheme: params.dir_scheme.clone(),
             file_scheme: params.file_scheme.clone(),
             chapter_scheme: params.chapter_scheme.clone(),
+            level: params.level,
             out_dir: out_dir.clone(),
         };
         ctx.progress(

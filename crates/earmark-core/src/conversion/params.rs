@@ -21,6 +21,8 @@ pub struct ConvertParams {
     pub chapter_scheme: Option<NamingScheme>,
     /// Replace existing outputs.
     pub force: bool,
+    /// Compression level, checked against the format.
+    pub level: Option<u8>,
     /// The Audible profile whose activation bytes decrypt an AAX.
     pub profile: Option<String>,
 }
@@ -61,6 +63,16 @@ impl ConvertParams {
                 .get("force")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            level: params
+                .get("level")
+                .and_then(Value::as_u64)
+                .map(|l| {
+                    u8::try_from(l)
+                        .map_err(|e| e.to_string())
+                        .and_then(|l| format.check_level(l))
+                })
+                .transpose()
+                .map_err(|e| bad("level", &e))?,
             profile: text("profile").map(str::to_owned),
         })
     }

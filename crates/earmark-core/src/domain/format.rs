@@ -24,6 +24,29 @@ impl OutputFormat {
         self.as_str()
     }
 
+    /// The highest compression level (`-compression_level`, AAXtoMP3's `--level`) the
+    /// format's encoder takes; `None` for m4a/m4b, which are stream copies.
+    pub const fn max_level(self) -> Option<u8> {
+        match self {
+            OutputFormat::Mp3 => Some(9),
+            OutputFormat::Flac => Some(12),
+            OutputFormat::Opus => Some(10),
+            OutputFormat::M4a | OutputFormat::M4b => None,
+        }
+    }
+
+    /// Checks a requested compression level against the format.
+    ///
+    /// # Errors
+    /// A message naming the allowed range, or saying the format takes none.
+    pub fn check_level(self, level: u8) -> Result<u8, String> {
+        match self.max_level() {
+            Some(max) if level <= max => Ok(level),
+            Some(max) => Err(format!("{self} takes a level from 0 to {max}, not {level}")),
+            None => Err(format!("{self} is a stream copy and takes no level")),
+        }
+    }
+
     /// The `Content-Type` players expect for this format.
     pub const fn mime(self) -> &'static str {
         match self {
@@ -56,6 +79,19 @@ mod tests {
         }
         assert_eq!(OutputFormat::M4b.mime(), "audio/mp4");
         assert_eq!(OutputFormat::Opus.mime(), "audio/ogg");
+        assert_eq!(OutputFormat::Flac.check_level(12), Ok(12));
+        assert!(
+            OutputFormat::Mp3
+                .check_level(10)
+                .unwrap_err()
+                .contains("0 to 9")
+        );
+        assert!(
+            OutputFormat::M4b
+                .check_level(1)
+                .unwrap_err()
+                .contains("no level")
+        );
         let err = "wav".parse::<OutputFormat>().unwrap_err();
         assert!(err.to_string().contains("mp3 m4a m4b flac opus"), "{err}");
     }

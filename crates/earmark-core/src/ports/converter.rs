@@ -70,6 +70,9 @@ pub struct ConversionRequest {
     pub file_scheme: Option<NamingScheme>,
     /// Chapter file scheme; `None` for `$title-<NN> $chapter`.
     pub chapter_scheme: Option<NamingScheme>,
+    /// Compression level for mp3 (0–9), flac (0–12) or opus (0–10); `None`: the encoder's
+    /// default.
+    pub level: Option<u8>,
     /// An empty directory the outputs are written under, in their relative layout.
     pub out_dir: PathBuf,
 }

@@ -40,6 +40,12 @@ fn asins(one: Option<String>, many: Option<Vec<String>>) -> Result<(Vec<Asin>, b
 }
 
 fn validate_convert(options: &ConvertOptions) -> Result<(), ApiError> {
+    if let Some(level) = options.level {
+        options
+            .format
+            .check_level(level)
+            .map_err(|e| ApiError::Validation(format!("level: {e}")))?;
+    }
     if let Some(scheme) = &options.naming_scheme {
         NamingScheme::parse(scheme, false)
             .map_err(|e| ApiError::Validation(format!("naming_scheme: {e}")))?;
@@ -156,6 +162,7 @@ pub async fn convert(
         "naming_scheme": options.naming_scheme,
         "dir_naming_scheme": options.dir_naming_scheme,
         "chapter_naming_scheme": options.chapter_naming_scheme,
+        "level": options.level,
         "force": options.force,
     });
     submit_all(&state, TaskType::Convert, books, batch, params).await

@@ -100,6 +100,8 @@ pub struct ConvertOptions {
     pub dir_naming_scheme: Option<String>,
     /// Chapter file naming scheme, also with `$chapter`, `$chapternum`, `$chaptercount`.
     pub chapter_naming_scheme: Option<String>,
+    /// Compression level: mp3 0–9, flac 0–12, opus 0–10 (m4a/m4b are copied: none).
+    pub level: Option<u8>,
     /// Replace an existing output.
     #[serde(default)]
     pub force: bool,
