@@ -36,6 +36,8 @@ pub struct Content {
     pub cover: Vec<u8>,
     /// Refuse the licence with this message.
     pub denied: Option<String>,
+    /// Answer the licence request with 403 and this message.
+    pub forbidden: Option<String>,
     /// Serve the audio with this `Content-Type` instead of `audio/aax`.
     pub content_type: Option<String>,
 }
@@ -85,6 +87,9 @@ pub(crate) async fn licence_request(
     let Some(content) = content_of(&state, &asin) else {
         return HttpResponse::NotFound().json(json!({"message": "Requested content not found"}));
     };
+    if let Some(message) = content.forbidden {
+        return HttpResponse::Forbidden().json(json!({ "message": message }));
+    }
     if let Some(message) = content.denied {
         return HttpResponse::Ok().json(json!({"content_license": {
             "status_code": "Denied", "message": message, "asin": *asin,

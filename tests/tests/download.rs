@@ -297,6 +297,17 @@ fn failures_say_what_to_do_and_leave_nothing_behind() {
             .contains("refused the licence"),
         "{denied}"
     );
+    // The same as a 403 on the licence request.
+    s.fake.edit_content("B000000001", |c| {
+        c.forbidden = Some("Too many licence requests".into())
+    });
+    let forbidden = s.settled(&s.request("/jobs/download", json!({"asin": "B000000001"})));
+    assert_eq!(forbidden["status"], "PENDING", "{forbidden}");
+    let message = forbidden["error_message"].as_str().unwrap();
+    assert!(
+        message.contains("refused the licence") && message.contains("(403)"),
+        "{forbidden}"
+    );
 
     // Wrong content type: audible-cli exits 0 and writes no audio; the job fails.
     s.fake
@@ -334,7 +345,13 @@ fn failures_say_what_to_do_and_leave_nothing_behind() {
     );
     s.fake.misbehave(None);
 
-    for asin in ["B000000002", "B000000003", "B000000004", "B000000005"] {
+    for asin in [
+        "B000000001",
+        "B000000002",
+        "B000000003",
+        "B000000004",
+        "B000000005",
+    ] {
         assert!(s.names(asin).is_empty(), "{asin}: {:?}", s.names(asin));
     }
 }

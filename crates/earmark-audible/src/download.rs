@@ -139,7 +139,14 @@ fn classify(request: &DownloadRequest, finished: &Finished) -> DownloadError {
             .errors
             .iter()
             .rev()
-            .find(|l| l.contains("failed for") || l.starts_with("error:"))
+            .find(|l| l.contains("failed for"))
+            .or_else(|| {
+                finished
+                    .errors
+                    .iter()
+                    .rev()
+                    .find(|l| l.starts_with("error:"))
+            })
             .or(finished.errors.last())
             .map(|l| l.trim_start_matches("error:").trim().to_owned())
             .unwrap_or_else(|| format!("exit code {:?}", finished.code))
@@ -161,7 +168,13 @@ fn classify(request: &DownloadRequest, finished: &Finished) -> DownloadError {
     if said("not found in library") {
         return DownloadError::NotInLibrary(request.asin.to_string());
     }
-    if said("LicenseDenied") {
+    // A 403 on the licence request (the library was read fine, so the login is good) is
+    // Audible refusing this licence, not the login.
+    let licence_forbidden = finished
+        .errors
+        .iter()
+        .any(|l| l.contains("failed for") && l.contains("(403)"));
+    if said("LicenseDenied") || licence_forbidden {
         return DownloadError::LicenseDenied(last());
     }
     if said("NotDownloadableAsAAX") || said("is not downloadable") {
