@@ -188,6 +188,25 @@ pub fn voucher(asin: &str, key: &[u8; 16], iv: &[u8; 16]) -> serde_json::Value {
     })
 }
 
+/// The decoded 16-bit PCM of a file's first audio stream, decrypted with `decrypt` (ffmpeg's
+/// `-activation_bytes`/`-audible_key`/`-audible_iv` options, or nothing); ffmpeg's error text
+/// when it cannot decode. Two files hold the same audio exactly when these bytes are equal.
+pub fn decoded_pcm(input: &Path, decrypt: &[&str]) -> Result<Vec<u8>, String> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error"])
+        .args(decrypt)
+        .arg("-i")
+        .arg(input)
+        .args(["-map", "0:a:0", "-f", "s16le", "-"])
+        .output()
+        .map_err(|e| format!("ffmpeg could not start: {e}"))?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut s, b| {
@@ -279,5 +298,5 @@ pub fn downloaded_book(
 
 /// The test stand-in for AAXtoMP3 (see the script's header for what it reproduces).
 pub fn aaxtomp3_stand_in() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("aaxtomp3/AAXtoMP3")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("aaxtomp3/aaxtomp3-stand-in")
 }
