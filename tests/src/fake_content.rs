@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::NoPadding};
+use earmark_fixtures::hex;
 use serde_json::{Value, json};
 
 use crate::fake_audible::{Request, Shared};
@@ -44,10 +45,6 @@ pub struct Content {
 
 /// How fast the audio is served: `(bytes per chunk, pause between chunks)`.
 pub type Trickle = Option<(usize, Duration)>;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The voucher audible decrypts with SHA-256(device type ‖ serial ‖ customer id ‖ ASIN):
 /// the first half is the AES-128 key, the second the iv; CBC, the JSON padded with NULs.

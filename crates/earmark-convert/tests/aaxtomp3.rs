@@ -15,7 +15,7 @@ use earmark_convert::{AaxToMp3Converter, Ffmpeg};
 use earmark_core::ports::Converter;
 use earmark_core::{ConversionMode, FileKind, NamingScheme, OutputFormat};
 use earmark_fixtures::{ACTIVATION_BYTES, SyntheticBook, aaxtomp3_stand_in};
-use support::{Recorder, book, duration, pcm, probe, request, tree};
+use support::{Case, duration, pcm, probe, tree};
 
 fn engine() -> AaxToMp3Converter {
     AaxToMp3Converter::new(
@@ -27,26 +27,23 @@ fn engine() -> AaxToMp3Converter {
 
 #[tokio::test]
 async fn m4b_survives_exit_127_at_the_cover_step_and_gets_chapters_cover_and_moov_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = book(dir.path(), true, &SyntheticBook::short(2));
-    let out = dir.path().join("out");
-    let ctx = Recorder::new(&dir.path().join("work"));
-    let req = request(&files, OutputFormat::M4b, ConversionMode::Single, &out);
-    let result = engine().convert(&req, &ctx).await.unwrap();
+    let case = Case::new(true, &SyntheticBook::short(2));
+    let req = case.request(OutputFormat::M4b, ConversionMode::Single);
+    let result = engine().convert(&req, &case.ctx).await.unwrap();
 
-    let log = ctx.log_text();
+    let log = case.ctx.log_text();
     assert!(log.contains("exited with exit status: 127"), "{log}");
     assert!(log.contains("WARN mp4art was not found"), "{log}");
     assert_eq!(
-        tree(&out)
+        tree(&case.out)
             .iter()
             .filter(|f| f.ends_with(".m4b"))
             .collect::<Vec<_>>(),
         ["Audiobook/Ada Fixture/The Synthetic Book/The Synthetic Book.m4b"]
     );
-    let m4b = out.join(&result.files[0].relative);
+    let m4b = case.out.join(&result.files[0].relative);
     assert!(
-        pcm(&m4b) == pcm(&files.plain),
+        pcm(&m4b) == pcm(&case.files.plain),
         "decoded audio differs from the source"
     );
     // What mp4chaps and mp4art would have added, and faststart, which AAXtoMP3 never does.
@@ -74,7 +71,7 @@ async fn m4b_survives_exit_127_at_the_cover_step_and_gets_chapters_cover_and_moo
         !log.contains(&earmark_fixtures::hex(&earmark_fixtures::AAXC_KEY)),
         "{log}"
     );
-    let progress = ctx.progress.lock().unwrap().clone();
+    let progress = case.ctx.progress.lock().unwrap().clone();
     assert!(
         !progress.is_empty(),
         "no progress parsed from the script's output"
@@ -83,14 +80,11 @@ async fn m4b_survives_exit_127_at_the_cover_step_and_gets_chapters_cover_and_moo
 
 #[tokio::test]
 async fn chaptered_mp3_survives_exit_1_after_the_last_chapter() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = book(dir.path(), false, &SyntheticBook::short(2));
-    let out = dir.path().join("out");
-    let ctx = Recorder::new(&dir.path().join("work"));
-    let req = request(&files, OutputFormat::Mp3, ConversionMode::Chapters, &out);
-    let result = engine().convert(&req, &ctx).await.unwrap();
+    let case = Case::new(false, &SyntheticBook::short(2));
+    let req = case.request(OutputFormat::Mp3, ConversionMode::Chapters);
+    let result = engine().convert(&req, &case.ctx).await.unwrap();
 
-    let log = ctx.log_text();
+    let log = case.ctx.log_text();
     assert!(log.contains("exited with exit status: 1,"), "{log}");
     let kinds: Vec<FileKind> = result.files.iter().map(|f| f.kind).collect();
     assert_eq!(
@@ -104,28 +98,29 @@ async fn chaptered_mp3_survives_exit_1_after_the_last_chapter() {
     );
     let total: f64 = result.files[..3]
         .iter()
-        .map(|f| duration(&out.join(&f.relative)))
+        .map(|f| duration(&case.out.join(&f.relative)))
         .sum();
-    assert!((total - duration(&files.plain)).abs() < 1.0, "{total}");
+    assert!((total - duration(&case.files.plain)).abs() < 1.0, "{total}");
     // The header line printed the activation bytes: masked.
     assert!(log.contains("----Decoding---The Synthetic Book"), "{log}");
     assert!(!log.contains(ACTIVATION_BYTES), "{log}");
     assert!(log.contains("[redacted]"), "{log}");
-    let chapter_progress = ctx.progress.lock().unwrap().iter().any(|p| *p > 90.0);
+    let chapter_progress = case.ctx.progress.lock().unwrap().iter().any(|p| *p > 90.0);
     assert!(chapter_progress, "chapter splitting progress was not read");
 }
 
 #[tokio::test]
 async fn an_output_that_is_not_there_fails_the_job_whatever_the_exit_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = book(dir.path(), true, &SyntheticBook::short(1));
+    let case = Case::new(true, &SyntheticBook::short(1));
     // An AAXC without its chapter file: the script refuses it, writes nothing, exits 1.
-    std::fs::remove_file(&files.chapters).unwrap();
-    let out = dir.path().join("out");
-    let ctx = Recorder::new(&dir.path().join("work"));
-    let mut req = request(&files, OutputFormat::Mp3, ConversionMode::Single, &out);
+    std::fs::remove_file(&case.files.chapters).unwrap();
+    let mut req = case.request(OutputFormat::Mp3, ConversionMode::Single);
     req.input.chapters = None;
-    let err = engine().convert(&req, &ctx).await.unwrap_err().to_string();
+    let err = engine()
+        .convert(&req, &case.ctx)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("AAXtoMP3 exited with exit status: 1"), "{err}");
     assert!(err.contains("no audio file"), "{err}");
     assert!(err.contains("ERROR File NOT Found"), "{err}");
@@ -133,21 +128,23 @@ async fn an_output_that_is_not_there_fails_the_job_whatever_the_exit_status() {
 
 #[tokio::test]
 async fn hostile_tags_run_nothing_and_name_files_safely() {
-    let dir = tempfile::tempdir().unwrap();
     let mut hostile = SyntheticBook::short(1);
     hostile.title = "$(touch pwned) `touch pwned2` * \"q\" 'q' ../../escape".into();
     hostile.author = "$(touch pwned3)".into();
-    let files = book(dir.path(), false, &hostile);
-    let out = dir.path().join("out");
-    let ctx = Recorder::new(&dir.path().join("work"));
-    let mut req = request(&files, OutputFormat::Mp3, ConversionMode::Chapters, &out);
+    let case = Case::new(false, &hostile);
+    let mut req = case.request(OutputFormat::Mp3, ConversionMode::Chapters);
     req.file_scheme = Some(NamingScheme::parse("$title by $artist", false).unwrap());
     req.dir_scheme = Some(NamingScheme::parse("$artist/$title", false).unwrap());
     req.chapter_scheme = Some(NamingScheme::parse("$chapternum - $title", true).unwrap());
-    let result = engine().convert(&req, &ctx).await.unwrap();
+    let result = engine().convert(&req, &case.ctx).await.unwrap();
 
     for name in ["pwned", "pwned2", "pwned3"] {
-        for place in [dir.path(), &out, &dir.path().join("work"), Path::new(".")] {
+        for place in [
+            case.dir.path(),
+            &case.out,
+            &case.dir.path().join("work"),
+            Path::new("."),
+        ] {
             assert!(
                 !place.join(name).exists(),
                 "{name} created in {}",
@@ -168,17 +165,18 @@ async fn hostile_tags_run_nothing_and_name_files_safely() {
             }),
             "{text}"
         );
-        assert!(out.join(&file.relative).is_file(), "{text}");
+        assert!(case.out.join(&file.relative).is_file(), "{text}");
     }
     let playlist = result
         .files
         .iter()
         .find(|f| f.kind == FileKind::Playlist)
         .unwrap();
-    let text = std::fs::read_to_string(out.join(&playlist.relative)).unwrap();
+    let text = std::fs::read_to_string(case.out.join(&playlist.relative)).unwrap();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         assert!(
-            out.join(playlist.relative.parent().unwrap())
+            case.out
+                .join(playlist.relative.parent().unwrap())
                 .join(line)
                 .is_file(),
             "{line}"

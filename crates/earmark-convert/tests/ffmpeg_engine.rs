@@ -13,7 +13,7 @@ use earmark_convert::{Ffmpeg, FfmpegConverter};
 use earmark_core::ports::Converter;
 use earmark_core::{ConversionMode, FileKind, OutputFormat};
 use earmark_fixtures::{SyntheticBook, moov_before_mdat};
-use support::{Recorder, book, duration, pcm, probe, request, tree};
+use support::{Case, Recorder, book, duration, pcm, probe, request, tree};
 
 fn engine() -> FfmpegConverter {
     FfmpegConverter::new(Ffmpeg::new("ffmpeg"), Duration::from_secs(120))
@@ -21,23 +21,20 @@ fn engine() -> FfmpegConverter {
 
 #[tokio::test]
 async fn m4b_from_aax_is_a_bit_exact_copy_with_chapters_cover_and_moov_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = book(dir.path(), false, &SyntheticBook::short(2));
-    let ctx = Recorder::new(&dir.path().join("work"));
-    let out = dir.path().join("out");
-    let req = request(&files, OutputFormat::M4b, ConversionMode::Single, &out);
-    let result = engine().convert(&req, &ctx).await.unwrap();
+    let case = Case::new(false, &SyntheticBook::short(2));
+    let req = case.request(OutputFormat::M4b, ConversionMode::Single);
+    let result = engine().convert(&req, &case.ctx).await.unwrap();
 
     assert_eq!(
-        tree(&out),
+        tree(&case.out),
         ["Audiobook/Ada Fixture/The Synthetic Book/The Synthetic Book.m4b"]
     );
     assert_eq!(result.files.len(), 1);
     assert_eq!(result.files[0].kind, FileKind::Converted);
     assert!(result.warnings.is_empty(), "{:?}", result.warnings);
-    let m4b = out.join(&result.files[0].relative);
+    let m4b = case.out.join(&result.files[0].relative);
     assert!(
-        pcm(&m4b) == pcm(&files.plain),
+        pcm(&m4b) == pcm(&case.files.plain),
         "decoded audio differs from the source"
     );
     let info = probe(&m4b);
@@ -59,13 +56,13 @@ async fn m4b_from_aax_is_a_bit_exact_copy_with_chapters_cover_and_moov_first() {
     assert_eq!(info["format"]["tags"]["composer"], "Nora Reader");
     assert!(moov_before_mdat(&std::fs::read(&m4b).unwrap()));
     // Progress came from ffmpeg's own report and reached the end.
-    let progress = ctx.progress.lock().unwrap().clone();
+    let progress = case.ctx.progress.lock().unwrap().clone();
     assert!(
         progress.len() >= 2 && progress.iter().any(|p| *p > 90.0),
         "{progress:?}"
     );
     // The activation bytes never reach the log.
-    let log = ctx.log_text();
+    let log = case.ctx.log_text();
     assert!(log.contains("-activation_bytes"), "{log}");
     assert!(!log.contains(earmark_fixtures::ACTIVATION_BYTES), "{log}");
 }
@@ -120,15 +117,12 @@ async fn every_lossy_format_from_aaxc_keeps_the_length() {
 
 #[tokio::test]
 async fn chapter_mode_writes_one_file_per_chapter_and_a_playlist() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = book(dir.path(), false, &SyntheticBook::short(2));
-    let out = dir.path().join("out");
-    let ctx = Recorder::new(&dir.path().join("work"));
-    let req = request(&files, OutputFormat::Mp3, ConversionMode::Chapters, &out);
-    let result = engine().convert(&req, &ctx).await.unwrap();
+    let case = Case::new(false, &SyntheticBook::short(2));
+    let req = case.request(OutputFormat::Mp3, ConversionMode::Chapters);
+    let result = engine().convert(&req, &case.ctx).await.unwrap();
     let base = "Audiobook/Ada Fixture/The Synthetic Book";
     assert_eq!(
-        tree(&out),
+        tree(&case.out),
         [
             format!("{base}/The Synthetic Book-1 Opening Credits.mp3"),
             format!("{base}/The Synthetic Book-2 Chapter One.mp3"),
@@ -146,22 +140,25 @@ async fn chapter_mode_writes_one_file_per_chapter_and_a_playlist() {
             FileKind::Playlist
         ]
     );
-    let playlist = std::fs::read_to_string(out.join(base).join("The Synthetic Book.m3u")).unwrap();
+    let playlist =
+        std::fs::read_to_string(case.out.join(base).join("The Synthetic Book.m3u")).unwrap();
     assert!(playlist.starts_with("#EXTM3U\n#EXTINF:2,The Synthetic Book - Opening Credits\nThe Synthetic Book-1 Opening Credits.mp3\n"), "{playlist}");
-    let second = probe(&out.join(base).join("The Synthetic Book-2 Chapter One.mp3"));
+    let second = probe(
+        &case
+            .out
+            .join(base)
+            .join("The Synthetic Book-2 Chapter One.mp3"),
+    );
     assert_eq!(second["format"]["tags"]["title"], "Chapter One");
     assert_eq!(second["format"]["tags"]["track"], "2/3");
 }
 
 #[tokio::test]
 async fn wrong_activation_bytes_fail_with_the_reason_and_leave_no_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = book(dir.path(), false, &SyntheticBook::short(1));
-    let out = dir.path().join("out");
-    let ctx = Recorder::new(&dir.path().join("work"));
-    let mut req = request(&files, OutputFormat::M4b, ConversionMode::Single, &out);
+    let case = Case::new(false, &SyntheticBook::short(1));
+    let mut req = case.request(OutputFormat::M4b, ConversionMode::Single);
     req.input.activation_bytes = Some(earmark_core::ActivationBytes::parse("deadbeef").unwrap());
-    let err = engine().convert(&req, &ctx).await.unwrap_err();
+    let err = engine().convert(&req, &case.ctx).await.unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("mismatch in checksums") || text.contains("readable"),
@@ -203,13 +200,10 @@ async fn a_cut_mp4_fails_the_in_process_check() {
 
 #[tokio::test]
 async fn mp3_outputs_are_checked_by_their_xing_header() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = book(dir.path(), false, &SyntheticBook::short(2));
-    let out = dir.path().join("out");
-    let ctx = Recorder::new(&dir.path().join("work"));
-    let req = request(&files, OutputFormat::Mp3, ConversionMode::Single, &out);
-    let result = engine().convert(&req, &ctx).await.unwrap();
-    let mp3 = out.join(&result.files[0].relative);
+    let case = Case::new(false, &SyntheticBook::short(2));
+    let req = case.request(OutputFormat::Mp3, ConversionMode::Single);
+    let result = engine().convert(&req, &case.ctx).await.unwrap();
+    let mp3 = case.out.join(&result.files[0].relative);
     let facts = earmark_convert::check_mp3(&mp3).await.unwrap().unwrap();
     let probed = (duration(&mp3) * 1000.0) as i64;
     assert!(
@@ -217,14 +211,14 @@ async fn mp3_outputs_are_checked_by_their_xing_header() {
         "{facts:?} vs {probed} ms"
     );
     let whole = std::fs::read(&mp3).unwrap();
-    let cut = dir.path().join("cut.mp3");
+    let cut = case.dir.path().join("cut.mp3");
     std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
     let err = earmark_convert::check_mp3(&cut).await.unwrap_err();
     assert!(
         err.to_string().contains("shorter than its header says"),
         "{err}"
     );
-    let not_mp3 = dir.path().join("noise.mp3");
+    let not_mp3 = case.dir.path().join("noise.mp3");
     std::fs::write(&not_mp3, vec![7u8; 4096]).unwrap();
     assert!(earmark_convert::check_mp3(&not_mp3).await.is_err());
 }

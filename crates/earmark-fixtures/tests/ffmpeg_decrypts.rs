@@ -8,24 +8,9 @@ use std::path::Path;
 use std::process::Command;
 
 use earmark_fixtures::{
-    AAXC_IV, AAXC_KEY, ACTIVATION_BYTES, SyntheticBook, downloaded_book, hex, moov_before_mdat,
+    AAXC_IV, AAXC_KEY, ACTIVATION_BYTES, SyntheticBook, decoded_pcm, downloaded_book, hex,
+    moov_before_mdat,
 };
-
-fn pcm(input: &Path, decrypt: &[&str]) -> Result<Vec<u8>, String> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error"])
-        .args(decrypt)
-        .arg("-i")
-        .arg(input)
-        .args(["-map", "0:a", "-f", "s16le", "-"])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
 
 fn chapter_titles(input: &Path, decrypt: &[&str]) -> Vec<String> {
     let out = Command::new("ffprobe")
@@ -54,8 +39,8 @@ fn aax_decrypts_with_the_activation_bytes_only() {
         "moov must come first, as in Audible's files"
     );
 
-    let source = pcm(&files.plain, &[]).unwrap();
-    let decrypted = pcm(&files.audio, &["-activation_bytes", ACTIVATION_BYTES]).unwrap();
+    let source = decoded_pcm(&files.plain, &[]).unwrap();
+    let decrypted = decoded_pcm(&files.audio, &["-activation_bytes", ACTIVATION_BYTES]).unwrap();
     assert!(source.len() > 44_100 * 4 * 5, "about 6 s of stereo PCM");
     assert!(
         source == decrypted,
@@ -66,7 +51,7 @@ fn aax_decrypts_with_the_activation_bytes_only() {
         ["Opening Credits", "Chapter One", "Chapter Two"]
     );
 
-    let wrong = pcm(&files.audio, &["-activation_bytes", "deadbeef"]).unwrap_err();
+    let wrong = decoded_pcm(&files.audio, &["-activation_bytes", "deadbeef"]).unwrap_err();
     assert!(wrong.contains("mismatch in checksums"), "{wrong}");
 }
 
@@ -88,13 +73,13 @@ fn aaxc_decrypts_with_the_voucher_key_and_iv_only() {
         .unwrap();
     assert_eq!((key, iv), (hex(&AAXC_KEY).as_str(), hex(&AAXC_IV).as_str()));
 
-    let source = pcm(&files.plain, &[]).unwrap();
-    let decrypted = pcm(&files.audio, &["-audible_key", key, "-audible_iv", iv]).unwrap();
+    let source = decoded_pcm(&files.plain, &[]).unwrap();
+    let decrypted = decoded_pcm(&files.audio, &["-audible_key", key, "-audible_iv", iv]).unwrap();
     assert!(
         source == decrypted,
         "decrypted audio differs from the source"
     );
     // Without the key the samples are noise to the decoder: never the source's audio.
-    let undecrypted = pcm(&files.audio, &[]);
+    let undecrypted = decoded_pcm(&files.audio, &[]);
     assert!(undecrypted.map_or(true, |p| p != source));
 }

@@ -62,6 +62,36 @@ impl JobContext for Recorder {
     }
 }
 
+/// One converter test's world: a temporary directory holding a downloaded book, a recording
+/// job context working in `work/`, and the output directory `out/`.
+pub struct Case {
+    pub dir: tempfile::TempDir,
+    pub files: DownloadedBook,
+    pub ctx: Recorder,
+    pub out: PathBuf,
+}
+
+impl Case {
+    /// `synthetic` downloaded as AAXC (with voucher) or AAX.
+    pub fn new(aaxc: bool, synthetic: &SyntheticBook) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let files = book(dir.path(), aaxc, synthetic);
+        let ctx = Recorder::new(&dir.path().join("work"));
+        let out = dir.path().join("out");
+        Self {
+            dir,
+            files,
+            ctx,
+            out,
+        }
+    }
+
+    /// The request to convert this case's book into its `out/`.
+    pub fn request(&self, format: OutputFormat, mode: ConversionMode) -> ConversionRequest {
+        request(&self.files, format, mode, &self.out)
+    }
+}
+
 /// A downloaded book in `dir`.
 pub fn book(dir: &Path, aaxc: bool, book: &SyntheticBook) -> DownloadedBook {
     downloaded_book(Path::new("ffmpeg"), dir, "B0FIXTURE1", book, aaxc).unwrap()
@@ -100,20 +130,9 @@ pub fn request(
     }
 }
 
-/// Decoded PCM of a file's first audio stream.
+/// Decoded PCM of a file's first audio stream (it must decode).
 pub fn pcm(path: &Path) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-map", "0:a:0", "-f", "s16le", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    earmark_fixtures::decoded_pcm(path, &[]).unwrap()
 }
 
 /// ffprobe's JSON for a file: format, streams, chapters.
