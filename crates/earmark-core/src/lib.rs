@@ -3,8 +3,11 @@
 pub mod conversion;
 pub mod domain;
 pub mod download;
+pub mod free_space;
 pub mod library_sync;
 pub mod ports;
+#[cfg(test)]
+mod test_context;
 
 pub use domain::ParseEnumError;
 pub use domain::asin::{Asin, AsinError};

@@ -8,11 +8,12 @@ use super::*;
 use crate::domain::book::{BookRecord, BookStatus};
 use crate::domain::file::StoredFile;
 use crate::domain::format::OutputFormat;
-use crate::domain::job::{Job, JobId, JobStatus, TaskType};
+use crate::domain::job::TaskType;
 use crate::ports::{
-    AudibleProfile, Cancelled, ConversionOutput, LoginStart, MockLibraryRepo, MockOutputStore,
-    PlacedFile, ProducedFile,
+    AudibleProfile, ConversionOutput, LoginStart, MockLibraryRepo, MockOutputStore, PlacedFile,
+    ProducedFile,
 };
+use crate::test_context::RecordingContext;
 
 fn asin() -> Asin {
     Asin::parse("B000000001").unwrap()
@@ -62,54 +63,8 @@ fn aax_file() -> StoredFile {
     }
 }
 
-struct Ctx {
-    job: Job,
-    messages: Mutex<Vec<String>>,
-}
-
-impl Ctx {
-    fn new(params: serde_json::Value) -> Self {
-        let now = OffsetDateTime::now_utc();
-        Self {
-            job: Job {
-                id: JobId::new(),
-                task_type: TaskType::Convert,
-                asin: Some(asin()),
-                params,
-                status: JobStatus::Running,
-                progress_percent: 0.0,
-                status_message: None,
-                log_file_path: None,
-                error: None,
-                attempts: 1,
-                original_job_id: None,
-                created_at: now,
-                started_at: Some(now),
-                finished_at: None,
-                updated_at: now,
-                run_after: None,
-            },
-            messages: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-impl JobContext for Ctx {
-    fn job(&self) -> &Job {
-        &self.job
-    }
-    fn work_dir(&self) -> &Path {
-        Path::new("/data/tmp/job.1")
-    }
-    fn log(&self, _line: &str) {}
-    fn progress(&self, _percent: f64, message: Option<&str>) {
-        if let Some(m) = message {
-            self.messages.lock().unwrap().push(m.to_owned());
-        }
-    }
-    fn cancelled(&self) -> Cancelled<'_> {
-        Box::pin(std::future::pending())
-    }
+fn ctx(params: serde_json::Value) -> RecordingContext {
+    RecordingContext::new(TaskType::Convert, Some(asin()), params, "/data/tmp/job.1")
 }
 
 /// A converter that records its requests and "produces" one file.
@@ -285,9 +240,9 @@ async fn a_conversion_places_registers_and_caches_the_activation_bytes() {
         accounts.clone(),
     );
     for _ in 0..2 {
-        let ctx = Ctx::new(serde_json::json!({"format": "m4b"}));
+        let ctx = ctx(serde_json::json!({"format": "m4b"}));
         handler.run(&ctx).await.unwrap();
-        let last = ctx.messages.lock().unwrap().last().cloned().unwrap();
+        let last = ctx.messages().last().cloned().unwrap();
         assert!(
             last.contains("converted to m4b") && last.contains("no cover"),
             "{last}"
@@ -311,7 +266,7 @@ async fn not_enough_disk_fails_before_converting() {
         Arc::new(FakeAccounts::default()),
     );
     let err = handler
-        .run(&Ctx::new(serde_json::json!({"format": "flac"})))
+        .run(&ctx(serde_json::json!({"format": "flac"})))
         .await
         .unwrap_err();
     assert_eq!(err.class, FailureClass::Permanent);
@@ -333,7 +288,7 @@ async fn a_book_not_downloaded_says_to_download_it() {
         Arc::new(FakeAccounts::default()),
     );
     let err = handler
-        .run(&Ctx::new(serde_json::json!({"format": "mp3"})))
+        .run(&ctx(serde_json::json!({"format": "mp3"})))
         .await
         .unwrap_err();
     assert!(err.message.contains("POST /jobs/download"), "{err}");
@@ -354,7 +309,7 @@ async fn an_existing_output_is_not_clobbered_and_the_error_says_how() {
         Arc::new(FakeAccounts::default()),
     );
     let err = handler
-        .run(&Ctx::new(serde_json::json!({"format": "m4b"})))
+        .run(&ctx(serde_json::json!({"format": "m4b"})))
         .await
         .unwrap_err();
     assert_eq!(err.class, FailureClass::Permanent);

@@ -1,12 +1,11 @@
-use std::path::Path;
 use std::sync::Mutex;
 
 use mockall::predicate;
-use time::OffsetDateTime;
 
 use super::*;
-use crate::domain::job::{Job, JobId, JobStatus, TaskType};
-use crate::ports::{Cancelled, MockLibraryRepo};
+use crate::domain::job::TaskType;
+use crate::ports::MockLibraryRepo;
+use crate::test_context::RecordingContext;
 
 fn record(n: u32) -> BookRecord {
     BookRecord {
@@ -26,52 +25,8 @@ fn record(n: u32) -> BookRecord {
     }
 }
 
-struct Ctx {
-    job: Job,
-    progress: Mutex<Vec<f64>>,
-}
-
-impl Ctx {
-    fn new(params: serde_json::Value) -> Self {
-        let now = OffsetDateTime::now_utc();
-        Self {
-            job: Job {
-                id: JobId::new(),
-                task_type: TaskType::Sync,
-                asin: None,
-                params,
-                status: JobStatus::Running,
-                progress_percent: 0.0,
-                status_message: None,
-                log_file_path: None,
-                error: None,
-                attempts: 1,
-                original_job_id: None,
-                created_at: now,
-                started_at: Some(now),
-                finished_at: None,
-                updated_at: now,
-                run_after: None,
-            },
-            progress: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-impl JobContext for Ctx {
-    fn job(&self) -> &Job {
-        &self.job
-    }
-    fn work_dir(&self) -> &Path {
-        Path::new("/nonexistent")
-    }
-    fn log(&self, _line: &str) {}
-    fn progress(&self, percent: f64, _message: Option<&str>) {
-        self.progress.lock().unwrap().push(percent);
-    }
-    fn cancelled(&self) -> Cancelled<'_> {
-        Box::pin(std::future::pending())
-    }
+fn ctx(params: serde_json::Value) -> RecordingContext {
+    RecordingContext::new(TaskType::Sync, None, params, "/nonexistent")
 }
 
 struct Source(
@@ -120,10 +75,7 @@ async fn a_failed_fetch_writes_nothing() {
             Source(Err(err.clone()), Mutex::default()),
             MockLibraryRepo::new(),
         );
-        let failure = sync
-            .run(&Ctx::new(serde_json::json!({})))
-            .await
-            .unwrap_err();
+        let failure = sync.run(&ctx(serde_json::json!({}))).await.unwrap_err();
         assert_eq!(failure.class, class, "{err}");
         assert_eq!(failure.message, err.to_string());
     }
@@ -153,10 +105,10 @@ async fn records_go_in_batches_then_the_missing_are_tombstoned() {
         .in_sequence(&mut seq)
         .returning(|_| Ok(3));
     let (source, sync) = sync(Source(Ok(records), Mutex::default()), repo);
-    let ctx = Ctx::new(serde_json::json!({"profile": "audible"}));
+    let ctx = ctx(serde_json::json!({"profile": "audible"}));
     sync.run(&ctx).await.unwrap();
     assert_eq!(source.1.lock().unwrap().as_deref(), Some("audible"));
-    let progress = ctx.progress.lock().unwrap().clone();
+    let progress = ctx.percents();
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
     assert_eq!(progress.last(), Some(&100.0));
 }
@@ -176,10 +128,7 @@ async fn a_failed_batch_lays_no_tombstone() {
         Source(Ok((1..=1500).map(record).collect()), Mutex::default()),
         repo,
     );
-    let failure = sync
-        .run(&Ctx::new(serde_json::json!({})))
-        .await
-        .unwrap_err();
+    let failure = sync.run(&ctx(serde_json::json!({}))).await.unwrap_err();
     assert_eq!(failure.class, FailureClass::Transient);
     assert!(
         failure.message.contains("pool timed out"),
