@@ -18,14 +18,12 @@ use crate::domain::asin::Asin;
 use crate::domain::book::{Book, BookUpdate};
 use crate::domain::file::{FileKind, NewStoredFile, StoredFile};
 use crate::domain::secret::ActivationBytes;
+use crate::free_space::ensure_free_space;
 use crate::ports::{
     AccountsError, AudibleAccounts, BookTags, ConversionInput, ConversionRequest, ConvertError,
     Converter, FailureClass, JobContext, JobFailure, JobHandler, LibraryRepo, OutputStore,
     PlaceError,
 };
-
-/// Room left free beyond the outputs' estimated size.
-pub const FREE_SPACE_MARGIN: u64 = 256 * 1024 * 1024;
 
 /// Runs CONVERT jobs.
 pub struct ConvertBook {
@@ -156,20 +154,9 @@ async fn check_space(
     input_bytes: u64,
     params: &ConvertParams,
 ) -> Result<(), JobFailure> {
-    let need = input_bytes.saturating_mul(params.growth_factor()) + FREE_SPACE_MARGIN;
-    let free = store
-        .free_bytes()
-        .await
-        .map_err(|e| JobFailure::permanent(e.to_string()))?;
-    if free < need {
-        return Err(JobFailure::permanent(format!(
-            "not enough disk space: converting to {} needs about {} MiB, {} MiB are free; free some space, then retry",
-            params.format,
-            need / (1024 * 1024),
-            free / (1024 * 1024)
-        )));
-    }
-    Ok(())
+    let estimate = input_bytes.saturating_mul(params.growth_factor());
+    let what = format!("converting to {}", params.format);
+    ensure_free_space(store, estimate, &what).await
 }
 
 async fn register(

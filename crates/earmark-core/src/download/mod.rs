@@ -16,13 +16,11 @@ use crate::domain::asin::Asin;
 use crate::domain::book::{Book, BookUpdate};
 use crate::domain::file::{FileKind, NewStoredFile};
 use crate::domain::job::{JobFilter, JobStatus, NewJob, TaskType};
+use crate::free_space::ensure_free_space;
 use crate::ports::{
     DownloadError, DownloadFormat, DownloadRequest, Downloader, FailureClass, JobContext,
     JobFailure, JobHandler, JobQueue, LibraryRepo, OutputStore, PlaceError,
 };
-
-/// Room left free beyond the download's estimated size.
-pub const FREE_SPACE_MARGIN: u64 = 256 * 1024 * 1024;
 
 /// Bytes per second of audio assumed for estimates (Audible's high quality: 128 kb/s).
 pub const BYTES_PER_SECOND: u64 = 16_000;
@@ -159,19 +157,9 @@ impl JobHandler for DownloadBook {
         }
         self.check_daily_limit().await?;
         let expected = expected_bytes(&book);
-        let need = expected.unwrap_or(0).saturating_mul(12) / 10 + FREE_SPACE_MARGIN;
-        let free = self
-            .store
-            .free_bytes()
-            .await
-            .map_err(|e| JobFailure::permanent(e.to_string()))?;
-        if free < need {
-            return Err(JobFailure::permanent(format!(
-                "not enough disk space: the download needs about {} MiB, {} MiB are free; free some space, then retry",
-                need / (1024 * 1024),
-                free / (1024 * 1024)
-            )));
-        }
+        // The download plus audible-cli's side files and some slack.
+        let estimate = expected.unwrap_or(0).saturating_mul(12) / 10;
+        ensure_free_space(self.store.as_ref(), estimate, "the download").await?;
 
         let staging = ctx.work_dir().join("downloads");
         let request = DownloadRequest {
