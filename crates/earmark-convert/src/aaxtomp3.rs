@@ -27,7 +27,7 @@ use earmark_core::{ConversionMode, FileKind, OutputFormat, safe_relative_path};
 use earmark_process::ProcessSpec;
 
 use crate::ffmeta::ffmetadata;
-use crate::ffmpeg_engine::FfmpegConverter;
+use crate::ffmpeg_engine::{FfmpegConverter, attach_cover};
 use crate::probe::{Ffmpeg, book_chapters, decryption, source_duration_ms};
 use crate::tool::run_logged;
 use crate::verify::{DecodeProof, verify_outputs};
@@ -105,7 +105,8 @@ impl AaxToMp3Converter {
     /// What AAXtoMP3 leaves undone in MPEG-4 outputs on a system without mp4v2-utils (and
     /// never does at all): the chapter names (mp4chaps), the cover (mp4art), and `moov`
     /// before `mdat`. One stream-copy remux per file does all three; each file is replaced
-    /// by a rename.
+    /// by a rename. Answers whether a cover went in (there is none to add when the download
+    /// came without one).
     async fn finish_mp4(
         &self,
         request: &ConversionRequest,
@@ -113,7 +114,7 @@ impl AaxToMp3Converter {
         files: &[ProducedFile],
         decrypt: &crate::probe::Decryption,
         ctx: &dyn JobContext,
-    ) -> Result<(), ConvertError> {
+    ) -> Result<bool, ConvertError> {
         let single = request.mode == ConversionMode::Single;
         let chapters = if single {
             book_chapters(&self.tools, &request.input, decrypt).await?
@@ -147,17 +148,7 @@ impl AaxToMp3Converter {
             }
             args.extend(["-map", "0:a:0"].map(OsString::from));
             if cover.is_some() {
-                args.extend(
-                    [
-                        "-map",
-                        "2:v:0",
-                        "-c:v",
-                        "copy",
-                        "-disposition:v:0",
-                        "attached_pic",
-                    ]
-                    .map(OsString::from),
-                );
+                attach_cover(&mut args, 2);
             }
             args.extend(["-map_metadata", "0", "-map_chapters"].map(OsString::from));
             args.push(if single { "1" } else { "-1" }.into());
@@ -178,7 +169,7 @@ impl AaxToMp3Converter {
                 ConvertError::Tool(format!("cannot replace {}: {e}", path.display()))
             })?;
         }
-        Ok(())
+        Ok(cover.is_some())
     }
 }
 
@@ -366,14 +357,16 @@ impl Converter for AaxToMp3Converter {
                 "AAXtoMP3 exited with {status}, but every output is present and verified"
             ));
         }
-        if matches!(request.format, OutputFormat::M4a | OutputFormat::M4b) {
+        let has_cover = if matches!(request.format, OutputFormat::M4a | OutputFormat::M4b) {
             self.finish_mp4(request, &target, &files, &decrypt, ctx)
-                .await?;
-        }
+                .await?
+        } else if let Some(main) = files.iter().find(|f| f.kind != FileKind::Playlist) {
+            crate::probe::has_cover(&self.tools, &target.join(&main.relative)).await
+        } else {
+            false
+        };
         let mut warnings = Vec::new();
-        if let Some(main) = files.iter().find(|f| f.kind != FileKind::Playlist)
-            && !crate::probe::has_cover(&self.tools, &target.join(&main.relative)).await
-        {
+        if !has_cover {
             warnings.push(format!(
                 "the {} output has no embedded cover (AAXtoMP3 needs mp4art for m4a/m4b, and ffmpeg 5.1 cannot put one in Ogg)",
                 request.format

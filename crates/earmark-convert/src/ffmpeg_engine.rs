@@ -110,17 +110,7 @@ impl Encode<'_> {
         }
         args.extend(["-map", "0:a:0"].map(OsString::from));
         if self.cover.is_some() {
-            args.extend(
-                [
-                    "-map",
-                    "2:v:0",
-                    "-c:v",
-                    "copy",
-                    "-disposition:v:0",
-                    "attached_pic",
-                ]
-                .map(OsString::from),
-            );
+            attach_cover(&mut args, 2);
         }
         args.extend(["-map_metadata", "1", "-map_chapters"].map(OsString::from));
         args.push(if self.with_chapters { "1" } else { "-1" }.into());
@@ -358,4 +348,17 @@ async fn write(path: &Path, text: &str) -> Result<(), ConvertError> {
     tokio::fs::write(path, text)
         .await
         .map_err(|e| ConvertError::Tool(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Maps input `input`'s picture as the output's cover: copied, marked as an attached picture
+/// (what players show as the album art).
+pub(crate) fn attach_cover(args: &mut Vec<OsString>, input: usize) {
+    args.extend([
+        "-map".into(),
+        format!("{input}:v:0").into(),
+        "-c:v".into(),
+        "copy".into(),
+        "-disposition:v:0".into(),
+        "attached_pic".into(),
+    ]);
 }
