@@ -73,6 +73,8 @@ pub struct JobsSettings {
     pub throttled_backoff_s: u64,
     /// First wait after a network failure or timeout, in seconds; doubled likewise.
     pub transient_backoff_s: u64,
+    /// CPU niceness of the tools (0 to 19): at 10 a conversion gets the CPU the API leaves.
+    pub tool_niceness: i32,
 }
 
 /// `[audible]`
@@ -160,6 +162,7 @@ impl Settings {
             .set_default("audible.daily_download_limit", 0)?
             .set_default("jobs.throttled_backoff_s", 15 * 60)?
             .set_default("jobs.transient_backoff_s", 30)?
+            .set_default("jobs.tool_niceness", 10)?
             .set_default(
                 "audible.helper",
                 "crates/earmark-audible/helper/earmark_audible_helper.py",

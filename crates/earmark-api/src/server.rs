@@ -118,6 +118,7 @@ async fn start_engine(
     );
     config.back_off.throttled = Duration::from_secs(settings.jobs.throttled_backoff_s.max(1));
     config.back_off.transient = Duration::from_secs(settings.jobs.transient_backoff_s.max(1));
+    earmark_process::set_default_niceness(settings.jobs.tool_niceness);
     let audible = AudibleCli {
         program: settings.audible.cli.clone(),
         config_dir: settings.audible_config_dir(),

@@ -4,4 +4,4 @@ mod lines;
 mod run;
 
 pub use lines::{LineSplitter, Redactor};
-pub use run::{Line, OutputStream, ProcessError, ProcessSpec, run};
+pub use run::{Line, OutputStream, ProcessError, ProcessSpec, run, set_default_niceness};

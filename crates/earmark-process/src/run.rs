@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process_group};
@@ -31,6 +32,18 @@ pub struct Line {
     pub text: String,
 }
 
+/// The niceness tools run at unless a spec says otherwise; see [`set_default_niceness`].
+static DEFAULT_NICENESS: AtomicI32 = AtomicI32::new(10);
+
+/// Sets the CPU niceness (0 to 19) of every tool started from now on whose spec keeps the
+/// default. Tools (ffmpeg, audible-cli, AAXtoMP3) are batch work: at a higher niceness they
+/// take only the CPU that the HTTP API, the streams and the WebSocket leave free, so a
+/// conversion that fills every core does not make the web client wait. `main` sets it from
+/// configuration once; the default is 10.
+pub fn set_default_niceness(niceness: i32) {
+    DEFAULT_NICENESS.store(niceness.clamp(0, 19), Ordering::Relaxed);
+}
+
 /// What to run and how.
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
@@ -53,6 +66,9 @@ pub struct ProcessSpec {
     /// Bytes written to the program's stdin, which is then closed; `None` leaves stdin
     /// closed from the start. This is how secrets (passwords) are passed: never as arguments.
     pub stdin: Option<Vec<u8>>,
+    /// CPU niceness of the program's whole process group (0 to 19; raised only, never
+    /// lowered below earmark's own). Starts at the default of [`set_default_niceness`].
+    pub niceness: i32,
 }
 
 impl ProcessSpec {
@@ -72,6 +88,7 @@ impl ProcessSpec {
             max_line_bytes: 8 * 1024,
             redactor: Redactor::default(),
             stdin: None,
+            niceness: DEFAULT_NICENESS.load(Ordering::Relaxed),
         }
     }
 
@@ -173,6 +190,11 @@ where
     })?;
     let pgid = child.id().and_then(|id| Pid::from_raw(id as i32));
     let _guard = GroupGuard(pgid);
+    if pgid.is_some() && spec.niceness > 0 {
+        // For the group, so whatever the tool has already started gets it too. Refused only
+        // when it would lower the niceness earmark itself runs at: then the tool keeps that.
+        let _ = rustix::process::setpriority_pgrp(pgid, spec.niceness);
+    }
     if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) {
         // Written beside the reading below, so a program that talks before it reads cannot
         // block on a full pipe; closing the pipe is the end of the input.

@@ -252,3 +252,22 @@ async fn dropping_the_run_kills_the_group() {
         assert!(dies_soon(pid), "process {pid} outlived its dropped run");
     }
 }
+
+#[tokio::test]
+async fn tools_run_at_the_requested_niceness_and_their_children_inherit_it() {
+    // `nice` without arguments prints the niceness it runs at; the child of a shell shows
+    // that the whole group got it. The group is reniced just after the start, hence the nap.
+    let mut spec = sh("sleep 0.2; nice; sh -c nice");
+    spec.niceness = 7;
+    let (status, lines) = collect(&spec).await;
+    assert!(status.unwrap().success());
+    let shown: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(shown, ["7", "7"]);
+
+    spec.niceness = 0;
+    let (_, lines) = collect(&spec).await;
+    let own = rustix::process::getpriority_process(None)
+        .unwrap()
+        .to_string();
+    assert!(lines.iter().all(|l| l.text == own), "{lines:?}");
+}
