@@ -313,3 +313,21 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The living processes (zombies excluded) whose command line `matches`: `(pid, command line)`.
+pub fn running_processes(matches: impl Fn(&str) -> bool) -> Vec<(i32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let state = stat.get(stat.rfind(')')? + 2..)?.chars().next()?;
+            (state != 'Z' && matches(&cmdline)).then_some((pid, cmdline))
+        })
+        .collect()
+}

@@ -318,11 +318,7 @@ fn cancel_stops_ffmpeg_and_leaves_nothing_converted() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(files_under(&s.data().join("converted")).is_empty());
     let audio = book.audio.display().to_string();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            assert!(!cmdline.contains(&audio), "still running: {cmdline}");
-        }
-    }
+    let survivors = earmark_blackbox::running_processes(|cmdline| cmdline.contains(&audio));
+    assert!(survivors.is_empty(), "still running: {survivors:?}");
     assert_eq!(s.get(&format!("/library/{asin}"))["status"], "DOWNLOADED");
 }

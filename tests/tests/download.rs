@@ -393,15 +393,10 @@ fn cancel_stops_audible_cli_and_keeps_no_partial_file() {
     assert!(s.names("B000000001").is_empty());
     assert!(s.scratch_is_empty(), "partial file kept");
     let out = s.cwd.path().display().to_string();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            assert!(
-                !(cmdline.contains("download") && cmdline.contains(&out)),
-                "still running: {cmdline}"
-            );
-        }
-    }
+    let survivors = earmark_blackbox::running_processes(|cmdline| {
+        cmdline.contains("download") && cmdline.contains(&out)
+    });
+    assert!(survivors.is_empty(), "still running: {survivors:?}");
     assert_eq!(s.book("B000000001")["status"], "NEW");
 }
 

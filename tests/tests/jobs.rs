@@ -70,7 +70,8 @@ fn accepted_jobs_survive_kill_9_and_a_restart() {
 }
 
 /// A job killed mid-run with the server (`kill -9`) is taken up again after a restart and
-/// finishes: here a library sync, with the real audible-cli stalled on a slow Audible.
+/// finishes: here a library sync, with the real audible-cli stalled on a slow Audible. The
+/// audible-cli the crash orphaned is ended by the restart, not left to its own timeout.
 #[test]
 fn a_job_running_when_the_server_is_killed_completes_after_a_restart() {
     use earmark_blackbox::fake_audible::{FakeAudible, Misbehaviour, library_item, write_profile};
@@ -104,9 +105,23 @@ fn a_job_running_when_the_server_is_killed_completes_after_a_restart() {
     }
     assert!(!fake.requests().is_empty(), "audible-cli never called");
     server.kill_hard();
+    // The crash orphaned audible-cli, still waiting for Audible's answer.
+    let data = cwd.path().join("data").display().to_string();
+    let ours = |cmdline: &str| cmdline.contains("library") && cmdline.contains(&data);
+    let orphans = earmark_blackbox::running_processes(ours);
+    assert!(!orphans.is_empty(), "no orphan to look after");
 
     fake.misbehave(None);
     let restarted = start_ok(cwd.path(), &env);
+    // The restart ended them before anything else ran (they would have lived 30 s more).
+    let left: Vec<_> = earmark_blackbox::running_processes(ours)
+        .into_iter()
+        .filter(|p| orphans.contains(p))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "orphans still running after the restart: {left:?}"
+    );
     let job = restarted.wait_for_job(&id, &[auth], Duration::from_secs(60), |job| {
         matches!(job["status"].as_str(), Some("COMPLETED" | "FAILED"))
     });

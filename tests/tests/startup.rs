@@ -177,3 +177,22 @@ fn bad_settings_stop_the_start_with_a_message_that_says_what_is_wrong() {
         }
     }
 }
+
+#[test]
+fn a_second_earmark_on_the_same_data_directory_refuses_to_start() {
+    let cwd = tempfile::tempdir().unwrap();
+    let first = start_ok(cwd.path(), &[ANY_PORT]);
+    match start(cwd.path(), &[ANY_PORT], &[]) {
+        Started::Up(_) => panic!("two earmarks run on one data directory"),
+        Started::Exited { status, stderr, .. } => {
+            assert!(!status.success());
+            assert!(stderr.contains("another earmark is using it"), "{stderr}");
+        }
+    }
+    assert_eq!(
+        first.get("/healthz", &[]).status,
+        200,
+        "the first one is unharmed"
+    );
+    first.terminate(Duration::from_secs(15));
+}

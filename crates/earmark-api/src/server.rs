@@ -54,6 +54,17 @@ pub enum StartError {
 pub async fn run(settings: Settings) -> Result<(), StartError> {
     let data_dir = DataDir::prepare(&settings.data_dir)
         .map_err(|e| StartError::DataDir(settings.data_dir.display().to_string(), e))?;
+    let _only_user = data_dir
+        .lock()
+        .map_err(|e| StartError::DataDir(data_dir.root().display().to_string(), e))?;
+    // Tools a crash of the last run left behind: nothing of theirs is wanted any more (their
+    // jobs are re-queued below), and they would otherwise run to their own timeout.
+    let ledger = earmark_process::Ledger::new(data_dir.running_tools());
+    let reaped = ledger.reap();
+    if !reaped.is_empty() {
+        tracing::warn!(process_groups = ?reaped, "stopped tools that the last run left running");
+    }
+    earmark_process::set_ledger(ledger);
     let (key, generated) =
         api_key::load_or_create(data_dir.root(), settings.auth.api_key.as_deref())?;
     if let Some(key) = generated {

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod ledger;
 mod lines;
 mod run;
 
+pub use ledger::{Ledger, set_ledger};
 pub use lines::{LineSplitter, Redactor};
 pub use run::{Line, OutputStream, ProcessError, ProcessSpec, run, set_default_niceness};

@@ -142,9 +142,22 @@ fn signal_group(pgid: Option<Pid>, signal: Signal) {
 /// Ends the group when a run is abandoned (its future dropped) before it finished.
 struct GroupGuard(Option<Pid>);
 
+impl GroupGuard {
+    /// Guards the group led by `pgid`, noting it in the ledger (if any) while it runs.
+    fn new(pgid: Option<Pid>) -> Self {
+        if let (Some(pgid), Some(ledger)) = (pgid, crate::ledger::current()) {
+            ledger.record(pgid);
+        }
+        Self(pgid)
+    }
+}
+
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         signal_group(self.0, Signal::KILL);
+        if let (Some(pgid), Some(ledger)) = (self.0, crate::ledger::current()) {
+            ledger.forget(pgid);
+        }
     }
 }
 
@@ -189,7 +202,7 @@ where
         _ => ProcessError::Spawn(name.clone(), e),
     })?;
     let pgid = child.id().and_then(|id| Pid::from_raw(id as i32));
-    let _guard = GroupGuard(pgid);
+    let _guard = GroupGuard::new(pgid);
     if pgid.is_some() && spec.niceness > 0 {
         // For the group, so whatever the tool has already started gets it too. Refused only
         // when it would lower the niceness earmark itself runs at: then the tool keeps that.
