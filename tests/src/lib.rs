@@ -289,6 +289,11 @@ impl Server {
         self.child.wait().unwrap();
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits (at most `within`) for the process to exit.
     pub fn terminate(mut self, within: Duration) -> ExitStatus {
         let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap()).unwrap();

@@ -21,6 +21,8 @@ struct Fixture {
     server: Server,
     key: String,
     ids: HashMap<&'static str, String>,
+    /// Where the good file is on disk.
+    good: std::path::PathBuf,
 }
 
 impl Fixture {
@@ -92,6 +94,7 @@ fn fixture() -> Fixture {
         server,
         key,
         ids,
+        good,
     }
 }
 
@@ -524,6 +527,41 @@ fn odd_files_and_asins_get_correct_answers() {
         .server
         .get(&format!("/stream/{}?token={token}", f.id("truncated")), &[]);
     assert_eq!(other.status, 401, "the token is for one file");
+}
+
+/// Files stay open for a second after a request, for the next one: what happens to the file
+/// meanwhile is still answered correctly, and nothing stays open longer.
+#[test]
+fn a_file_kept_open_between_requests_is_seen_as_it_is_now_and_then_closed() {
+    let f = fixture();
+    let path = f.good.clone();
+    let url = format!("/stream/{}", f.id("good"));
+    assert_eq!(f.get(&url, &[("Range", "bytes=0-9")]).status, 206);
+
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    let shrunk = f.get(&url, &[]);
+    assert_eq!((shrunk.status, shrunk.body.len()), (200, 1000));
+    assert_eq!(shrunk.body, content()[..1000]);
+    assert_eq!(f.get(&url, &[("Range", "bytes=2000-")]).status, 416);
+
+    std::fs::remove_file(&path).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", f.server.pid())).unwrap();
+    let held: Vec<_> = fds
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("Der Herr der Ringe"))
+        .collect();
+    assert!(
+        held.is_empty(),
+        "a deleted file is still held open: {held:?}"
+    );
+    assert_eq!(f.get(&url, &[]).status, 404, "gone from disk: gone");
 }
 
 #[test]

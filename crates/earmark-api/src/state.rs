@@ -25,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Recently resolved `/stream` ids.
     pub stream_cache: Arc<StreamLookupCache>,
+    /// Files opened for `/stream` in the last second, for the next request.
+    pub open_files: Arc<crate::routes::stream::OpenFiles>,
     /// Signs and checks `?token=` tokens.
     pub tokens: crate::auth::tokens::TokenSigner,
     /// Failed authentication attempts per client address.
@@ -56,6 +58,7 @@ impl AppState {
             ws_hub,
             metrics: Arc::default(),
             stream_cache: Arc::default(),
+            open_files: Arc::default(),
             tokens,
             auth_failures: Arc::default(),
             accounts,

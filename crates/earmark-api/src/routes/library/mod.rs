@@ -123,8 +123,8 @@ pub async fn cover(
             web::block(move || crate::routes::stream::open_confined(&root, Path::new(&local)))
                 .await
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
-        match opened {
-            Ok((named, _)) => {
+        match opened.and_then(|o| crate::routes::stream::named_file(&o)) {
+            Ok(named) => {
                 return Ok(named
                     .disable_content_disposition()
                     .use_etag(true)

@@ -26,12 +26,12 @@ struct Window {
 
 /// A stream of `len` bytes of `file` starting at `offset`.
 pub fn file_window(
-    file: File,
+    file: Arc<File>,
     offset: u64,
     len: u64,
 ) -> impl Stream<Item = Result<Bytes, io::Error>> {
     let window = Window {
-        file: Arc::new(file),
+        file,
         offset,
         remaining: len,
         nowait_works: true,
@@ -97,10 +97,14 @@ mod tests {
         let path = dir.path().join("f");
         let content: Vec<u8> = (0..(CHUNK * 2 + 123)).map(|i| (i % 241) as u8).collect();
         std::fs::write(&path, &content).unwrap();
-        let chunks: Vec<Bytes> = file_window(File::open(&path).unwrap(), 7, (CHUNK + 1000) as u64)
-            .try_collect()
-            .await
-            .unwrap();
+        let chunks: Vec<Bytes> = file_window(
+            Arc::new(File::open(&path).unwrap()),
+            7,
+            (CHUNK + 1000) as u64,
+        )
+        .try_collect()
+        .await
+        .unwrap();
         assert!(chunks.iter().all(|c| c.len() <= CHUNK));
         assert_eq!(chunks.concat(), content[7..7 + CHUNK + 1000]);
     }
@@ -110,9 +114,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, [1u8; 10]).unwrap();
-        let result: Result<Vec<Bytes>, _> = file_window(File::open(&path).unwrap(), 0, 20)
-            .try_collect()
-            .await;
+        let result: Result<Vec<Bytes>, _> =
+            file_window(Arc::new(File::open(&path).unwrap()), 0, 20)
+                .try_collect()
+                .await;
         assert_eq!(result.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 }

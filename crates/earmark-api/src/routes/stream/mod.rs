@@ -8,9 +8,9 @@
 
 mod body;
 mod lookup;
+mod open_files;
 mod range;
 
-use std::fs::File;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,8 @@ use actix_web::{HttpRequest, HttpResponse, route, web};
 use earmark_core::{OutputFormat, StoredFile};
 
 pub use lookup::StreamLookupCache;
+pub use open_files::OpenFiles;
+use open_files::Opened;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -56,18 +58,32 @@ pub async fn stream(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let file = lookup::resolve(&state, &file_id).await?;
-    let root = state.data_dir.root().to_owned();
-    let registered = file.path.clone();
-    // Opening may wait for a disk that is spinning up: keep it off the event loop.
-    let opened = web::block(move || open_confined(&root, Path::new(&registered)))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (named, body_file) = opened.map_err(|why| {
+    let gone = |why: String| {
         tracing::warn!(file_id = %file.id, %why, "stored file cannot be served");
         state.stream_cache.forget(&file_id);
+        state.open_files.close(&file_id);
         ApiError::FileGone(file.id.to_string())
-    })?;
-
+    };
+    let opened = match state.open_files.get(&file_id) {
+        Some(opened) => opened,
+        None => {
+            let root = state.data_dir.root().to_owned();
+            let registered = file.path.clone();
+            // Opening may wait for a disk that is spinning up: keep it off the event loop.
+            let opened = web::block(move || open_confined(&root, Path::new(&registered)))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(gone)?;
+            state.open_files.keep(&file_id, opened.clone());
+            let (later, id) = (state.clone(), file_id.to_string());
+            actix_web::rt::spawn(async move {
+                actix_web::rt::time::sleep(open_files::KEEP_OPEN).await;
+                later.open_files.expire(&id);
+            });
+            opened
+        }
+    };
+    let named = named_file(&opened).map_err(gone)?;
     let size = named.metadata().len();
     if size == 0 && req.method() == Method::GET && req.headers().contains_key(header::RANGE) {
         // Every range of an empty file is unsatisfiable (actix-files would miscount it).
@@ -96,7 +112,7 @@ pub async fn stream(
         Some((offset, len)) => response
             .set_body(SizedStream::new(
                 len,
-                body::file_window(body_file, offset, len),
+                body::file_window(opened.file, offset, len),
             ))
             .map_into_boxed_body(),
         None => response,
@@ -112,8 +128,7 @@ fn content_range_window(value: &str) -> Option<(u64, u64)> {
 }
 
 /// Opens `path` only if it resolves, symlinks followed, to a regular file inside `root`.
-/// Returns it for actix-files (headers, conditions) and a second handle for the body.
-pub(crate) fn open_confined(root: &Path, path: &Path) -> Result<(NamedFile, File), String> {
+pub(crate) fn open_confined(root: &Path, path: &Path) -> Result<Opened, String> {
     let real: PathBuf = std::fs::canonicalize(path).map_err(|e| format!("cannot resolve: {e}"))?;
     if !real.starts_with(root) {
         return Err(format!(
@@ -127,12 +142,17 @@ pub(crate) fn open_confined(root: &Path, path: &Path) -> Result<(NamedFile, File
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&real)
         .map_err(|e| format!("cannot open: {e}"))?;
-    let body = file.try_clone().map_err(|e| e.to_string())?;
-    let named = NamedFile::from_file(file, &real).map_err(|e| e.to_string())?;
-    if !named.metadata().is_file() {
+    if !file.metadata().map_err(|e| e.to_string())?.is_file() {
         return Err("not a regular file".into());
     }
-    Ok((named, body))
+    Ok(Opened::new(file, real))
+}
+
+/// The opened file for actix-files, which reads its size and times afresh (a file truncated
+/// since it was opened is answered as it is now).
+pub(crate) fn named_file(opened: &Opened) -> Result<NamedFile, String> {
+    let file = opened.file.try_clone().map_err(|e| e.to_string())?;
+    NamedFile::from_file(file, &opened.real).map_err(|e| e.to_string())
 }
 
 fn named_file_name(file: &StoredFile) -> String {
