@@ -371,6 +371,12 @@ async fn metrics_count_jobs_by_lane_and_requests_by_route_without_secrets() {
         authed(TestRequest::get().uri(&format!("/jobs/{job_id}"))).to_request(),
     )
     .await;
+    let unknown_file = format!("/stream/{}", uuid::Uuid::now_v7());
+    test::call_service(
+        &app,
+        authed(TestRequest::get().uri(&unknown_file)).to_request(),
+    )
+    .await;
 
     let res = test::call_service(
         &app,
@@ -388,6 +394,7 @@ async fn metrics_count_jobs_by_lane_and_requests_by_route_without_secrets() {
         r#"earmark_lane_running{lane="download"} 0"#,
         r#"earmark_http_requests_total{method="POST",route="/jobs/convert",status="202"} 1"#,
         r#"earmark_http_requests_total{method="GET",route="/jobs/{id}",status="200"} 1"#,
+        r#"earmark_http_requests_total{method="GET",route="/stream/{file_id}",status="404"} 1"#,
         r#"earmark_http_request_duration_seconds_count{method="POST",route="/jobs/convert",status="202"} 1"#,
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
