@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_ws::{AggregatedMessage, Session};
 use earmark_core::{Job, JobFilter, JobId, JobStatus};
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 mod hub;
 
@@ -199,6 +199,12 @@ async fn answer(
 }
 
 /// Moves the hub's ready messages to a client of all jobs until either side goes away.
+///
+/// Each client sends on a 100 ms tick of its own, at a phase of its own, everything that is
+/// ready by then. A hundred clients woken by the same batch at the same instant would queue
+/// a hundred sends on the workers in one burst, and every HTTP request arriving meanwhile
+/// (a `GET /jobs`, a range of a stream) would wait behind them; spread over the 100 ms, a
+/// request waits behind one or two. The price is up to one more tick of delay.
 async fn pump_messages(
     mut session: Session,
     mut incoming: actix_ws::AggregatedMessageStream,
@@ -208,18 +214,27 @@ async fn pump_messages(
     if send_snapshot(&mut session, &snapshot).await.is_err() {
         return;
     }
+    let phase = FLUSH_EVERY.mul_f64(f64::from(uuid::Uuid::new_v4().as_bytes()[0]) / 256.0);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            message = messages.recv() => {
-                let sent = match message {
-                    Ok(text) => session.text(text).await,
-                    Err(RecvError::Lagged(count)) => {
-                        session.text(json!({"type": "lost", "count": count}).to_string()).await
+            _ = tick.tick() => {
+                loop {
+                    let sent = match messages.try_recv() {
+                        Ok(text) => session.text(text).await,
+                        Err(TryRecvError::Lagged(count)) => {
+                            session.text(json!({"type": "lost", "count": count}).to_string()).await
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Closed) => {
+                            let _ = session.close(None).await;
+                            return;
+                        }
+                    };
+                    if sent.is_err() {
+                        return;
                     }
-                    Err(RecvError::Closed) => break,
-                };
-                if sent.is_err() {
-                    return;
                 }
             }
             message = incoming.recv() => {
