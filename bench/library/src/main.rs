@@ -22,53 +22,15 @@ use earmark_audible::record::book_record;
 use earmark_blackbox::fake_audible::library_item;
 use earmark_blackbox::wrk::{latency_ms, requests_per_second};
 use earmark_core::library_sync::LibrarySync;
-use earmark_core::ports::{Cancelled, JobContext, LibraryRepo, LibrarySource};
-use earmark_core::{BookRecord, Job, JobId, JobStatus, TaskType};
+use earmark_core::ports::{JobContext, LibraryRepo, LibrarySource};
+use earmark_core::testing::RecordingContext;
+use earmark_core::{BookRecord, TaskType};
 use earmark_db::testing::TestDb;
 
 const KEY: &str = "bench-key";
 const CHANGES: usize = 50;
 const EARMARK_PORT: u16 = 18091;
 const NGINX_PORT: u16 = 18092;
-
-/// The job context of a sync run outside the engine: logs and progress go nowhere.
-struct Quiet(Job);
-
-impl JobContext for Quiet {
-    fn job(&self) -> &Job {
-        &self.0
-    }
-    fn work_dir(&self) -> &Path {
-        Path::new("/nonexistent")
-    }
-    fn log(&self, _line: &str) {}
-    fn progress(&self, _percent: f64, _message: Option<&str>) {}
-    fn cancelled(&self) -> Cancelled<'_> {
-        Box::pin(std::future::pending())
-    }
-}
-
-fn quiet() -> Quiet {
-    let now = time::OffsetDateTime::now_utc();
-    Quiet(Job {
-        id: JobId::new(),
-        task_type: TaskType::Sync,
-        asin: None,
-        params: serde_json::json!({}),
-        status: JobStatus::Running,
-        progress_percent: 0.0,
-        status_message: None,
-        log_file_path: None,
-        error: None,
-        attempts: 1,
-        original_job_id: None,
-        created_at: now,
-        started_at: Some(now),
-        finished_at: None,
-        updated_at: now,
-        run_after: None,
-    })
-}
 
 /// No source: the benchmark hands records to [`LibrarySync::apply`] itself.
 struct NoSource;
@@ -293,7 +255,7 @@ async fn measure(
 ) -> Row {
     let repo: Arc<dyn LibraryRepo> = db.db.library.clone();
     let sync = LibrarySync::new(Arc::new(NoSource), repo.clone());
-    let ctx = quiet();
+    let ctx = RecordingContext::new(TaskType::Sync, None, serde_json::json!({}), "/nonexistent");
 
     let first = library(books, false);
     let work = tempfile::tempdir().expect("tempdir");

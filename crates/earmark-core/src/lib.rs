@@ -6,8 +6,8 @@ pub mod download;
 pub mod free_space;
 pub mod library_sync;
 pub mod ports;
-#[cfg(test)]
-mod test_context;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use domain::ParseEnumError;
 pub use domain::asin::{Asin, AsinError};

@@ -13,7 +13,7 @@ use crate::ports::{
     AudibleProfile, ConversionOutput, LoginStart, MockLibraryRepo, MockOutputStore, PlacedFile,
     ProducedFile,
 };
-use crate::test_context::RecordingContext;
+use crate::testing::RecordingContext;
 
 fn asin() -> Asin {
     Asin::parse("B000000001").unwrap()

@@ -5,7 +5,7 @@ use mockall::predicate;
 use super::*;
 use crate::domain::job::TaskType;
 use crate::ports::MockLibraryRepo;
-use crate::test_context::RecordingContext;
+use crate::testing::RecordingContext;
 
 fn record(n: u32) -> BookRecord {
     BookRecord {

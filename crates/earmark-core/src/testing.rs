@@ -1,5 +1,5 @@
-//! A [`JobContext`] for the handlers' unit tests: a RUNNING job, a fixed scratch path, and a
-//! record of every progress report.
+//! A [`JobContext`] for running a handler outside the engine (its unit tests, the
+//! benchmarks): a RUNNING job, a fixed scratch path, and a record of every progress report.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -11,7 +11,7 @@ use crate::domain::job::{Job, JobId, JobStatus, TaskType};
 use crate::ports::{Cancelled, JobContext};
 
 /// A claimed job of `task_type` whose reports are kept for the test to read.
-pub(crate) struct RecordingContext {
+pub struct RecordingContext {
     job: Job,
     work_dir: PathBuf,
     reports: Mutex<Vec<(f64, Option<String>)>>,
@@ -19,7 +19,7 @@ pub(crate) struct RecordingContext {
 
 impl RecordingContext {
     /// A RUNNING job with `params`, about `asin` if given, working in `work_dir`.
-    pub(crate) fn new(
+    pub fn new(
         task_type: TaskType,
         asin: Option<Asin>,
         params: serde_json::Value,
@@ -51,12 +51,12 @@ impl RecordingContext {
     }
 
     /// Every percentage reported, in order.
-    pub(crate) fn percents(&self) -> Vec<f64> {
+    pub fn percents(&self) -> Vec<f64> {
         self.reports().iter().map(|(p, _)| *p).collect()
     }
 
     /// Every message reported with a percentage, in order.
-    pub(crate) fn messages(&self) -> Vec<String> {
+    pub fn messages(&self) -> Vec<String> {
         self.reports()
             .iter()
             .filter_map(|(_, m)| m.clone())
