@@ -1,6 +1,30 @@
 //! The `JobQueue` implementation, written once and expanded for each backend (see
 //! `store_impl.rs` for what each backend provides).
 
+/// The jobs a [`earmark_core::JobFilter`] selects (statuses, kind, book), as a boxed query
+/// for `$backend`; paging and order are the caller's.
+macro_rules! jobs_matching {
+    ($backend:ty, $filter:expr) => {{
+        use diesel::{ExpressionMethods, QueryDsl};
+        use $crate::schema::jobs;
+
+        let filter: &earmark_core::JobFilter = $filter;
+        let mut query = jobs::table.into_boxed::<$backend>();
+        if !filter.statuses.is_empty() {
+            let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+            query = query.filter(jobs::status.eq_any(statuses));
+        }
+        if let Some(task_type) = filter.task_type {
+            query = query.filter(jobs::task_type.eq(task_type.as_str()));
+        }
+        if let Some(asin) = &filter.asin {
+            query = query.filter(jobs::asin.eq(asin.to_string()));
+        }
+        query
+    }};
+}
+pub(crate) use jobs_matching;
+
 macro_rules! impl_job_queue {
     (
         store = $store:ty,
@@ -82,39 +106,9 @@ macro_rules! impl_job_queue {
                 &self,
                 filter: earmark_core::JobFilter,
             ) -> Result<earmark_core::ports::JobPage, earmark_core::ports::JobQueueError> {
-                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
-                use diesel_async::RunQueryDsl;
                 use $crate::rows::JobRow;
-                use $crate::schema::jobs;
 
-                let matching = || {
-                    let mut query = jobs::table.into_boxed::<$backend>();
-                    if !filter.statuses.is_empty() {
-                        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-                        query = query.filter(jobs::status.eq_any(statuses));
-                    }
-                    if let Some(task_type) = filter.task_type {
-                        query = query.filter(jobs::task_type.eq(task_type.as_str()));
-                    }
-                    if let Some(asin) = &filter.asin {
-                        query = query.filter(jobs::asin.eq(asin.to_string()));
-                    }
-                    query
-                };
-                let mut conn = self.conn().await?;
-                let total: i64 = matching()
-                    .count()
-                    .get_result(&mut *conn)
-                    .await
-                    .map_err($crate::error::StoreError::from)?;
-                let rows = matching()
-                    .select(JobRow::as_select())
-                    .order((jobs::created_at.desc(), jobs::id.desc()))
-                    .limit(i64::from(filter.limit.max(1)))
-                    .offset(i64::from(filter.offset))
-                    .load(&mut *conn)
-                    .await
-                    .map_err($crate::error::StoreError::from)?;
+                let (total, rows) = self.job_page(filter).await?;
                 Ok(earmark_core::ports::JobPage {
                     items: rows.into_iter().map(JobRow::into_job).collect::<Result<_, _>>()?,
                     total: u64::try_from(total).unwrap_or(0),

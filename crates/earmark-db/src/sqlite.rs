@@ -18,7 +18,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::PoolSettings;
 use crate::error::StoreError;
-use crate::jobs_impl::impl_job_queue;
+use crate::jobs_impl::{impl_job_queue, jobs_matching};
 use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
 use crate::sql_types::DbTime;
@@ -78,6 +78,33 @@ impl SqliteStore {
 
     async fn conn(&self) -> Result<Object<SqliteConn>, StoreError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The number of jobs `filter` selects and its page of them, newest first. Both queries
+    /// run in one trip to the blocking pool (each query on its own would be one trip).
+    async fn job_page(
+        &self,
+        filter: earmark_core::JobFilter,
+    ) -> Result<(i64, Vec<crate::rows::JobRow>), StoreError> {
+        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl, SelectableHelper};
+
+        use crate::rows::JobRow;
+        use crate::schema::jobs;
+
+        let mut conn = self.conn().await?;
+        let page = conn.spawn_blocking(move |c| {
+            let total: i64 = jobs_matching!(diesel::sqlite::Sqlite, &filter)
+                .count()
+                .get_result(c)?;
+            let rows = jobs_matching!(diesel::sqlite::Sqlite, &filter)
+                .select(JobRow::as_select())
+                .order((jobs::created_at.desc(), jobs::id.desc()))
+                .limit(i64::from(filter.limit.max(1)))
+                .offset(i64::from(filter.offset))
+                .load(c)?;
+            Ok((total, rows))
+        });
+        Ok(page.await?)
     }
 
     /// The wall clock, but strictly after every time this store handed out before.
