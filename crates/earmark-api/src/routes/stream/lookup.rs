@@ -2,9 +2,9 @@
 //!
 //! A player seeking through a book sends a request per seek; looking the id up in the
 //! database each time costs more than serving the bytes. The mapping from file id to path
-//! never changes (a re-registered path keeps its id), and the file is opened, checked and
-//! measured again on every request, so a cached entry can only be stale for what it does not
-//! hold. ASIN lookups follow the book's converted file, which a re-conversion may change: they
+//! never changes (a re-registered path keeps its id), and the file is opened and checked again
+//! at least every second (`open_files.rs`) and measured on every request, so a cached entry
+//! can only be stale for what it does not hold. ASIN lookups follow the book's converted file, which a re-conversion may change: they
 //! are kept for a few seconds only.
 
 use std::collections::HashMap;
