@@ -15,54 +15,16 @@
     reason = "a benchmark fails by panicking"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use earmark_convert::{Ffmpeg, FfmpegConverter};
-use earmark_core::ports::{
-    BookTags, Cancelled, ConversionInput, ConversionRequest, Converter, JobContext,
-};
-use earmark_core::{ActivationBytes, ConversionMode, Job, OutputFormat};
+use earmark_core::ports::{BookTags, ConversionInput, ConversionRequest, Converter};
+use earmark_core::testing::RecordingContext;
+use earmark_core::{ActivationBytes, Asin, ConversionMode, OutputFormat, TaskType};
 use earmark_fixtures::{ACTIVATION_BYTES, FixtureChapter, SyntheticBook, downloaded_book};
-
-struct Quiet {
-    job: Job,
-    work: PathBuf,
-    lines: Mutex<Vec<(Instant, String)>>,
-}
-
-impl JobContext for Quiet {
-    fn job(&self) -> &Job {
-        &self.job
-    }
-    fn work_dir(&self) -> &Path {
-        &self.work
-    }
-    fn log(&self, line: &str) {
-        self.lines
-            .lock()
-            .unwrap()
-            .push((Instant::now(), line.to_owned()));
-    }
-    fn progress(&self, _percent: f64, _message: Option<&str>) {}
-    fn cancelled(&self) -> Cancelled<'_> {
-        Box::pin(std::future::pending())
-    }
-}
-
-fn job() -> Job {
-    serde_json::from_value(serde_json::json!({
-        "id": "0190f0f0-0000-7000-8000-000000000001", "task_type": "CONVERT",
-        "asin": "B0BENCH001", "params": {}, "status": "RUNNING", "progress_percent": 0.0,
-        "status_message": null, "log_file_path": null, "error": null, "attempts": 1,
-        "original_job_id": null, "created_at": "2026-01-01T00:00:00Z", "started_at": null,
-        "finished_at": null, "updated_at": "2026-01-01T00:00:00Z", "run_after": null
-    }))
-    .unwrap()
-}
 
 /// The reference: the encode command the engine logged (`$ ffmpeg ...`, secrets masked),
 /// run directly with the secret put back and its own output file (its decode-check output,
@@ -144,11 +106,12 @@ fn main() {
         for run in 0..=runs {
             let work = dir.path().join(format!("work-{format}-{run}"));
             std::fs::create_dir_all(&work).unwrap();
-            let ctx = Quiet {
-                job: job(),
-                work: work.clone(),
-                lines: Mutex::new(Vec::new()),
-            };
+            let ctx = RecordingContext::new(
+                TaskType::Convert,
+                Some(Asin::parse("B0BENCH001").unwrap()),
+                serde_json::json!({}),
+                &work,
+            );
             let request = ConversionRequest {
                 input: ConversionInput {
                     audio: files.audio.clone(),
@@ -173,9 +136,7 @@ fn main() {
             rt.block_on(engine.convert(&request, &ctx)).unwrap();
             let elapsed = started.elapsed();
             let logged = ctx
-                .lines
-                .lock()
-                .unwrap()
+                .timed_lines()
                 .iter()
                 .find(|(_, l)| l.starts_with("$ "))
                 .map(|(_, l)| l.clone())
@@ -189,9 +150,7 @@ fn main() {
             }
             if std::env::var_os("BENCH_TRACE").is_some() {
                 for (at, line) in ctx
-                    .lines
-                    .lock()
-                    .unwrap()
+                    .timed_lines()
                     .iter()
                     .filter(|(_, l)| l.starts_with('$') || l == "progress=end")
                 {

@@ -71,7 +71,7 @@ async fn m4b_survives_exit_127_at_the_cover_step_and_gets_chapters_cover_and_moo
         !log.contains(&earmark_fixtures::hex(&earmark_fixtures::AAXC_KEY)),
         "{log}"
     );
-    let progress = case.ctx.progress.lock().unwrap().clone();
+    let progress = case.ctx.percents();
     assert!(
         !progress.is_empty(),
         "no progress parsed from the script's output"
@@ -105,7 +105,7 @@ async fn chaptered_mp3_survives_exit_1_after_the_last_chapter() {
     assert!(log.contains("----Decoding---The Synthetic Book"), "{log}");
     assert!(!log.contains(ACTIVATION_BYTES), "{log}");
     assert!(log.contains("[redacted]"), "{log}");
-    let chapter_progress = case.ctx.progress.lock().unwrap().iter().any(|p| *p > 90.0);
+    let chapter_progress = case.ctx.percents().iter().any(|p| *p > 90.0);
     assert!(chapter_progress, "chapter splitting progress was not read");
 }
 

@@ -13,7 +13,7 @@ use earmark_convert::{Ffmpeg, FfmpegConverter};
 use earmark_core::ports::Converter;
 use earmark_core::{ConversionMode, FileKind, OutputFormat};
 use earmark_fixtures::{SyntheticBook, moov_before_mdat};
-use support::{Case, Recorder, book, duration, pcm, probe, request, tree};
+use support::{Case, book, duration, pcm, probe, recorder, request, tree};
 
 fn engine() -> FfmpegConverter {
     FfmpegConverter::new(Ffmpeg::new("ffmpeg"), Duration::from_secs(120))
@@ -56,7 +56,7 @@ async fn m4b_from_aax_is_a_bit_exact_copy_with_chapters_cover_and_moov_first() {
     assert_eq!(info["format"]["tags"]["composer"], "Nora Reader");
     assert!(moov_before_mdat(&std::fs::read(&m4b).unwrap()));
     // Progress came from ffmpeg's own report and reached the end.
-    let progress = case.ctx.progress.lock().unwrap().clone();
+    let progress = case.ctx.percents();
     assert!(
         progress.len() >= 2 && progress.iter().any(|p| *p > 90.0),
         "{progress:?}"
@@ -78,7 +78,7 @@ async fn every_lossy_format_from_aaxc_keeps_the_length() {
         OutputFormat::Opus,
         OutputFormat::M4a,
     ] {
-        let ctx = Recorder::new(&dir.path().join(format!("work-{format}")));
+        let ctx = recorder(&dir.path().join(format!("work-{format}")));
         let out = dir.path().join(format!("out-{format}"));
         let req = request(&files, format, ConversionMode::Single, &out);
         let result = engine().convert(&req, &ctx).await.unwrap();
@@ -178,7 +178,7 @@ async fn a_stream_copy_with_the_wrong_aaxc_key_is_caught() {
     );
     std::fs::write(&voucher, wrong.to_string()).unwrap();
     let out = dir.path().join("out");
-    let ctx = Recorder::new(&dir.path().join("work"));
+    let ctx = recorder(&dir.path().join("work"));
     let req = request(&files, OutputFormat::M4b, ConversionMode::Single, &out);
     let err = engine().convert(&req, &ctx).await.unwrap_err();
     assert!(err.to_string().contains("ffmpeg failed"), "{err}");

@@ -14,7 +14,7 @@ use earmark_convert::{AaxToMp3Converter, Ffmpeg, FfmpegConverter};
 use earmark_core::ports::Converter;
 use earmark_core::{ConversionMode, FileKind, OutputFormat};
 use earmark_fixtures::{SyntheticBook, aaxtomp3_stand_in, moov_before_mdat};
-use support::{Recorder, book, duration, probe, request};
+use support::{book, duration, probe, recorder, request};
 
 async fn every_format_and_mode(engine: &dyn Converter) {
     let dir = tempfile::tempdir().unwrap();
@@ -23,7 +23,7 @@ async fn every_format_and_mode(engine: &dyn Converter) {
     for format in OutputFormat::ALL.iter().copied() {
         for mode in [ConversionMode::Single, ConversionMode::Chapters] {
             let case = format!("{}: {format} {mode}", engine.engine());
-            let ctx = Recorder::new(&dir.path().join(format!("work-{format}-{mode}")));
+            let ctx = recorder(&dir.path().join(format!("work-{format}-{mode}")));
             let out = dir.path().join(format!("out-{format}-{mode}"));
             let req = request(&files, format, mode, &out);
             let result = engine
@@ -111,7 +111,7 @@ async fn a_compression_level_reaches_both_engines() {
         (&native as &dyn Converter, "-compression_level 3"),
         (&script as &dyn Converter, "--level 3"),
     ] {
-        let ctx = Recorder::new(&dir.path().join(format!("work-{}", engine.engine())));
+        let ctx = recorder(&dir.path().join(format!("work-{}", engine.engine())));
         let out = dir.path().join(format!("out-{}", engine.engine()));
         let mut req = request(&files, OutputFormat::Flac, ConversionMode::Single, &out);
         req.level = Some(3);

@@ -1,8 +1,10 @@
-//! A [`JobContext`] for running a handler outside the engine (its unit tests, the
-//! benchmarks): a RUNNING job, a fixed scratch path, and a record of every progress report.
+//! A [`JobContext`] for running a handler or an adapter outside the engine (unit tests,
+//! adapter tests, benchmarks): a RUNNING job, a given scratch path, and a record of every log
+//! line (with when it came) and every progress report.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use time::OffsetDateTime;
 
@@ -10,11 +12,12 @@ use crate::domain::asin::Asin;
 use crate::domain::job::{Job, JobId, JobStatus, TaskType};
 use crate::ports::{Cancelled, JobContext};
 
-/// A claimed job of `task_type` whose reports are kept for the test to read.
+/// A claimed job of `task_type` whose log and reports are kept for the caller to read.
 pub struct RecordingContext {
     job: Job,
     work_dir: PathBuf,
     reports: Mutex<Vec<(f64, Option<String>)>>,
+    lines: Mutex<Vec<(Instant, String)>>,
 }
 
 impl RecordingContext {
@@ -23,7 +26,7 @@ impl RecordingContext {
         task_type: TaskType,
         asin: Option<Asin>,
         params: serde_json::Value,
-        work_dir: &str,
+        work_dir: impl Into<PathBuf>,
     ) -> Self {
         let now = OffsetDateTime::now_utc();
         Self {
@@ -45,8 +48,9 @@ impl RecordingContext {
                 updated_at: now,
                 run_after: None,
             },
-            work_dir: PathBuf::from(work_dir),
+            work_dir: work_dir.into(),
             reports: Mutex::new(Vec::new()),
+            lines: Mutex::new(Vec::new()),
         }
     }
 
@@ -63,10 +67,23 @@ impl RecordingContext {
             .collect()
     }
 
-    fn reports(&self) -> std::sync::MutexGuard<'_, Vec<(f64, Option<String>)>> {
-        self.reports
+    /// Every log line, joined by newlines.
+    pub fn log_text(&self) -> String {
+        let lines = self.timed_lines();
+        let texts: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+        texts.join("\n")
+    }
+
+    /// Every log line with the moment it was logged.
+    pub fn timed_lines(&self) -> Vec<(Instant, String)> {
+        self.lines
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn reports(&self) -> MutexGuard<'_, Vec<(f64, Option<String>)>> {
+        self.reports.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -77,7 +94,12 @@ impl JobContext for RecordingContext {
     fn work_dir(&self) -> &Path {
         &self.work_dir
     }
-    fn log(&self, _line: &str) {}
+    fn log(&self, line: &str) {
+        self.lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((Instant::now(), line.to_owned()));
+    }
     fn progress(&self, percent: f64, message: Option<&str>) {
         self.reports().push((percent, message.map(str::to_owned)));
     }

@@ -6,60 +6,21 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
-use earmark_core::ports::{BookTags, Cancelled, ConversionInput, ConversionRequest, JobContext};
-use earmark_core::{ActivationBytes, ConversionMode, Job, OutputFormat};
+use earmark_core::ports::{BookTags, ConversionInput, ConversionRequest};
+use earmark_core::testing::RecordingContext;
+use earmark_core::{ActivationBytes, Asin, ConversionMode, OutputFormat, TaskType};
 use earmark_fixtures::{ACTIVATION_BYTES, DownloadedBook, SyntheticBook, downloaded_book};
 
-/// A job context that keeps every log line and progress report.
-pub struct Recorder {
-    job: Job,
-    work: PathBuf,
-    pub lines: Mutex<Vec<String>>,
-    pub progress: Mutex<Vec<f64>>,
-}
-
-impl Recorder {
-    pub fn new(work: &Path) -> Self {
-        let job: Job = serde_json::from_value(serde_json::json!({
-            "id": "0190f0f0-0000-7000-8000-000000000001", "task_type": "CONVERT",
-            "asin": "B0FIXTURE1", "params": {}, "status": "RUNNING", "progress_percent": 0.0,
-            "status_message": null, "log_file_path": null, "error": null, "attempts": 1,
-            "original_job_id": null, "created_at": "2026-01-01T00:00:00Z", "started_at": null,
-            "finished_at": null, "updated_at": "2026-01-01T00:00:00Z", "run_after": null
-        }))
-        .unwrap();
-        std::fs::create_dir_all(work).unwrap();
-        Self {
-            job,
-            work: work.to_path_buf(),
-            lines: Mutex::new(Vec::new()),
-            progress: Mutex::new(Vec::new()),
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        self.lines.lock().unwrap().join("\n")
-    }
-}
-
-impl JobContext for Recorder {
-    fn job(&self) -> &Job {
-        &self.job
-    }
-    fn work_dir(&self) -> &Path {
-        &self.work
-    }
-    fn log(&self, line: &str) {
-        self.lines.lock().unwrap().push(line.to_owned());
-    }
-    fn progress(&self, percent: f64, _message: Option<&str>) {
-        self.progress.lock().unwrap().push(percent);
-    }
-    fn cancelled(&self) -> Cancelled<'_> {
-        Box::pin(std::future::pending())
-    }
+/// A job context that keeps every log line and progress report, working in `work` (created).
+pub fn recorder(work: &Path) -> RecordingContext {
+    std::fs::create_dir_all(work).unwrap();
+    RecordingContext::new(
+        TaskType::Convert,
+        Some(Asin::parse("B0FIXTURE1").unwrap()),
+        serde_json::json!({}),
+        work,
+    )
 }
 
 /// One converter test's world: a temporary directory holding a downloaded book, a recording
@@ -67,7 +28,7 @@ impl JobContext for Recorder {
 pub struct Case {
     pub dir: tempfile::TempDir,
     pub files: DownloadedBook,
-    pub ctx: Recorder,
+    pub ctx: RecordingContext,
     pub out: PathBuf,
 }
 
@@ -76,7 +37,7 @@ impl Case {
     pub fn new(aaxc: bool, synthetic: &SyntheticBook) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let files = book(dir.path(), aaxc, synthetic);
-        let ctx = Recorder::new(&dir.path().join("work"));
+        let ctx = recorder(&dir.path().join("work"));
         let out = dir.path().join("out");
         Self {
             dir,
