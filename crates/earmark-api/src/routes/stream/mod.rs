@@ -31,9 +31,6 @@ use open_files::Opened;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The route's pattern, as metrics label it.
-pub const ROUTE: &str = "/stream/{file_id}";
-
 /// Serves a stored file by its id, or the main converted file of a book by its ASIN.
 ///
 /// Supports `Range` (one byte range; others are ignored and the whole file is sent),
