@@ -45,8 +45,11 @@ impl Ledger {
         let Some(started) = start_time(pgid) else {
             return;
         };
-        let _ = std::fs::create_dir_all(&self.dir);
-        let _ = std::fs::write(self.entry(pgid), started.to_string());
+        let (entry, text) = (self.entry(pgid), started.to_string());
+        // The directory exists after the first tool; create it only when it does not.
+        if std::fs::write(&entry, &text).is_err() && std::fs::create_dir_all(&self.dir).is_ok() {
+            let _ = std::fs::write(&entry, &text);
+        }
     }
 
     /// Notes that the group led by `pgid` is over.
