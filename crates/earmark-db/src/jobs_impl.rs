@@ -25,6 +25,23 @@ macro_rules! jobs_matching {
 }
 pub(crate) use jobs_matching;
 
+/// The page of jobs a [`earmark_core::JobFilter`] asks for, newest first, as a boxed query
+/// for `$backend` selecting whole rows.
+macro_rules! jobs_page {
+    ($backend:ty, $filter:expr) => {{
+        use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+        use $crate::schema::jobs;
+
+        let filter: &earmark_core::JobFilter = $filter;
+        $crate::jobs_impl::jobs_matching!($backend, filter)
+            .select($crate::rows::JobRow::as_select())
+            .order((jobs::created_at.desc(), jobs::id.desc()))
+            .limit(i64::from(filter.limit.max(1)))
+            .offset(i64::from(filter.offset))
+    }};
+}
+pub(crate) use jobs_page;
+
 macro_rules! impl_job_queue {
     (
         store = $store:ty,

@@ -10,7 +10,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::PoolSettings;
 use crate::error::StoreError;
-use crate::jobs_impl::{impl_job_queue, jobs_matching};
+use crate::jobs_impl::{impl_job_queue, jobs_matching, jobs_page};
 use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
 use crate::sql_types::DbTime;
@@ -60,24 +60,15 @@ impl PgStore {
         &self,
         filter: earmark_core::JobFilter,
     ) -> Result<(i64, Vec<crate::rows::JobRow>), StoreError> {
-        use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+        use diesel::QueryDsl;
         use diesel_async::RunQueryDsl;
-
-        use crate::rows::JobRow;
-        use crate::schema::jobs;
 
         let mut conn = self.conn().await?;
         let total: i64 = jobs_matching!(diesel::pg::Pg, &filter)
             .count()
             .get_result(&mut *conn)
             .await?;
-        let rows = jobs_matching!(diesel::pg::Pg, &filter)
-            .select(JobRow::as_select())
-            .order((jobs::created_at.desc(), jobs::id.desc()))
-            .limit(i64::from(filter.limit.max(1)))
-            .offset(i64::from(filter.offset))
-            .load(&mut *conn)
-            .await?;
+        let rows = jobs_page!(diesel::pg::Pg, &filter).load(&mut *conn).await?;
         Ok((total, rows))
     }
 

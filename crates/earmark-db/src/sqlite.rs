@@ -18,7 +18,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::PoolSettings;
 use crate::error::StoreError;
-use crate::jobs_impl::{impl_job_queue, jobs_matching};
+use crate::jobs_impl::{impl_job_queue, jobs_matching, jobs_page};
 use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
 use crate::sql_types::DbTime;
@@ -86,22 +86,14 @@ impl SqliteStore {
         &self,
         filter: earmark_core::JobFilter,
     ) -> Result<(i64, Vec<crate::rows::JobRow>), StoreError> {
-        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl, SelectableHelper};
-
-        use crate::rows::JobRow;
-        use crate::schema::jobs;
+        use diesel::{QueryDsl, RunQueryDsl};
 
         let mut conn = self.conn().await?;
         let page = conn.spawn_blocking(move |c| {
             let total: i64 = jobs_matching!(diesel::sqlite::Sqlite, &filter)
                 .count()
                 .get_result(c)?;
-            let rows = jobs_matching!(diesel::sqlite::Sqlite, &filter)
-                .select(JobRow::as_select())
-                .order((jobs::created_at.desc(), jobs::id.desc()))
-                .limit(i64::from(filter.limit.max(1)))
-                .offset(i64::from(filter.offset))
-                .load(c)?;
+            let rows = jobs_page!(diesel::sqlite::Sqlite, &filter).load(c)?;
             Ok((total, rows))
         });
         Ok(page.await?)
