@@ -529,6 +529,159 @@ fn odd_files_and_asins_get_correct_answers() {
     assert_eq!(other.status, 401, "the token is for one file");
 }
 
+/// One answer read off a raw connection: status, headers (names lower-cased), body.
+struct RawAnswer {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// Reads one HTTP/1.1 answer from `conn` (a body only when `with_body`; its length from
+/// `Content-Length`).
+fn read_answer(conn: &mut impl std::io::BufRead, with_body: bool) -> RawAnswer {
+    let mut line = String::new();
+    conn.read_line(&mut line).unwrap();
+    let status = line.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut headers = HashMap::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line).unwrap();
+        let Some((name, value)) = line.trim_end().split_once(':') else {
+            break;
+        };
+        headers.insert(name.to_ascii_lowercase(), value.trim().to_owned());
+    }
+    let len: usize = headers
+        .get("content-length")
+        .map_or(0, |v| v.parse().unwrap());
+    let mut body = vec![0u8; if with_body { len } else { 0 }];
+    conn.read_exact(&mut body).unwrap();
+    RawAnswer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A player keeps its connection and may send the next request before the last answer is
+/// read: each answer's bytes follow its own head, whatever came before on the connection.
+#[test]
+fn requests_sent_together_on_one_connection_get_their_own_answers_in_order() {
+    use std::io::{BufReader, Write};
+    let f = fixture();
+    let url = format!("/stream/{}", f.id("good"));
+    let requests: [(&str, &str, Option<&str>); 7] = [
+        ("GET", url.as_str(), Some("bytes=0-99")),
+        ("GET", url.as_str(), Some("bytes=1000-66535")),
+        ("GET", "/healthz", None),
+        ("GET", url.as_str(), None),
+        ("HEAD", url.as_str(), Some("bytes=5-9")),
+        ("GET", url.as_str(), Some("bytes=-10")),
+        ("GET", url.as_str(), Some("bytes=5-1")),
+    ];
+    let mut sent = String::new();
+    for (method, path, range) in requests {
+        sent.push_str(&format!(
+            "{method} {path} HTTP/1.1\r\nHost: earmark\r\nAuthorization: Bearer {}\r\n",
+            f.key
+        ));
+        if let Some(range) = range {
+            sent.push_str(&format!("Range: {range}\r\n"));
+        }
+        sent.push_str("\r\n");
+    }
+    let address = f.server.base.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(address).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(sent.as_bytes()).unwrap();
+    let mut conn = BufReader::new(conn);
+
+    let all = content();
+    let expected: [(u16, &[u8]); 7] = [
+        (206, &all[..100]),
+        (206, &all[1000..66536]),
+        (200, b""),
+        (200, &all),
+        (200, b""),
+        (206, &all[SIZE - 10..]),
+        (200, &all),
+    ];
+    for (i, ((method, _, range), (status, body))) in requests.iter().zip(expected).enumerate() {
+        let answer = read_answer(&mut conn, *method == "GET");
+        assert_eq!(answer.status, status, "answer {i} ({method} {range:?})");
+        if i == 2 {
+            let health: serde_json::Value = serde_json::from_slice(&answer.body)
+                .unwrap_or_else(|e| panic!("healthz is JSON ({e})"));
+            assert!(health.is_object(), "healthz: {health}");
+        } else {
+            assert!(
+                answer.body == body,
+                "answer {i} ({method} {range:?}): wrong bytes"
+            );
+        }
+        if i == 4 {
+            let whole = SIZE.to_string();
+            assert_eq!(
+                answer.headers["content-length"], whole,
+                "HEAD tells the length"
+            );
+        }
+    }
+}
+
+/// A file cut short while a slow client is still reading it: the answer ends early (the
+/// connection closes) and what was sent is the file's real bytes, never padding.
+#[test]
+fn a_file_truncated_while_being_sent_ends_the_answer_early_with_its_real_bytes() {
+    use std::io::{BufReader, Read, Write};
+    const LARGE: usize = 48 * 1024 * 1024;
+    let f = fixture();
+    let large: Vec<u8> = (0..LARGE).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&f.good, &large).unwrap();
+    // Past the one second for which an opened file is reused: this request sees the new size.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let address = f.server.base.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(address).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        conn,
+        "GET /stream/{} HTTP/1.1\r\nHost: earmark\r\nAuthorization: Bearer {}\r\n\r\n",
+        f.id("good"),
+        f.key
+    )
+    .unwrap();
+    let mut conn = BufReader::new(conn);
+    let head = read_answer(&mut conn, false);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.headers["content-length"], LARGE.to_string());
+    let mut first = vec![0u8; 64 * 1024];
+    conn.read_exact(&mut first).unwrap();
+    // The server is now stuck on a full socket, somewhere in the file.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&f.good)
+        .unwrap()
+        .set_len(2 * 1024 * 1024)
+        .unwrap();
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest)
+        .expect("the connection ends rather than hangs");
+    first.extend_from_slice(&rest);
+    assert!(
+        first.len() < LARGE,
+        "the answer ends early: {} bytes",
+        first.len()
+    );
+    assert!(
+        first == large[..first.len()],
+        "every byte sent is the file's own"
+    );
+}
+
 /// Files stay open for a second after a request, for the next one: what happens to the file
 /// meanwhile is still answered correctly, and nothing stays open longer.
 #[test]

@@ -2,8 +2,9 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BodySize, BodyStream, BoxBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use utoipa::OpenApi;
@@ -76,7 +77,43 @@ pub fn build(
         .route("/docs", web::get().to(routes::docs::docs_redirect))
         .default_service(web::to(route_not_found))
         .wrap(from_fn(require_api_key))
+        .wrap(from_fn(head_answers_carry_no_body))
         .wrap(from_fn(log_request))
+}
+
+/// A `HEAD` answer keeps its `Content-Length` but loses its body.
+///
+/// actix-http leaves the body out of a `HEAD` answer only while the request it decoded last
+/// is that `HEAD`: when a client sends its next request before reading the answer, the body
+/// goes out too (and the connection is out of step). Without a body nothing can go out; and a
+/// file is no longer read from disk only to be thrown away.
+async fn head_answers_carry_no_body(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() != Method::HEAD {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let response = next.call(req).await?.map_into_boxed_body();
+    Ok(response
+        .map_body(|head, body| {
+            // Nothing is framed: no chunk terminator can go out either.
+            head.no_chunking(true);
+            match body.size() {
+                BodySize::None => BoxBody::new(actix_web::body::None::new()),
+                size => {
+                    if let BodySize::Sized(len) = size {
+                        // With the size left open below, this is the length the head says.
+                        head.headers
+                            .insert(header::CONTENT_LENGTH, header::HeaderValue::from(len));
+                    }
+                    BoxBody::new(BodyStream::new(futures_util::stream::empty::<
+                        Result<web::Bytes, std::convert::Infallible>,
+                    >()))
+                }
+            }
+        })
+        .map_into_right_body())
 }
 
 /// Well-formed JSON with wrong values is 422; anything that is not JSON at all is 400.

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::HttpServer;
 use earmark_audible::{AudibleCli, AudibleDownloader, AudibleLibrary};
 use earmark_convert::{AaxToMp3Converter, Ffmpeg, FfmpegConverter, FsOutputStore};
 use earmark_core::TaskType;
@@ -17,6 +16,7 @@ use earmark_jobs::{Engine, EngineConfig};
 use crate::auth::api_key::{self, ApiKeySetupError};
 use crate::config::{ConverterEngine, ConverterSettings, Settings};
 use crate::data_dir::DataDir;
+use crate::listen;
 use crate::state::AppState;
 use crate::tools::{ToolPaths, ToolProbe};
 
@@ -101,15 +101,21 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let state = AppState::new(db, data_dir, tools, engine, tokens, accounts);
 
     let bind = settings.server.bind.clone();
-    let server = HttpServer::new(move || crate::app::build(state.clone(), key.clone()))
-        .shutdown_timeout(settings.server.shutdown_timeout_s)
-        .client_request_timeout(Duration::from_secs(30))
-        .bind(&bind)
-        .map_err(|e| StartError::Serve(bind.clone(), e))?;
-    for addr in server.addrs() {
+    let listeners = listen::bind(&bind).map_err(|e| StartError::Serve(bind.clone(), e))?;
+    let addrs: Vec<_> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    let server = listen::serve(
+        listeners,
+        move || crate::app::build(state.clone(), key.clone()),
+        settings.server.shutdown_timeout_s,
+    )
+    .map_err(|e| StartError::Serve(bind.clone(), e))?;
+    for addr in addrs {
         println!("Listening on http://{addr}");
     }
-    server.run().await.map_err(|e| StartError::Serve(bind, e))?;
+    server.await.map_err(|e| StartError::Serve(bind, e))?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! actix-files decides the answer (ETag, Last-Modified, If-None-Match, If-Range, 206, 416);
 //! earmark decides which file a request may see (only ids from the database, only paths that
 //! resolve inside the data directory), narrows the Range header to what actix-files answers
-//! correctly (`range.rs`), and sends the bytes with its own `pread` body (`body.rs`). No file
+//! correctly (`range.rs`), and sends the bytes with `sendfile` on earmark's own HTTP/1
+//! connections (`crate::zero_copy`), elsewhere with its own `pread` body (`body.rs`). No file
 //! is ever read into memory.
 
 mod body;
@@ -30,6 +31,7 @@ use open_files::Opened;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::zero_copy::{self, SendfileBody};
 
 /// Serves a stored file by its id, or the main converted file of a book by its ASIN.
 ///
@@ -108,14 +110,27 @@ pub async fn stream(
             .and_then(content_range_window),
         _ => None,
     };
-    Ok(match window {
-        Some((offset, len)) => response
+    let Some((offset, len)) = window else {
+        return Ok(response);
+    };
+    let zero_copy = zero_copy::handoff_for(&req).filter(|_| req.method() == Method::GET);
+    Ok(match zero_copy {
+        Some(handoff) => {
+            // The connection sends the bytes; the head must say how many (see zero_copy).
+            response.head_mut().no_chunking(true);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            response
+                .set_body(SendfileBody::new(handoff, opened.file, offset, len))
+                .map_into_boxed_body()
+        }
+        None => response
             .set_body(SizedStream::new(
                 len,
                 body::file_window(opened.file, offset, len),
             ))
             .map_into_boxed_body(),
-        None => response,
     })
 }
 
