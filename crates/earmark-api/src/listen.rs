@@ -76,7 +76,8 @@ where
         builder = builder.listen(format!("earmark-{addr}"), listener, move || {
             let shutdown = shutdown.clone();
             let http = HttpService::build()
-                // Lets idle keep-alive connections close at once when shutting down.
+                // Lets idle keep-alive connections close at once when shutting down (as
+                // `HttpServer` does, through this builder method it keeps out of its docs).
                 .graceful_shutdown_signal(move || {
                     let shutdown = shutdown.clone();
                     async move { shutdown.notified().await }
