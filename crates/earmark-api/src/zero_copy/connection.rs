@@ -1,113 +1,21 @@
 //! The connection side: a TCP stream that sends an armed file window when it is flushed.
 
-use std::cell::RefCell;
-use std::fs::File;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, ready};
 
 use actix_web::rt::net::TcpStream;
-use actix_web::rt::task::JoinHandle;
-use rustix::io::{Errno, ReadWriteFlags};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+
+use super::handoff::{Handoff, Window};
+use super::page_cache::{in_page_cache, read_through};
 
 /// Bytes handed to `sendfile` at most per call; each call's window is checked to be in the
 /// page cache first.
 const WINDOW: u64 = 256 * 1024;
 /// Bytes sent in one go before other connections on this worker get their turn.
 const FAIR_SHARE: u64 = 1024 * 1024;
-/// Buffer for reading a window into the page cache on the blocking pool.
-const WARM_BUFFER: usize = 64 * 1024;
-
-/// The file window a response body has handed to its connection, and how the sending went.
-#[derive(Debug, Default)]
-pub struct Handoff {
-    state: RefCell<State>,
-}
-
-#[derive(Debug, Default)]
-enum State {
-    /// Nothing to send.
-    #[default]
-    Idle,
-    /// Sent when the connection is next flushed; `body` is woken when it has been.
-    Armed { window: Window, body: Option<Waker> },
-    /// Sent, or failed; the body takes the outcome.
-    Finished(io::Result<()>),
-}
-
-#[derive(Debug)]
-struct Window {
-    file: Arc<File>,
-    offset: u64,
-    remaining: u64,
-    /// A read that brings the next `sendfile` call's pages into the page cache.
-    warming: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Handoff {
-    /// Arms the connection with `len` bytes of `file` from `offset`, to follow what the
-    /// dispatcher has written so far; `body` is woken when they are sent.
-    pub(super) fn arm(
-        &self,
-        file: Arc<File>,
-        offset: u64,
-        len: u64,
-        body: &Waker,
-    ) -> io::Result<()> {
-        let mut state = self.state.borrow_mut();
-        if !matches!(*state, State::Idle) {
-            // The dispatcher answers one request at a time; two bodies at once would interleave.
-            return Err(io::Error::other(
-                "a file is already being sent on this connection",
-            ));
-        }
-        *state = State::Armed {
-            window: Window {
-                file,
-                offset,
-                remaining: len,
-                warming: None,
-            },
-            body: Some(body.clone()),
-        };
-        Ok(())
-    }
-
-    /// The outcome once the armed window has been sent; until then `body` is woken later.
-    pub(super) fn poll_finished(&self, body: &Waker) -> Poll<io::Result<()>> {
-        let mut state = self.state.borrow_mut();
-        match &mut *state {
-            State::Armed { body: waiting, .. } => {
-                *waiting = Some(body.clone());
-                Poll::Pending
-            }
-            State::Finished(_) => match std::mem::take(&mut *state) {
-                State::Finished(outcome) => Poll::Ready(outcome),
-                _ => Poll::Ready(Ok(())),
-            },
-            State::Idle => Poll::Ready(Err(io::Error::other(
-                "no file was handed to the connection",
-            ))),
-        }
-    }
-
-    /// Forgets an armed window, e.g. because its response was dropped.
-    pub(super) fn disarm(&self) {
-        *self.state.borrow_mut() = State::Idle;
-    }
-
-    fn finish(&self, outcome: io::Result<()>) {
-        let mut state = self.state.borrow_mut();
-        if let State::Armed { body, .. } = std::mem::replace(&mut *state, State::Finished(outcome))
-            && let Some(body) = body
-        {
-            body.wake();
-        }
-    }
-}
 
 /// An accepted TCP connection that can send a file window with `sendfile` in the place of
 /// response body bytes (see the module documentation).
@@ -139,23 +47,12 @@ impl ZeroCopyConnection {
         self.handoff.clone()
     }
 
-    /// Sends the armed window, if any; ready when there is nothing (more) to send.
+    /// Sends the armed window, if any; ready when there is nothing (more) to send. An error
+    /// ends the connection (the dispatcher closes it on a failed flush).
     fn poll_send_window(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let handoff = self.handoff.clone();
-        let mut state = handoff.state.borrow_mut();
-        let State::Armed { window, .. } = &mut *state else {
-            return Poll::Ready(Ok(()));
-        };
-        let outcome = ready!(send_window(&self.tcp, window, cx));
-        drop(state);
-        let failed = outcome
-            .as_ref()
-            .err()
-            .map(|e| io::Error::new(e.kind(), e.to_string()));
-        handoff.finish(outcome);
-        // A failed window leaves the response short of its Content-Length: the connection
-        // must end, which the dispatcher does on this error.
-        Poll::Ready(failed.map_or(Ok(()), Err))
+        let tcp = &self.tcp;
+        self.handoff
+            .poll_send(|window| send_window(tcp, window, cx))
     }
 }
 
@@ -206,44 +103,6 @@ fn send_window(tcp: &TcpStream, window: &mut Window, cx: &mut Context<'_>) -> Po
     Poll::Ready(Ok(()))
 }
 
-/// Whether `len` bytes at `offset` can be read without waiting for the disk, judged by their
-/// first and last byte (the page cache fills in runs: readahead, or an earlier window).
-fn in_page_cache(file: &File, offset: u64, len: u64) -> io::Result<bool> {
-    for at in [offset, offset + len.saturating_sub(1)] {
-        let mut byte = [0u8; 1];
-        match rustix::io::preadv2(
-            file,
-            &mut [io::IoSliceMut::new(&mut byte)],
-            at,
-            ReadWriteFlags::NOWAIT,
-        ) {
-            // A read at the end of a shrunk file: `sendfile` will find that out.
-            Ok(_) => {}
-            // Not cached, or this filesystem cannot tell: read it on the blocking pool.
-            Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(true)
-}
-
-/// Reads `len` bytes at `offset` (and drops them) so that they are in the page cache.
-fn read_through(file: &File, mut offset: u64, len: u64) -> io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let end = offset + len;
-    let mut buffer = vec![0u8; WARM_BUFFER];
-    while offset < end {
-        let want = usize::try_from(end - offset)
-            .unwrap_or(usize::MAX)
-            .min(WARM_BUFFER);
-        match file.read_at(&mut buffer[..want], offset)? {
-            0 => break,
-            n => offset += n as u64,
-        }
-    }
-    Ok(())
-}
-
 impl AsyncRead for ZeroCopyConnection {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -289,7 +148,9 @@ impl AsyncWrite for ZeroCopyConnection {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
     use std::io::Read;
+    use std::sync::Arc;
     use std::task::Waker;
 
     use tokio::io::AsyncWriteExt;

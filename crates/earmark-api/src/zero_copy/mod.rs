@@ -21,9 +21,12 @@
 
 mod body;
 mod connection;
+mod handoff;
+mod page_cache;
 
 pub use body::SendfileBody;
-pub use connection::{Handoff, ZeroCopyConnection};
+pub use connection::ZeroCopyConnection;
+pub use handoff::Handoff;
 
 use std::rc::Rc;
 
