@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::time::Duration;
 
 use actix_http::body::MessageBody;
@@ -20,6 +20,7 @@ use actix_service::{
 };
 use actix_web::dev::AppConfig;
 use actix_web::rt::net::TcpStream;
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::zero_copy::ZeroCopyConnection;
 
@@ -28,6 +29,8 @@ use crate::zero_copy::ZeroCopyConnection;
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a closing connection may take to say goodbye.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Connections the kernel queues before they are accepted (`HttpServer`'s default).
+const BACKLOG: i32 = 1024;
 
 /// Listeners on every address `addrs` resolves to; an error only when none could be bound.
 ///
@@ -37,7 +40,7 @@ pub fn bind(addrs: &str) -> io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     let mut last_error = None;
     for addr in addrs.to_socket_addrs()? {
-        match TcpListener::bind(addr) {
+        match listener(addr) {
             Ok(listener) => listeners.push(listener),
             Err(e) => last_error = Some(e),
         }
@@ -47,6 +50,22 @@ pub fn bind(addrs: &str) -> io::Result<Vec<TcpListener>> {
         (true, Some(e)) => Err(e),
         (true, None) => Err(io::Error::other("the address resolves to nothing")),
     }
+}
+
+/// A listener on `addr` as `HttpServer` makes it: address reuse (a restart need not wait for
+/// the old connections to time out) and room for [`BACKLOG`] connections not yet accepted
+/// (std's `TcpListener::bind` allows 128).
+fn listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let family = if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let socket = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    rustix::net::sockopt::set_socket_reuseaddr(&socket, true)?;
+    rustix::net::bind(&socket, &addr)?;
+    rustix::net::listen(&socket, BACKLOG)?;
+    Ok(TcpListener::from(socket))
 }
 
 /// A server answering with `app` on `listeners` until SIGINT or SIGTERM, then giving
