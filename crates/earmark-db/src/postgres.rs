@@ -63,13 +63,15 @@ impl PgStore {
         use diesel::QueryDsl;
         use diesel_async::RunQueryDsl;
 
-        let mut conn = self.conn().await?;
-        let total: i64 = jobs_matching!(diesel::pg::Pg, &filter)
+        let conn = self.conn().await?;
+        // Pipelined on the one connection (diesel-async runs queries on a shared
+        // `&AsyncPgConnection` side by side): both queries go out before either answer is
+        // awaited, so the page costs one round trip, not two.
+        let total = jobs_matching!(diesel::pg::Pg, &filter)
             .count()
-            .get_result(&mut *conn)
-            .await?;
-        let rows = jobs_page!(diesel::pg::Pg, &filter).load(&mut *conn).await?;
-        Ok((total, rows))
+            .get_result::<i64>(&mut &*conn);
+        let rows = jobs_page!(diesel::pg::Pg, &filter).load(&mut &*conn);
+        Ok(tokio::try_join!(total, rows)?)
     }
 
     async fn clock_after_lock(
