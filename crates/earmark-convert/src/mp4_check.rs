@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use earmark_core::ports::ConvertError;
+use earmark_mp4::{Mp4Box, SampleTable, boxes, child, sound_track, uint};
 
 /// What the check learned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,52 +17,6 @@ pub struct Mp4Facts {
     pub samples: u64,
     /// Whether `moov` comes before `mdat`.
     pub moov_first: bool,
-}
-
-#[derive(Clone, Copy)]
-struct Atom {
-    end: usize,
-    body: usize,
-    kind: [u8; 4],
-}
-
-fn int(buf: &[u8], at: usize, len: usize) -> Option<u64> {
-    let bytes = buf.get(at..at.checked_add(len)?)?;
-    Some(bytes.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b)))
-}
-
-fn atoms(buf: &[u8], from: usize, to: usize) -> Vec<Atom> {
-    let mut out = Vec::new();
-    let mut at = from;
-    while at + 8 <= to {
-        let Some(size) = int(buf, at, 4) else { break };
-        let (size, header) = match size {
-            0 => ((to - at) as u64, 8),
-            1 => (int(buf, at + 8, 8).unwrap_or(0), 16),
-            n => (n, 8),
-        };
-        let Ok(size) = usize::try_from(size) else {
-            break;
-        };
-        if size < header || at + size > to {
-            break;
-        }
-        let mut kind = [0u8; 4];
-        kind.copy_from_slice(&buf[at + 4..at + 8]);
-        out.push(Atom {
-            end: at + size,
-            body: at + header,
-            kind,
-        });
-        at += size;
-    }
-    out
-}
-
-fn child(buf: &[u8], parent: &Atom, kind: &[u8; 4]) -> Option<Atom> {
-    atoms(buf, parent.body, parent.end)
-        .into_iter()
-        .find(|a| &a.kind == kind)
 }
 
 fn bad(path: &Path, why: &str) -> ConvertError {
@@ -101,9 +56,9 @@ fn check_blocking(path: &Path) -> Result<Mp4Facts, ConvertError> {
         if n < 8 {
             return Err(bad(path, "the last box is cut short"));
         }
-        let size = match int(&header, 0, 4).unwrap_or(0) {
+        let size = match uint(&header, 0, 4).unwrap_or(0) {
             0 => len - at,
-            1 if n == 16 => int(&header, 8, 8).unwrap_or(0),
+            1 if n == 16 => uint(&header, 8, 8).unwrap_or(0),
             other => other,
         };
         if size < 8 || at + size > len {
@@ -128,31 +83,27 @@ fn check_blocking(path: &Path) -> Result<Mp4Facts, ConvertError> {
     file.seek(SeekFrom::Start(moov_start)).map_err(io)?;
     file.read_exact(&mut moov_bytes).map_err(io)?;
     let buf = moov_bytes.as_slice();
-    let moov = atoms(buf, 0, buf.len())
+    let moov = boxes(buf, 0, buf.len())
         .into_iter()
         .next()
         .ok_or_else(|| bad(path, "an unreadable moov"))?;
-    let track = atoms(buf, moov.body, moov.end)
-        .into_iter()
-        .filter(|a| &a.kind == b"trak")
-        .find_map(|trak| {
-            let mdia = child(buf, &trak, b"mdia")?;
-            let hdlr = child(buf, &mdia, b"hdlr")?;
-            (buf.get(hdlr.body + 8..hdlr.body + 12)? == b"soun").then_some(mdia)
-        })
-        .ok_or_else(|| bad(path, "no sound track"))?;
-    let mdhd = child(buf, &track, b"mdhd").ok_or_else(|| bad(path, "no mdhd"))?;
-    let (timescale, duration) = if buf.get(mdhd.body) == Some(&1) {
-        (int(buf, mdhd.body + 20, 4), int(buf, mdhd.body + 24, 8))
+    let track = sound_track(buf, &moov).ok_or_else(|| bad(path, "no sound track"))?;
+    let mdhd = child(buf, &track.mdia, b"mdhd").ok_or_else(|| bad(path, "no mdhd"))?;
+    let (timescale, duration) = if buf.get(mdhd.body()) == Some(&1) {
+        (
+            uint(buf, mdhd.body() + 20, 4),
+            uint(buf, mdhd.body() + 24, 8),
+        )
     } else {
-        (int(buf, mdhd.body + 12, 4), int(buf, mdhd.body + 16, 4))
+        (
+            uint(buf, mdhd.body() + 12, 4),
+            uint(buf, mdhd.body() + 16, 4),
+        )
     };
     let (Some(timescale), Some(duration)) = (timescale.filter(|t| *t > 0), duration) else {
         return Err(bad(path, "no track duration"));
     };
-    let stbl = child(buf, &track, b"minf")
-        .and_then(|minf| child(buf, &minf, b"stbl"))
-        .ok_or_else(|| bad(path, "no sample table"))?;
+    let stbl = track.stbl;
     let samples = sample_spans_fit(buf, &stbl, mdat_start + 8, mdat_end)
         .ok_or_else(|| bad(path, "a sample lies outside mdat"))?;
     if samples == 0 {
@@ -165,55 +116,16 @@ fn check_blocking(path: &Path) -> Result<Mp4Facts, ConvertError> {
     })
 }
 
-/// The sample count, if every sample of the table lies within `[lo, hi)`.
-fn sample_spans_fit(buf: &[u8], stbl: &Atom, lo: u64, hi: u64) -> Option<u64> {
-    let stsz = child(buf, stbl, b"stsz")?;
-    let uniform = int(buf, stsz.body + 4, 4)?;
-    let count = int(buf, stsz.body + 8, 4)?;
-    let size_of = |i: u64| {
-        if uniform != 0 {
-            Some(uniform)
-        } else {
-            int(buf, stsz.body + 12 + 4 * usize::try_from(i).ok()?, 4)
+/// The sample count, if the table places every sample and each lies within `[lo, hi)`.
+fn sample_spans_fit(buf: &[u8], stbl: &Mp4Box, lo: u64, hi: u64) -> Option<u64> {
+    let table = SampleTable::read(buf, stbl)?;
+    let mut placed = 0u64;
+    for span in table.spans() {
+        let (at, size) = span?;
+        if at < lo || at.checked_add(size)? > hi {
+            return None;
         }
-    };
-    let chunks: Vec<u64> = if let Some(stco) = child(buf, stbl, b"stco") {
-        (0..int(buf, stco.body + 4, 4)?)
-            .map(|i| int(buf, stco.body + 8 + 4 * usize::try_from(i).ok()?, 4))
-            .collect::<Option<_>>()?
-    } else {
-        let co64 = child(buf, stbl, b"co64")?;
-        (0..int(buf, co64.body + 4, 4)?)
-            .map(|i| int(buf, co64.body + 8 + 8 * usize::try_from(i).ok()?, 8))
-            .collect::<Option<_>>()?
-    };
-    let stsc = child(buf, stbl, b"stsc")?;
-    let runs: Vec<(u64, u64)> = (0..int(buf, stsc.body + 4, 4)?)
-        .map(|i| {
-            let at = stsc.body + 8 + 12 * usize::try_from(i).ok()?;
-            Some((int(buf, at, 4)?, int(buf, at + 4, 4)?))
-        })
-        .collect::<Option<_>>()?;
-    let mut next = 0u64;
-    for (index, start) in chunks.iter().enumerate() {
-        let number = index as u64 + 1;
-        let per_chunk = runs
-            .iter()
-            .rev()
-            .find(|(first, _)| *first <= number)
-            .map_or(0, |(_, n)| *n);
-        let mut at = *start;
-        for _ in 0..per_chunk {
-            if next == count {
-                break;
-            }
-            let size = size_of(next)?;
-            if at < lo || at + size > hi {
-                return None;
-            }
-            at += size;
-            next += 1;
-        }
+        placed += 1;
     }
-    (next == count).then_some(count)
+    (placed == table.count()).then_some(placed)
 }

@@ -196,6 +196,19 @@ async fn a_cut_mp4_fails_the_in_process_check() {
     std::fs::write(&cut, &whole[..whole.len() - 1000]).unwrap();
     let err = earmark_convert::check_mp4(&cut).await.unwrap_err();
     assert!(err.to_string().contains("cut short"), "{err}");
+
+    // Whole boxes, but the sound track's first chunk said to lie past the end of mdat.
+    let mut moved = whole.clone();
+    let moov = earmark_mp4::top_level(&moved, b"moov").unwrap();
+    let track = earmark_mp4::sound_track(&moved, &moov).unwrap();
+    let stco = earmark_mp4::child(&moved, &track.stbl, b"stco").unwrap();
+    let first = stco.body() + 8;
+    let past = u32::try_from(whole.len() + 1000).unwrap();
+    moved[first..first + 4].copy_from_slice(&past.to_be_bytes());
+    let bad = dir.path().join("moved.m4b");
+    std::fs::write(&bad, &moved).unwrap();
+    let err = earmark_convert::check_mp4(&bad).await.unwrap_err();
+    assert!(err.to_string().contains("outside mdat"), "{err}");
 }
 
 #[tokio::test]

@@ -3,7 +3,9 @@
 use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::NoPadding};
 use sha1::{Digest, Sha1};
 
-use crate::mp4::{Mp4Box, boxes, child, grow, samples, shift_chunk_offsets};
+use earmark_mp4::{Mp4Box, SampleTable, boxes, child, top_level};
+
+use crate::mp4::{grow, shift_chunk_offsets};
 
 /// The fixed key ffmpeg's mov demuxer uses to derive AAX keys (`audible_fixed_key`).
 pub const AUDIBLE_FIXED_KEY: [u8; 16] = [
@@ -49,56 +51,41 @@ struct SoundTrack {
 }
 
 fn sound_track(buf: &[u8]) -> SoundTrack {
-    let top = boxes(buf, 0, buf.len());
-    let moov = *top
-        .iter()
-        .find(|b| &b.kind == b"moov")
-        .unwrap_or_else(|| panic!("no moov"));
-    for trak in boxes(buf, moov.body(), moov.end())
-        .into_iter()
-        .filter(|b| &b.kind == b"trak")
-    {
-        let Some(mdia) = child(buf, &trak, b"mdia", 0) else {
-            continue;
-        };
-        let Some(hdlr) = child(buf, &mdia, b"hdlr", 0) else {
-            continue;
-        };
-        if &buf[hdlr.body() + 8..hdlr.body() + 12] != b"soun" {
-            continue;
-        }
-        let minf = child(buf, &mdia, b"minf", 0).unwrap_or_else(|| panic!("no minf"));
-        let stbl = child(buf, &minf, b"stbl", 0).unwrap_or_else(|| panic!("no stbl"));
-        let stsd = child(buf, &stbl, b"stsd", 0).unwrap_or_else(|| panic!("no stsd"));
-        // stsd: version/flags and entry count, then the sample entries.
-        let entry = *boxes(buf, stsd.body() + 8, stsd.end())
-            .first()
-            .unwrap_or_else(|| panic!("no sample entry"));
-        return SoundTrack {
-            moov,
-            trak,
-            mdia,
-            minf,
-            stbl,
-            stsd,
-            entry,
-        };
+    let moov = top_level(buf, b"moov").unwrap_or_else(|| panic!("no moov"));
+    let track = earmark_mp4::sound_track(buf, &moov).unwrap_or_else(|| panic!("no sound track"));
+    let stsd = child(buf, &track.stbl, b"stsd").unwrap_or_else(|| panic!("no stsd"));
+    // stsd: version/flags and entry count, then the sample entries.
+    let entry = *boxes(buf, stsd.body() + 8, stsd.end())
+        .first()
+        .unwrap_or_else(|| panic!("no sample entry"));
+    SoundTrack {
+        moov,
+        trak: track.trak,
+        mdia: track.mdia,
+        minf: track.minf,
+        stbl: track.stbl,
+        stsd,
+        entry,
     }
-    panic!("no sound track")
 }
 
 /// Encrypts every sample of the sound track in place: whole blocks, iv restarting each sample.
 fn encrypt_samples(buf: &mut [u8], track: &SoundTrack, key: &[u8; 16], iv: &[u8; 16]) {
-    for (at, size) in samples(buf, &track.stbl).spans {
+    let spans: Vec<(usize, usize)> = SampleTable::read(buf, &track.stbl)
+        .unwrap_or_else(|| panic!("no whole sample table"))
+        .spans()
+        .map(|span| {
+            let (at, size) = span.unwrap_or_else(|| panic!("a sample without a size"));
+            (at as usize, size as usize)
+        })
+        .collect();
+    for (at, size) in spans {
         encrypt_blocks(key, iv, &mut buf[at..at + size]);
     }
 }
 
 fn set_brand(buf: &mut [u8], brand: &[u8; 4]) {
-    let ftyp = boxes(buf, 0, buf.len())
-        .into_iter()
-        .find(|b| &b.kind == b"ftyp")
-        .unwrap_or_else(|| panic!("no ftyp"));
+    let ftyp = top_level(buf, b"ftyp").unwrap_or_else(|| panic!("no ftyp"));
     buf[ftyp.body()..ftyp.body() + 4].copy_from_slice(brand);
 }
 
@@ -116,9 +103,9 @@ fn insert_in_entry(mut buf: Vec<u8>, track: &SoundTrack, extra: &[u8]) -> Vec<u8
             .into_iter()
             .filter(|b| &b.kind == b"trak")
         {
-            let stbl = child(&buf, &trak, b"mdia", 0)
-                .and_then(|m| child(&buf, &m, b"minf", 0))
-                .and_then(|m| child(&buf, &m, b"stbl", 0));
+            let stbl = child(&buf, &trak, b"mdia")
+                .and_then(|m| child(&buf, &m, b"minf"))
+                .and_then(|m| child(&buf, &m, b"stbl"));
             if let Some(stbl) = stbl {
                 shift_chunk_offsets(&mut buf, &stbl, extra.len());
             }
