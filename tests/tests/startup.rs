@@ -179,6 +179,27 @@ fn bad_settings_stop_the_start_with_a_message_that_says_what_is_wrong() {
 }
 
 #[test]
+fn an_address_in_use_stops_the_start_with_what_to_do() {
+    let cwd = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    match start(cwd.path(), &[("EARMARK__SERVER__BIND", bind.as_str())], &[]) {
+        Started::Up(_) => panic!("earmark listened on a port that was taken"),
+        Started::Exited { status, stderr, .. } => {
+            assert_eq!(status.code(), Some(1), "{stderr}");
+            assert!(
+                stderr.contains(&format!("cannot listen on {bind}")),
+                "{stderr}"
+            );
+            assert!(
+                stderr.contains("set EARMARK__SERVER__BIND to a free address"),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_second_earmark_on_the_same_data_directory_refuses_to_start() {
     let cwd = tempfile::tempdir().unwrap();
     let first = start_ok(cwd.path(), &[ANY_PORT]);

@@ -38,9 +38,30 @@ pub enum StartError {
     /// Start-up recovery of interrupted jobs failed.
     #[error("cannot recover interrupted jobs: {0}")]
     Recovery(#[from] earmark_jobs::EngineError),
-    /// The listener could not be bound, or the server failed.
+    /// No listener could be made on the configured address.
+    #[error("cannot listen on {0}: {1}; {hint}", hint = bind_hint(.1))]
+    Bind(String, std::io::Error),
+    /// The server failed.
     #[error("cannot serve on {0}: {1}")]
     Serve(String, std::io::Error),
+}
+
+/// What to do about a listener that could not be made.
+fn bind_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another program (or another earmark) is listening there: stop it, or set \
+             EARMARK__SERVER__BIND to a free address such as 127.0.0.1:8081"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges: set EARMARK__SERVER__BIND to a port above 1023"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "this machine has no such address: set EARMARK__SERVER__BIND to one of its own \
+             (127.0.0.1 for this machine only, 0.0.0.0 for every interface)"
+        }
+        _ => "check EARMARK__SERVER__BIND (host:port, e.g. 127.0.0.1:8080)",
+    }
 }
 
 /// Opens everything `settings` names and serves until SIGINT or SIGTERM, then lets in-flight
@@ -101,7 +122,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let state = AppState::new(db, data_dir, tools, engine, tokens, accounts);
 
     let bind = settings.server.bind.clone();
-    let listeners = listen::bind(&bind).map_err(|e| StartError::Serve(bind.clone(), e))?;
+    let listeners = listen::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
     let addrs: Vec<_> = listeners
         .iter()
         .filter_map(|l| l.local_addr().ok())
