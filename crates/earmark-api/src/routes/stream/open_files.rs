@@ -4,10 +4,10 @@
 //! for the same file. Opening it costs a trip to the blocking thread pool (an open may wait
 //! for a disk that is spinning up, which must never stall the event loop) plus resolving its
 //! path to check it is inside the data directory: more than serving 64 KiB from the page
-//! cache. So an opened file is reused for [`KEEP_OPEN`], then closed and opened (and checked)
+//! cache. So an opened file is reused for `KEEP_OPEN`, then closed and opened (and checked)
 //! afresh. Size and modification time are read from the open file on every request, so a
 //! file truncated meanwhile is answered correctly; a file replaced or deleted meanwhile is
-//! served from the handle opened before for at most [`KEEP_OPEN`], consistently, under its
+//! served from the handle opened before for at most `KEEP_OPEN`, consistently, under its
 //! own `ETag`.
 
 use std::collections::HashMap;
@@ -40,14 +40,14 @@ impl Opened {
     }
 }
 
-/// Files opened for streaming in the last [`KEEP_OPEN`], by stream id.
+/// Files opened for streaming in the last `KEEP_OPEN`, by stream id.
 #[derive(Debug, Default)]
 pub struct OpenFiles {
     entries: Mutex<HashMap<String, Opened>>,
 }
 
 impl OpenFiles {
-    /// The file opened for `id` less than [`KEEP_OPEN`] ago.
+    /// The file opened for `id` less than `KEEP_OPEN` ago.
     pub fn get(&self, id: &str) -> Option<Opened> {
         let entries = self.entries.lock().ok()?;
         entries
@@ -57,7 +57,7 @@ impl OpenFiles {
     }
 
     /// Keeps `opened` for `id`. The caller closes it with [`OpenFiles::expire`] after
-    /// [`KEEP_OPEN`], so that no file stays open (and a deleted file's space taken) for
+    /// `KEEP_OPEN`, so that no file stays open (and a deleted file's space taken) for
     /// longer than that when no request comes.
     pub fn keep(&self, id: &str, opened: Opened) {
         if let Ok(mut entries) = self.entries.lock() {
@@ -65,7 +65,7 @@ impl OpenFiles {
         }
     }
 
-    /// Closes `id`'s file if it was opened [`KEEP_OPEN`] ago or longer.
+    /// Closes `id`'s file if it was opened `KEEP_OPEN` ago or longer.
     pub fn expire(&self, id: &str) {
         if let Ok(mut entries) = self.entries.lock()
             && entries.get(id).is_some_and(|o| o.at.elapsed() >= KEEP_OPEN)
