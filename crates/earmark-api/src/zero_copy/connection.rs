@@ -245,6 +245,36 @@ mod tests {
         assert!(in_page_cache(&file, 0, WINDOW).unwrap());
     }
 
+    #[test]
+    fn a_gap_in_the_middle_of_a_window_is_seen() {
+        // Four windows; the second leaves the page cache (folios may be as large as a
+        // window, so the gap is one, aligned).
+        let bytes = content(4 * WINDOW as usize);
+        let (_dir, file) = file_on_disk(&bytes);
+        // Read back window by window, so that the page cache holds it in separate pieces.
+        rustix::fs::fadvise(&*file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        for w in 0..4 {
+            read_through(&file, w * WINDOW, WINDOW).unwrap();
+        }
+        assert!(in_page_cache(&file, 0, 4 * WINDOW).unwrap());
+        rustix::fs::fadvise(
+            &*file,
+            WINDOW,
+            std::num::NonZeroU64::new(WINDOW),
+            rustix::fs::Advice::DontNeed,
+        )
+        .unwrap();
+        assert!(
+            in_page_cache(&file, 0, WINDOW).unwrap()
+                && in_page_cache(&file, 2 * WINDOW, 2 * WINDOW).unwrap(),
+            "the rest is still cached"
+        );
+        assert!(
+            !in_page_cache(&file, WINDOW - 10, WINDOW + 20).unwrap(),
+            "a range whose ends are cached but whose middle is not"
+        );
+    }
+
     #[tokio::test]
     async fn a_file_that_shrank_ends_the_window_in_an_error_not_in_padding() {
         let (_dir, file) = file_on_disk(&content(10));

@@ -13,10 +13,19 @@ use rustix::io::{Errno, ReadWriteFlags};
 /// Buffer for reading a window into the page cache.
 const WARM_BUFFER: usize = 64 * 1024;
 
-/// Whether `len` bytes at `offset` can be read without waiting for the disk, judged by their
-/// first and last byte (the page cache fills in runs: readahead, or an earlier window).
+/// Distance between the bytes probed in a window: the page cache fills in runs at least this
+/// long (readahead, earlier windows), so a gap that a probe misses is unlikely; each probe is
+/// a system call, so they are not made per page.
+const PROBE_STRIDE: u64 = 64 * 1024;
+
+/// Whether `len` bytes at `offset` can be read without waiting for the disk, judged by a byte
+/// every [`PROBE_STRIDE`] and the last one.
 pub(super) fn in_page_cache(file: &File, offset: u64, len: u64) -> io::Result<bool> {
-    for at in [offset, offset + len.saturating_sub(1)] {
+    let last = offset + len.saturating_sub(1);
+    let probes = (offset..last)
+        .step_by(usize::try_from(PROBE_STRIDE).unwrap_or(usize::MAX))
+        .chain([last]);
+    for at in probes {
         let mut byte = [0u8; 1];
         match rustix::io::preadv2(
             file,
