@@ -103,8 +103,7 @@ fn check_blocking(path: &Path) -> Result<Mp4Facts, ConvertError> {
     let (Some(timescale), Some(duration)) = (timescale.filter(|t| *t > 0), duration) else {
         return Err(bad(path, "no track duration"));
     };
-    let stbl = track.stbl;
-    let samples = sample_spans_fit(buf, &stbl, mdat_start + 8, mdat_end)
+    let samples = sample_spans_fit(buf, &track.stbl, mdat_start + 8, mdat_end)
         .ok_or_else(|| bad(path, "a sample lies outside mdat"))?;
     if samples == 0 {
         return Err(bad(path, "no audio samples"));

@@ -66,16 +66,22 @@ fn send_window(tcp: &TcpStream, window: &mut Window, cx: &mut Context<'_>) -> Po
             return Poll::Pending;
         }
         let count = window.remaining.min(WINDOW);
+        let end = window.offset + count;
         if let Some(warming) = &mut window.warming {
             let read = ready!(Pin::new(warming).poll(cx));
             window.warming = None;
             read.map_err(io::Error::other)??;
-        } else if !in_page_cache(&window.file, window.offset, count)? {
-            let (file, offset) = (window.file.clone(), window.offset);
-            window.warming = Some(actix_web::rt::task::spawn_blocking(move || {
-                read_through(&file, offset, count)
-            }));
-            continue;
+            window.cached_until = end;
+        } else if window.cached_until < end {
+            let from = window.cached_until.max(window.offset);
+            if !in_page_cache(&window.file, from, end - from)? {
+                let file = window.file.clone();
+                window.warming = Some(actix_web::rt::task::spawn_blocking(move || {
+                    read_through(&file, from, end - from)
+                }));
+                continue;
+            }
+            window.cached_until = end;
         }
         ready!(tcp.poll_write_ready(cx))?;
         let at = &mut window.offset;

@@ -35,6 +35,9 @@ pub(super) struct Window {
     pub offset: u64,
     /// Bytes still to send.
     pub remaining: u64,
+    /// Up to where the file is known to be in the page cache (checked or read in), so that
+    /// a window the socket took only part of is not checked again.
+    pub cached_until: u64,
     /// A read that brings the next `sendfile` call's pages into the page cache.
     pub warming: Option<JoinHandle<io::Result<()>>>,
 }
@@ -61,6 +64,7 @@ impl Handoff {
                 file,
                 offset,
                 remaining: len,
+                cached_until: offset,
                 warming: None,
             },
             body: Some(body.clone()),
@@ -71,15 +75,15 @@ impl Handoff {
     /// The outcome once the armed window has been sent; until then `body` is woken later.
     pub(super) fn poll_finished(&self, body: &Waker) -> Poll<io::Result<()>> {
         let mut state = self.state.borrow_mut();
-        match &mut *state {
-            State::Armed { body: waiting, .. } => {
-                *waiting = Some(body.clone());
+        match std::mem::take(&mut *state) {
+            State::Armed { window, .. } => {
+                *state = State::Armed {
+                    window,
+                    body: Some(body.clone()),
+                };
                 Poll::Pending
             }
-            State::Finished(_) => match std::mem::take(&mut *state) {
-                State::Finished(outcome) => Poll::Ready(outcome),
-                _ => Poll::Ready(Ok(())),
-            },
+            State::Finished(outcome) => Poll::Ready(outcome),
             State::Idle => Poll::Ready(Err(io::Error::other(
                 "no file was handed to the connection",
             ))),
