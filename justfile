@@ -4,6 +4,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Crates the core must never depend on (it holds no infrastructure).
 forbidden_in_core := "actix actix-web actix-rt actix-files actix-ws diesel diesel-async deadpool libsqlite3-sys tokio tokio-postgres"
+# Crates the HTTP surface must never depend on (it knows ports, never the database).
+forbidden_in_http := "earmark-db diesel diesel-async diesel_migrations deadpool libsqlite3-sys tokio-postgres"
 
 # List the recipes.
 default:
@@ -18,7 +20,7 @@ setup:
     vendor/setup.sh
 
 # Everything CI checks: setup, PostgreSQL, formatting, lints, core purity, the whole test suite.
-test: setup fmt-check lint core-is-pure
+test: setup fmt-check lint core-is-pure http-knows-no-database
     #!/usr/bin/env bash
     set -euo pipefail
     eval "$(tests/ensure-postgres.sh)"
@@ -48,6 +50,18 @@ core-is-pure:
     done
     if [ -n "$bad" ]; then echo "earmark-core depends on:$bad" >&2; exit 1; fi
     echo "earmark-core depends on none of: {{forbidden_in_core}}"
+
+# Prove earmark-http reaches the database only through ports: no database crate below it.
+http-knows-no-database:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    deps="$(cargo tree -p earmark-http -e normal --prefix none --format '{p}' | awk '{print $1}' | sort -u)"
+    bad=""
+    for crate in {{forbidden_in_http}}; do
+        if grep -qx "$crate" <<<"$deps"; then bad="$bad $crate"; fi
+    done
+    if [ -n "$bad" ]; then echo "earmark-http depends on:$bad" >&2; exit 1; fi
+    echo "earmark-http depends on none of: {{forbidden_in_http}}"
 
 # Benchmarks, each against a reference measured in the same run; results go to docs/benchmarks.md.
 bench:

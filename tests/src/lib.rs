@@ -28,7 +28,7 @@ pub fn earmark_bin() -> PathBuf {
     let bin = profile_dir.join("earmark");
     assert!(
         bin.is_file(),
-        "{} is missing: build it first (`cargo build -p earmark-api`), or run the whole workspace's tests",
+        "{} is missing: build it first (`cargo build -p earmark-server`), or run the whole workspace's tests",
         bin.display()
     );
     bin

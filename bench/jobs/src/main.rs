@@ -14,15 +14,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
-use earmark_api::auth::ApiKeyHash;
-use earmark_api::data_dir::DataDir;
-use earmark_api::state::AppState;
-use earmark_api::tools::{ToolPaths, ToolProbe};
 use earmark_blackbox::wrk::{latency_ms, requests_per_second};
 use earmark_core::ports::JobHandler;
 use earmark_core::{Asin, JobStatus, NewJob, TaskType};
+use earmark_http::auth::ApiKeyHash;
+use earmark_http::state::AppState;
+use earmark_http::tools::{ToolPaths, ToolProbe};
 use earmark_jobs::testing::StandIn;
 use earmark_jobs::{Engine, EngineConfig};
+use earmark_server::data_dir::DataDir;
 use serde_json::json;
 
 const KEY: &str = "bench-key";
@@ -223,15 +223,16 @@ async fn server_side() {
             .expect("finish");
     }
     let state = AppState::new(
-        db.clone(),
-        data_dir,
+        db.library.clone(),
+        db.backend.name(),
+        data_dir.root().to_owned(),
         Arc::new(ToolProbe::new(ToolPaths {
             ffmpeg: "ffmpeg".into(),
             audible_cli: "audible".into(),
             aaxtomp3: None,
         })),
         engine.clone(),
-        earmark_api::auth::tokens::TokenSigner::new([42; 32]),
+        earmark_http::auth::tokens::TokenSigner::new([42; 32]),
         Arc::new(earmark_audible::AccountHelper {
             cli: "/nonexistent/audible".into(),
             python: "/nonexistent/python".into(),
@@ -241,7 +242,7 @@ async fn server_side() {
         }),
     );
     let server =
-        HttpServer::new(move || earmark_api::app::build(state.clone(), ApiKeyHash::of(KEY)))
+        HttpServer::new(move || earmark_http::app::build(state.clone(), ApiKeyHash::of(KEY)))
             .bind(("127.0.0.1", 0))
             .expect("bind");
     let addr = server.addrs()[0].to_string();

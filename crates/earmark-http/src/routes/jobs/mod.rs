@@ -1,0 +1,301 @@
+//! `/jobs`: ask for downloads and conversions, watch them, cancel and retry them.
+
+use actix_files::NamedFile;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use earmark_core::ports::JobQueueError;
+use earmark_core::{
+    Asin, ConversionMode, JobFilter, JobId, JobStatus, NamingScheme, NewJob, TaskType,
+};
+use earmark_jobs::EngineError;
+
+mod shapes;
+
+pub use shapes::*;
+
+use crate::error::ApiError;
+use crate::routes::wire::upper_list;
+use crate::state::AppState;
+
+fn asins(one: Option<String>, many: Option<Vec<String>>) -> Result<(Vec<Asin>, bool), ApiError> {
+    let (raw, batch) = match (one, many) {
+        (Some(one), None) => (vec![one], false),
+        (None, Some(many)) if !many.is_empty() => (many, true),
+        (None, Some(_)) => return Err(ApiError::Validation("`asins` is empty".into())),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Validation(
+                "send `asin` or `asins`, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::Validation(
+                "`asin` (or `asins`) is required".into(),
+            ));
+        }
+    };
+    let parsed = raw
+        .iter()
+        .map(|a| Asin::parse(a).map_err(|e| ApiError::Validation(format!("`{a}`: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((parsed, batch))
+}
+
+fn validate_convert(options: &ConvertOptions) -> Result<(), ApiError> {
+    if let Some(level) = options.level {
+        options
+            .format
+            .check_level(level)
+            .map_err(|e| ApiError::Validation(format!("level: {e}")))?;
+    }
+    if let Some(scheme) = &options.naming_scheme {
+        NamingScheme::parse(scheme, false)
+            .map_err(|e| ApiError::Validation(format!("naming_scheme: {e}")))?;
+    }
+    if let Some(scheme) = &options.dir_naming_scheme {
+        NamingScheme::parse(scheme, false)
+            .map_err(|e| ApiError::Validation(format!("dir_naming_scheme: {e}")))?;
+    }
+    if let Some(scheme) = &options.chapter_naming_scheme {
+        NamingScheme::parse(scheme, true)
+            .map_err(|e| ApiError::Validation(format!("chapter_naming_scheme: {e}")))?;
+    }
+    Ok(())
+}
+
+async fn submit_all(
+    state: &AppState,
+    task_type: TaskType,
+    books: Vec<Asin>,
+    batch: bool,
+    params: serde_json::Value,
+) -> Result<HttpResponse, ApiError> {
+    let mut ids = Vec::with_capacity(books.len());
+    let mut first: Option<(JobStatus, bool)> = None;
+    for asin in books {
+        let job = NewJob {
+            task_type,
+            asin: Some(asin),
+            params: params.clone(),
+            original_job_id: None,
+        };
+        let enqueued = state.engine.submit(job).await.map_err(engine_error)?;
+        first.get_or_insert((enqueued.job.status, enqueued.created));
+        ids.push(enqueued.job.id.to_string());
+    }
+    let (status, created) = first.unwrap_or((JobStatus::Queued, true));
+    let message = match (batch, created) {
+        (true, _) => format!(
+            "{} {} job(s) accepted",
+            ids.len(),
+            task_type.as_str().to_lowercase()
+        ),
+        (false, true) => "queued".to_owned(),
+        (false, false) => "already queued or running for this book: returning that job".to_owned(),
+    };
+    let body = if batch {
+        Accepted {
+            job_id: None,
+            job_ids: Some(ids),
+            status: status.as_str().into(),
+            message,
+        }
+    } else {
+        Accepted {
+            job_id: ids.pop(),
+            job_ids: None,
+            status: status.as_str().into(),
+            message,
+        }
+    };
+    Ok(HttpResponse::Accepted().json(body))
+}
+
+pub(crate) fn engine_error(e: EngineError) -> ApiError {
+    match e {
+        EngineError::Queue(q) => ApiError::Jobs(q),
+        EngineError::NotRetryable { id, status } => {
+            ApiError::Jobs(JobQueueError::InvalidTransition {
+                id,
+                from: status,
+                to: JobStatus::Queued,
+            })
+        }
+    }
+}
+
+/// Queues downloads; answers at once with the job(s). A request for a book whose download is
+/// already queued or running returns that job.
+#[utoipa::path(tag = "jobs", request_body = DownloadRequest, responses((status = 202, body = Accepted), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/jobs/download")]
+pub async fn download(
+    state: web::Data<AppState>,
+    body: web::Json<DownloadRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let format = body.format.clone().unwrap_or_else(|| "aaxc".into());
+    if !matches!(format.as_str(), "aaxc" | "aax" | "aax-fallback") {
+        return Err(ApiError::Validation(format!(
+            "format `{format}`: use aaxc, aax or aax-fallback"
+        )));
+    }
+    if let Some(options) = &body.convert {
+        validate_convert(options)?;
+    }
+    let (books, batch) = asins(body.asin, body.asins)?;
+    let params = serde_json::json!({ "format": format, "force": body.force, "pdf": body.pdf, "convert": body.convert });
+    submit_all(&state, TaskType::Download, books, batch, params).await
+}
+
+/// Queues conversions; answers at once with the job(s).
+#[utoipa::path(tag = "jobs", request_body = ConvertRequest, responses((status = 202, body = Accepted), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/jobs/convert")]
+pub async fn convert(
+    state: web::Data<AppState>,
+    body: web::Json<ConvertRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    validate_convert(&body.options)?;
+    let (books, batch) = asins(body.asin, body.asins)?;
+    let options = body.options;
+    let params = serde_json::json!({
+        "format": options.format,
+        "mode": options.mode.unwrap_or(ConversionMode::Single),
+        "naming_scheme": options.naming_scheme,
+        "dir_naming_scheme": options.dir_naming_scheme,
+        "chapter_naming_scheme": options.chapter_naming_scheme,
+        "level": options.level,
+        "force": options.force,
+    });
+    submit_all(&state, TaskType::Convert, books, batch, params).await
+}
+
+/// Active and recent jobs, newest first.
+#[utoipa::path(tag = "jobs", params(JobQuery), responses((status = 200, body = JobList), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/jobs")]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<JobQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let statuses = upper_list::<JobStatus>("status", query.status.as_deref())?;
+    let task_type = query
+        .task_type
+        .map(|t| t.to_ascii_uppercase().parse::<TaskType>())
+        .transpose()
+        .map_err(|e| ApiError::Validation(format!("task_type: {e}")))?;
+    let asin = query
+        .book_asin
+        .map(|a| Asin::parse(&a))
+        .transpose()
+        .map_err(|e| ApiError::Validation(format!("book_asin: {e}")))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::Validation(format!("limit {limit}: use 1 to 500")));
+    }
+    let filter = JobFilter {
+        statuses,
+        task_type,
+        asin,
+        limit,
+        offset: query.offset.unwrap_or(0),
+    };
+    let page = state.engine.queue().list(filter).await?;
+    Ok(HttpResponse::Ok().json(JobList {
+        items: page.items.into_iter().map(JobView::from).collect(),
+        total: page.total,
+    }))
+}
+
+fn job_id(raw: &str) -> Result<JobId, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(JobId)
+        .map_err(|_| ApiError::Validation(format!("`{raw}` is not a job id")))
+}
+
+/// One job.
+#[utoipa::path(tag = "jobs", responses((status = 200, body = JobView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/jobs/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let job = state.engine.queue().get(job_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(JobView::from(job)))
+}
+
+/// The job's whole log as text; `Range` works, so a client can follow it.
+#[utoipa::path(tag = "jobs", responses((status = 200, description = "The log", content_type = "text/plain"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/jobs/{id}/log")]
+pub async fn log(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(&id)?;
+    state.engine.queue().get(id).await?;
+    let path = state
+        .data_root
+        .as_path()
+        .join("logs")
+        .join(format!("{id}.log"));
+    let file = web::block(move || NamedFile::open(path))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|_| ApiError::NoLogYet(id.to_string()))?;
+    let mut response = file
+        .set_content_type(actix_web::mime::TEXT_PLAIN_UTF_8)
+        .disable_content_disposition()
+        .into_response(&req);
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// Cancels a job: a waiting one at once, a running one by stopping its whole process tree.
+#[utoipa::path(tag = "jobs", responses((status = 200, body = JobView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Already finished", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[delete("/jobs/{id}")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let job = state
+        .engine
+        .cancel(job_id(&id)?)
+        .await
+        .map_err(engine_error)?;
+    Ok(HttpResponse::Ok().json(JobView::from(job)))
+}
+
+/// A new attempt at a failed or cancelled job (`original_job_id` links them).
+#[utoipa::path(tag = "jobs", responses((status = 202, body = Accepted), (status = 409, description = "Not failed or cancelled", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/jobs/{id}/retry")]
+pub async fn retry(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let enqueued = state
+        .engine
+        .retry(job_id(&id)?)
+        .await
+        .map_err(engine_error)?;
+    let message = if enqueued.created {
+        "queued a new attempt"
+    } else {
+        "this work is already queued or running"
+    };
+    Ok(HttpResponse::Accepted().json(Accepted {
+        job_id: Some(enqueued.job.id.to_string()),
+        job_ids: None,
+        status: enqueued.job.status.as_str().into(),
+        message: message.into(),
+    }))
+}
+
+/// Deletes finished jobs (completed, failed, cancelled); active jobs stay.
+#[utoipa::path(tag = "jobs", responses((status = 200, body = Deleted)))]
+#[delete("/jobs/history")]
+pub async fn clear_history(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let deleted = state.engine.queue().delete_finished(None).await?;
+    Ok(HttpResponse::Ok().json(Deleted { deleted }))
+}

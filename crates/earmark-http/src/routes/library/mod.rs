@@ -1,0 +1,185 @@
+//! `/library`: browse the library, follow its changes, look at one book, refresh it from
+//! Audible.
+
+use std::path::Path;
+
+use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
+use earmark_core::{Asin, JobFilter, NewJob, TaskType};
+
+mod query;
+mod shapes;
+
+pub use query::{LibraryParams, LibraryRequest};
+pub use shapes::*;
+
+use crate::error::ApiError;
+use crate::routes::chapters::FileView;
+use crate::routes::jobs::{Accepted, JobView, engine_error};
+use crate::routes::wire::rfc3339;
+use crate::state::AppState;
+
+/// How many of a book's jobs its detail lists.
+const RECENT_JOBS: u32 = 10;
+
+fn asin(raw: &str) -> Result<Asin, ApiError> {
+    Asin::parse(raw).map_err(|e| ApiError::Validation(format!("`{raw}` is not an ASIN: {e}")))
+}
+
+/// Books, a filtered and ordered page at a time; or, with `since`, every book created,
+/// changed or removed since then (tombstones carry `removed_at`) and the `next_since`
+/// watermark to send next time. A client that always sends the last `next_since` never
+/// misses a change. For a first full mirror send `since=1970-01-01T00:00:00Z`.
+#[utoipa::path(tag = "library", params(LibraryParams), responses((status = 200, body = BookList), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/library")]
+pub async fn list(
+    state: web::Data<AppState>,
+    params: web::Query<LibraryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let body = match params.parse()? {
+        LibraryRequest::Browse { query, page_size } => {
+            let offset = query.offset;
+            let page = state.library.list_books(query).await?;
+            BookList {
+                items: page.books.iter().map(BookView::from).collect(),
+                total: page.total,
+                page: offset / u64::from(page_size) + 1,
+                page_size,
+                total_pages: page.total.div_ceil(u64::from(page_size)),
+                next_since: None,
+                next_cursor: None,
+            }
+        }
+        LibraryRequest::Changes {
+            since,
+            cursor,
+            limit,
+        } => {
+            let page = state
+                .library
+                .changes_since(Some(since), cursor, limit)
+                .await?;
+            BookList {
+                total: page.books.len() as u64,
+                items: page.books.iter().map(BookView::from).collect(),
+                page: 1,
+                page_size: limit,
+                total_pages: 1,
+                next_since: Some(rfc3339(page.next_since)),
+                next_cursor: page.next_cursor.as_ref().map(query::format_cursor),
+            }
+        }
+    };
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The library grouped by series, for a series filter.
+#[utoipa::path(tag = "library", responses((status = 200, body = SeriesList)))]
+#[get("/library/series")]
+pub async fn series(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let summary = state.library.series_summary().await?;
+    Ok(HttpResponse::Ok().json(SeriesList::from(summary)))
+}
+
+/// One book (removed ones too) with its stored files and its recent jobs.
+#[utoipa::path(tag = "library", responses((status = 200, body = BookDetail), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/library/{asin}")]
+pub async fn detail(
+    state: web::Data<AppState>,
+    raw: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let asin = asin(&raw)?;
+    let book = state.library.get_book(&asin).await?;
+    let files = state.library.files_of(&asin).await?;
+    let jobs = state
+        .engine
+        .queue()
+        .list(JobFilter {
+            asin: Some(asin),
+            limit: RECENT_JOBS,
+            ..JobFilter::default()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(BookDetail {
+        book: BookView::from(&book),
+        files: files.iter().map(FileView::from).collect(),
+        jobs: jobs.items.into_iter().map(JobView::from).collect(),
+    }))
+}
+
+/// The book's cover: the downloaded one when there is one, else a redirect to Audible's.
+#[utoipa::path(tag = "library", responses((status = 200, description = "The image", content_type = "image/jpeg"), (status = 307, description = "Redirect to Audible's cover"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/library/{asin}/cover")]
+pub async fn cover(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    raw: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let asin = asin(&raw)?;
+    let book = state.library.get_book(&asin).await?;
+    if let Some(local) = book.local_path_cover.clone() {
+        let root = state.data_root.as_path().to_owned();
+        let opened =
+            web::block(move || crate::routes::stream::open_confined(&root, Path::new(&local)))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        match opened.and_then(|o| crate::routes::stream::named_file(&o)) {
+            Ok(named) => {
+                return Ok(named
+                    .disable_content_disposition()
+                    .use_etag(true)
+                    .into_response(&req));
+            }
+            Err(why) => tracing::warn!(%asin, %why, "downloaded cover cannot be served"),
+        }
+    }
+    match book.record.cover_url.filter(|u| u.starts_with("https://")) {
+        Some(url) => Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, url))
+            .finish()),
+        None => Err(ApiError::NoCover(asin)),
+    }
+}
+
+/// Refreshes the library from Audible through audible-cli, as a SYNC job: 202 with the job
+/// at once. While a sync is queued or running, another request returns that job.
+#[utoipa::path(tag = "library", request_body(content = Option<SyncRequest>), responses((status = 202, body = Accepted)))]
+#[post("/library/sync")]
+pub async fn sync(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    // The body is optional; but one that is there must be right, not silently ignored.
+    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Validation(format!("the body is not a sync request: {e}")))?
+    };
+    if let Some(profile) = &request.profile
+        && (profile.is_empty()
+            || !profile
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(ApiError::Validation(format!(
+            "profile `{profile}`: use letters, digits, `-`, `_` and `.`"
+        )));
+    }
+    let enqueued = state
+        .engine
+        .submit(NewJob {
+            task_type: TaskType::Sync,
+            asin: None,
+            params: serde_json::json!({ "profile": request.profile }),
+            original_job_id: None,
+        })
+        .await
+        .map_err(engine_error)?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        job_id: Some(enqueued.job.id.to_string()),
+        job_ids: None,
+        status: enqueued.job.status.as_str().into(),
+        message: if enqueued.created {
+            "library sync queued".into()
+        } else {
+            "a library sync is already queued or running: returning that job".into()
+        },
+    }))
+}

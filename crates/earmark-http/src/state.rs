@@ -1,0 +1,72 @@
+//! What every handler can reach.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use earmark_core::ports::LibraryRepo;
+
+use crate::routes::stream::StreamLookupCache;
+use crate::tools::ToolProbe;
+
+/// Shared application state, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Books and their files.
+    pub library: Arc<dyn LibraryRepo>,
+    /// The database backend's name (`sqlite`, `postgres`), for health reports.
+    pub backend: &'static str,
+    /// The absolute data directory: streams and covers are served from inside it only.
+    pub data_root: PathBuf,
+    /// External tool checks.
+    pub tools: Arc<ToolProbe>,
+    /// The job engine.
+    pub engine: earmark_jobs::Engine,
+    /// Job events encoded once for every WebSocket client.
+    pub ws_hub: Arc<crate::routes::ws::WsHub>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Recently resolved `/stream` ids.
+    pub stream_cache: Arc<StreamLookupCache>,
+    /// Files opened for `/stream` in the last second, for the next request.
+    pub open_files: Arc<crate::routes::stream::OpenFiles>,
+    /// Signs and checks `?token=` tokens.
+    pub tokens: crate::auth::tokens::TokenSigner,
+    /// Failed authentication attempts per client address.
+    pub auth_failures: Arc<crate::auth::failures::FailedAuth>,
+    /// Audible logins and audible-cli profiles.
+    pub accounts: Arc<dyn earmark_core::ports::AudibleAccounts>,
+    /// Logins between their two calls.
+    pub logins: Arc<crate::routes::auth::audible::PendingLogins>,
+}
+
+impl AppState {
+    /// The state over these parts, with what every deployment builds the same way made fresh:
+    /// the WebSocket hub on `engine`'s events, metrics, the stream cache, the failed-attempt
+    /// counter and the table of pending logins. Needs a runtime (the hub is a task).
+    pub fn new(
+        library: Arc<dyn LibraryRepo>,
+        backend: &'static str,
+        data_root: PathBuf,
+        tools: Arc<ToolProbe>,
+        engine: earmark_jobs::Engine,
+        tokens: crate::auth::tokens::TokenSigner,
+        accounts: Arc<dyn earmark_core::ports::AudibleAccounts>,
+    ) -> Self {
+        let ws_hub = crate::routes::ws::WsHub::start(engine.subscribe());
+        Self {
+            library,
+            backend,
+            data_root,
+            tools,
+            engine,
+            ws_hub,
+            metrics: Arc::default(),
+            stream_cache: Arc::default(),
+            open_files: Arc::default(),
+            tokens,
+            auth_failures: Arc::default(),
+            accounts,
+            logins: Arc::default(),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The HTTP skeleton in-process: key check, problem+json, health, OpenAPI and offline docs.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::test;
+use earmark_core::ports::{LibraryRepoError, MockLibraryRepo};
+use earmark_db::testing::TestDb;
+use earmark_http::error::Problem;
+
+#[macro_use]
+mod support;
+
+use support::{KEY, state};
+
+#[actix_web::test]
+async fn requests_without_the_key_get_401_problem_json() {
+    let (testdb, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    let app = app!(state(testdb.db.clone(), dir.path()));
+    for (path, header) in [
+        ("/library", None),
+        ("/no/such/route", None),
+        ("/jobs", Some(("Authorization", "Bearer wrong"))),
+        ("/jobs", Some(("X-Api-Key", "emk_test-ke"))),
+        ("/jobs", Some(("Authorization", "Basic dXNlcjp3cm9uZw=="))),
+    ] {
+        let mut req = test::TestRequest::get().uri(path);
+        if let Some(h) = header {
+            req = req.insert_header(h);
+        }
+        let res = test::call_service(&app, req.to_request()).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path} {header:?}");
+        assert_eq!(
+            res.headers().get("content-type").unwrap(),
+            "application/problem+json"
+        );
+        assert!(
+            res.headers()
+                .get("www-authenticate")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .contains("Bearer")
+        );
+        let problem: Problem = test::read_body_json(res).await;
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (401, "unauthorized")
+        );
+        assert!(
+            problem.detail.contains("X-Api-Key"),
+            "the message says what to do"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn every_key_form_is_accepted() {
+    let (testdb, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    let app = app!(state(testdb.db.clone(), dir.path()));
+    // "anyone:emk_test-key"
+    let basic = "Basic YW55b25lOmVta190ZXN0LWtleQ==";
+    for header in [
+        ("Authorization", "Bearer emk_test-key"),
+        ("X-Api-Key", KEY),
+        ("Authorization", basic),
+    ] {
+        let req = test::TestRequest::get()
+            .uri("/no/such/route")
+            .insert_header(header)
+            .to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::NOT_FOUND,
+            "{header:?} unlocks, then the route is unknown"
+        );
+        let problem: Problem = test::read_body_json(res).await;
+        assert_eq!(problem.code, "route_not_found");
+        assert_eq!(problem.type_uri, "urn:earmark:problem:route_not_found");
+    }
+}
+
+#[actix_web::test]
+async fn healthz_is_public_and_reports_every_part() {
+    let (testdb, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    let app = app!(state(testdb.db.clone(), dir.path()));
+    let res = test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = test::read_body_json(res).await;
+    assert_eq!(
+        body["status"], "degraded",
+        "tools are missing in this test: {body}"
+    );
+    assert_eq!(body["database"]["backend"], "sqlite");
+    assert_eq!(body["database"]["reachable"], true);
+    assert_eq!(body["data_dir"]["writable"], true);
+    assert!(body["data_dir"]["free_bytes"].as_u64().unwrap() > 0);
+    let tools: Vec<_> = body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tools, ["ffmpeg", "audible-cli", "AAXtoMP3"]);
+    assert!(
+        body["tools"][0]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("install ffmpeg")
+    );
+
+    let head = test::call_service(
+        &app,
+        test::TestRequest::default()
+            .method(actix_web::http::Method::HEAD)
+            .uri("/healthz")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(head.status(), StatusCode::OK, "HEAD answers too");
+}
+
+#[actix_web::test]
+async fn healthz_is_503_when_the_database_does_not_answer() {
+    let mut library = MockLibraryRepo::new();
+    library
+        .expect_ping()
+        .returning(|| Err(LibraryRepoError::Unavailable("connection refused".into())));
+    let testdb = TestDb::sqlite().await;
+    let db = earmark_db::Database {
+        library: Arc::new(library),
+        ..testdb.db.clone()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = app!(state(db, dir.path()));
+    let res = test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = test::read_body_json(res).await;
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["database"]["reachable"], false);
+    assert!(
+        body["database"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused")
+    );
+}
+
+#[actix_web::test]
+async fn openapi_lists_the_routes_and_docs_work_offline() {
+    let (testdb, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    let app = app!(state(testdb.db.clone(), dir.path()));
+    let res = test::call_service(
+        &app,
+        test::TestRequest::get().uri("/openapi.json").to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: serde_json::Value = test::read_body_json(res).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(doc["info"]["title"], "earmark");
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        paths,
+        [
+            "/auth/audible/login",
+            "/auth/audible/login/{login_id}",
+            "/auth/audible/profiles",
+            "/auth/audible/profiles/import",
+            "/auth/audible/profiles/{name}",
+            "/auth/audible/profiles/{name}/activation-bytes",
+            "/auth/audible/profiles/{name}/primary",
+            "/auth/tokens",
+            "/healthz",
+            "/jobs",
+            "/jobs/convert",
+            "/jobs/download",
+            "/jobs/history",
+            "/jobs/{id}",
+            "/jobs/{id}/log",
+            "/jobs/{id}/retry",
+            "/library",
+            "/library/series",
+            "/library/sync",
+            "/library/{asin}",
+            "/library/{asin}/chapters",
+            "/library/{asin}/cover",
+            "/metrics",
+            "/stream/{file_id}",
+            "/ws/jobs",
+            "/ws/jobs/{id}"
+        ]
+    );
+    assert!(doc["paths"]["/healthz"]["get"]["responses"]["503"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    let res = test::call_service(&app, test::TestRequest::get().uri("/docs").to_request()).await;
+    assert_eq!(res.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(res.headers().get("location").unwrap(), "/docs/");
+
+    let res = test::call_service(&app, test::TestRequest::get().uri("/docs/").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-initializer.js",
+    ] {
+        assert!(html.contains(asset), "{asset} referenced");
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(&format!("/docs/{asset}"))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "{asset} served from the binary"
+        );
+    }
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "no asset from the internet"
+    );
+    let init = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/docs/swagger-initializer.js")
+            .to_request(),
+    )
+    .await;
+    let init = String::from_utf8(test::read_body(init).await.to_vec()).unwrap();
+    assert!(
+        init.contains("/openapi.json"),
+        "the UI loads our document: {init}"
+    );
+}

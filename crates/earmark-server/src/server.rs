@@ -1,0 +1,235 @@
+//! Starting and stopping the service: the composition root's run-time half.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use earmark_audible::{AudibleCli, AudibleDownloader, AudibleLibrary};
+use earmark_convert::{AaxToMp3Converter, Ffmpeg, FfmpegConverter, FsOutputStore};
+use earmark_core::TaskType;
+use earmark_core::conversion::ConvertBook;
+use earmark_core::download::DownloadBook;
+use earmark_core::library_sync::LibrarySync;
+use earmark_core::ports::{AudibleAccounts, Converter, JobHandler};
+use earmark_jobs::{Engine, EngineConfig};
+
+use crate::config::{ConverterEngine, ConverterSettings, Settings};
+use crate::data_dir::DataDir;
+use crate::listen;
+use earmark_http::auth::api_key::{self, ApiKeySetupError};
+use earmark_http::state::AppState;
+use earmark_http::tools::{ToolPaths, ToolProbe};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("cannot prepare the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    /// The API key could not be set up.
+    #[error(transparent)]
+    ApiKey(#[from] ApiKeySetupError),
+    /// The token secret could not be set up.
+    #[error(transparent)]
+    TokenSecret(#[from] earmark_http::auth::tokens::SecretError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Database(#[from] earmark_db::DbError),
+    /// Start-up recovery of interrupted jobs failed.
+    #[error("cannot recover interrupted jobs: {0}")]
+    Recovery(#[from] earmark_jobs::EngineError),
+    /// No listener could be made on the configured address.
+    #[error("cannot listen on {0}: {1}; {hint}", hint = bind_hint(.1))]
+    Bind(String, std::io::Error),
+    /// The server failed.
+    #[error("cannot serve on {0}: {1}")]
+    Serve(String, std::io::Error),
+}
+
+/// What to do about a listener that could not be made.
+fn bind_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another program (or another earmark) is listening there: stop it, or set \
+             EARMARK__SERVER__BIND to a free address such as 127.0.0.1:8081"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges: set EARMARK__SERVER__BIND to a port above 1023"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "this machine has no such address: set EARMARK__SERVER__BIND to one of its own \
+             (127.0.0.1 for this machine only, 0.0.0.0 for every interface)"
+        }
+        _ => "check EARMARK__SERVER__BIND (host:port, e.g. 127.0.0.1:8080)",
+    }
+}
+
+/// Opens everything `settings` names and serves until SIGINT or SIGTERM, then lets in-flight
+/// requests finish.
+///
+/// Prints `API key: <key>` when a key was generated, and `Listening on http://<addr>` for
+/// each bound address, on standard output.
+///
+/// # Errors
+/// [`StartError`] saying what could not be set up.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let data_dir = DataDir::prepare(&settings.data_dir)
+        .map_err(|e| StartError::DataDir(settings.data_dir.display().to_string(), e))?;
+    let _only_user = data_dir
+        .lock()
+        .map_err(|e| StartError::DataDir(data_dir.root().display().to_string(), e))?;
+    // Tools a crash of the last run left behind: nothing of theirs is wanted any more (their
+    // jobs are re-queued below), and they would otherwise run to their own timeout.
+    let ledger = earmark_process::Ledger::new(data_dir.running_tools());
+    let reaped = ledger.reap();
+    if !reaped.is_empty() {
+        tracing::warn!(process_groups = ?reaped, "stopped tools that the last run left running");
+    }
+    earmark_process::set_ledger(ledger);
+    let (key, generated) =
+        api_key::load_or_create(data_dir.root(), settings.auth.api_key.as_deref())?;
+    if let Some(key) = generated {
+        println!("API key: {key}");
+        println!(
+            "(shown once; only its hash is stored in {})",
+            data_dir.root().join(api_key::KEY_HASH_FILE).display()
+        );
+    }
+
+    let url = settings.database_url();
+    let pool = earmark_db::PoolSettings {
+        max_connections: settings.database.max_connections.max(1),
+        ..Default::default()
+    };
+    let db = earmark_db::connect(&url, &pool).await?;
+    tracing::info!(backend = db.backend.name(), data_dir = %data_dir.root().display(), "database ready");
+
+    let tools = Arc::new(ToolProbe::new(ToolPaths {
+        ffmpeg: settings.converter.ffmpeg.clone(),
+        audible_cli: settings.audible.cli.clone(),
+        aaxtomp3: settings.converter.aaxtomp3.clone(),
+    }));
+    let accounts = Arc::new(earmark_audible::AccountHelper {
+        cli: settings.audible.cli.clone(),
+        // The helper runs on audible-cli's own Python, beside its `audible` script.
+        python: settings.audible.cli.with_file_name("python"),
+        script: settings.audible.helper.clone(),
+        config_dir: settings.audible_config_dir(),
+        timeout: Duration::from_secs(120),
+    });
+    let engine = start_engine(&settings, &db, &data_dir, accounts.clone()).await?;
+    let tokens = earmark_http::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
+    let state = AppState::new(
+        db.library.clone(),
+        db.backend.name(),
+        data_dir.root().to_owned(),
+        tools,
+        engine,
+        tokens,
+        accounts,
+    );
+
+    let bind = settings.server.bind.clone();
+    let listeners = listen::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
+    let addrs: Vec<_> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    let server = listen::serve(
+        listeners,
+        move || earmark_http::app::build(state.clone(), key.clone()),
+        settings.server.shutdown_timeout_s,
+    )
+    .map_err(|e| StartError::Serve(bind.clone(), e))?;
+    for addr in addrs {
+        println!("Listening on http://{addr}");
+    }
+    server.await.map_err(|e| StartError::Serve(bind, e))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The job engine with the handlers this build has, after recovering what a crash interrupted.
+async fn start_engine(
+    settings: &Settings,
+    db: &earmark_db::Database,
+    data_dir: &DataDir,
+    accounts: Arc<dyn AudibleAccounts>,
+) -> Result<Engine, StartError> {
+    let mut config = EngineConfig::new(
+        data_dir.root().join("logs"),
+        data_dir.tmp(),
+        settings.jobs.download_concurrency,
+        settings.jobs.convert_concurrency,
+    );
+    config.back_off.throttled = Duration::from_secs(settings.jobs.throttled_backoff_s.max(1));
+    config.back_off.transient = Duration::from_secs(settings.jobs.transient_backoff_s.max(1));
+    earmark_process::set_default_niceness(settings.jobs.tool_niceness);
+    let audible = AudibleCli {
+        program: settings.audible.cli.clone(),
+        config_dir: settings.audible_config_dir(),
+        timeout: Duration::from_secs(settings.audible.timeout_s.max(1)),
+    };
+    let sync: Arc<dyn JobHandler> = Arc::new(LibrarySync::new(
+        Arc::new(AudibleLibrary::new(audible.clone())),
+        db.library.clone(),
+    ));
+    let downloading = AudibleCli {
+        timeout: Duration::from_secs(settings.audible.download_timeout_s.max(1)),
+        ..audible
+    };
+    let download: Arc<dyn JobHandler> = Arc::new(DownloadBook::new(
+        Arc::new(AudibleDownloader::new(
+            downloading,
+            settings.audible.http_timeout_s.max(1),
+        )),
+        Arc::new(FsOutputStore::new(data_dir.root().join("downloads"))),
+        db.library.clone(),
+        db.jobs.clone(),
+        (settings.audible.daily_download_limit > 0)
+            .then_some(settings.audible.daily_download_limit),
+    ));
+    let convert: Arc<dyn JobHandler> = Arc::new(ConvertBook::new(
+        converter(&settings.converter),
+        Arc::new(FsOutputStore::new(data_dir.root().join("converted"))),
+        db.library.clone(),
+        accounts,
+    ));
+    let handlers: HashMap<TaskType, Arc<dyn JobHandler>> = HashMap::from([
+        (TaskType::Sync, sync),
+        (TaskType::Download, download),
+        (TaskType::Convert, convert),
+    ]);
+    let engine = Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
+    let report = engine.recover().await?;
+    if !report.requeued.is_empty() || !report.failed.is_empty() {
+        tracing::info!(
+            requeued = report.requeued.len(),
+            failed = report.failed.len(),
+            "recovered interrupted jobs"
+        );
+    }
+    engine.start();
+    Ok(engine)
+}
+
+/// The conversion engine the settings choose: AAXtoMP3 when asked for (or, with `auto`,
+/// when a script is configured), else ffmpeg directly.
+fn converter(settings: &ConverterSettings) -> Arc<dyn Converter> {
+    let tools = Ffmpeg::new(settings.ffmpeg.clone());
+    let timeout = Duration::from_secs(settings.timeout_s.max(1));
+    match (settings.engine, &settings.aaxtomp3) {
+        (ConverterEngine::Aaxtomp3 | ConverterEngine::Auto, Some(script)) => {
+            Arc::new(AaxToMp3Converter::new(script.clone(), tools, timeout))
+        }
+        (ConverterEngine::Aaxtomp3, None) => {
+            tracing::warn!(
+                "converter.engine is aaxtomp3 but EARMARK__CONVERTER__AAXTOMP3 is not set: converting with ffmpeg"
+            );
+            Arc::new(FfmpegConverter::new(tools, timeout))
+        }
+        (ConverterEngine::Ffmpeg | ConverterEngine::Auto, _) => {
+            Arc::new(FfmpegConverter::new(tools, timeout))
+        }
+    }
+}
