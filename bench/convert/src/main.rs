@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use earmark_convert::{Ffmpeg, FfmpegConverter};
 use earmark_core::ports::{BookTags, ConversionInput, ConversionRequest, Converter};
 use earmark_core::testing::RecordingContext;
-use earmark_core::{ActivationBytes, Asin, ConversionMode, OutputFormat, TaskType};
+use earmark_core::{ActivationBytes, Asin, ConversionMode, JobSpec, OutputFormat};
 use earmark_fixtures::{ACTIVATION_BYTES, FixtureChapter, SyntheticBook, downloaded_book};
 
 /// The reference: the encode command the engine logged (`$ ffmpeg ...`, secrets masked),
@@ -106,10 +106,9 @@ fn main() {
         for run in 0..=runs {
             let work = dir.path().join(format!("work-{format}-{run}"));
             std::fs::create_dir_all(&work).unwrap();
+            let params = serde_json::from_value(serde_json::json!({"format": "m4b"})).unwrap();
             let ctx = RecordingContext::new(
-                TaskType::Convert,
-                Some(Asin::parse("B0BENCH001").unwrap()),
-                serde_json::json!({}),
+                JobSpec::Convert(Asin::parse("B0BENCH001").unwrap(), params),
                 &work,
             );
             let request = ConversionRequest {

@@ -16,14 +16,13 @@ use std::time::{Duration, Instant};
 use actix_web::HttpServer;
 use earmark_blackbox::wrk::{latency_ms, requests_per_second};
 use earmark_core::ports::JobHandler;
-use earmark_core::{Asin, JobStatus, NewJob, TaskType};
+use earmark_core::{Asin, JobStatus, TaskType};
 use earmark_http::auth::ApiKeyHash;
 use earmark_http::state::AppState;
 use earmark_http::tools::{ToolPaths, ToolProbe};
 use earmark_jobs::testing::StandIn;
 use earmark_jobs::{Engine, EngineConfig};
 use earmark_server::data_dir::DataDir;
-use serde_json::json;
 
 const KEY: &str = "bench-key";
 const LINES_PER_SECOND: u64 = 2500;
@@ -195,21 +194,18 @@ async fn server_side() {
     )
     .await
     .expect("db");
-    let handler: Arc<dyn JobHandler> = Arc::new(StandIn::default());
+    let stand_in = Arc::new(StandIn::default());
+    let handler: Arc<dyn JobHandler> = stand_in.clone();
     let handlers = HashMap::from([
         (TaskType::Download, handler.clone()),
         (TaskType::Convert, handler),
     ]);
     let config = EngineConfig::new(data_dir.root().join("logs"), data_dir.tmp(), 5, 2);
-    let engine = Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
+    let engine = Engine::new(db.jobs.clone(), handlers, config);
     // History to list: 500 finished jobs, as after a day of work.
     for n in 0..500u32 {
-        let job = NewJob {
-            task_type: TaskType::Convert,
-            asin: Some(Asin::parse(&format!("H{n:09}")).expect("asin")),
-            params: json!({}),
-            original_job_id: None,
-        };
+        let asin = Asin::parse(&format!("H{n:09}")).expect("asin");
+        let job = stand_in.job(TaskType::Convert, asin, "true");
         let id = db.jobs.enqueue(job).await.expect("enqueue").job.id;
         db.jobs
             .update(
@@ -292,12 +288,8 @@ async fn server_side() {
             .into_iter()
             .chain([TaskType::Convert; 2]),
     ) {
-        let job = NewJob {
-            task_type,
-            asin: Some(Asin::parse(&format!("B{n:09}")).expect("asin")),
-            params: json!({ "script": script }),
-            original_job_id: None,
-        };
+        let asin = Asin::parse(&format!("B{n:09}")).expect("asin");
+        let job = stand_in.job(task_type, asin, &script);
         ids.push(engine.submit(job).await.expect("submit").job.id);
     }
     let started = Instant::now();

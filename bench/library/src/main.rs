@@ -24,7 +24,7 @@ use earmark_blackbox::wrk::{latency_ms, requests_per_second};
 use earmark_core::library_sync::LibrarySync;
 use earmark_core::ports::{JobContext, LibraryRepo, LibrarySource};
 use earmark_core::testing::RecordingContext;
-use earmark_core::{BookRecord, TaskType};
+use earmark_core::{BookRecord, JobSpec, SyncParams};
 use earmark_db::testing::TestDb;
 
 const KEY: &str = "bench-key";
@@ -255,7 +255,7 @@ async fn measure(
 ) -> Row {
     let repo: Arc<dyn LibraryRepo> = db.db.library.clone();
     let sync = LibrarySync::new(Arc::new(NoSource), repo.clone());
-    let ctx = RecordingContext::new(TaskType::Sync, None, serde_json::json!({}), "/nonexistent");
+    let ctx = RecordingContext::new(JobSpec::Sync(SyncParams::default()), "/nonexistent");
 
     let first = library(books, false);
     let work = tempfile::tempdir().expect("tempdir");

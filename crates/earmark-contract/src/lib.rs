@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![expect(clippy::unwrap_used, reason = "test suites fail by panicking")]
 
+pub mod job_effects;
 pub mod job_queue;
 pub mod library_browse;
 pub mod library_files;
@@ -17,6 +18,10 @@ pub trait Fixture: Send + Sync + 'static {
     fn library(&self) -> Arc<dyn LibraryRepo>;
     /// The job queue under test.
     fn jobs(&self) -> Arc<dyn JobQueue>;
+    /// Both, for suites whose operations span them.
+    fn both(&self) -> (Arc<dyn LibraryRepo>, Arc<dyn JobQueue>) {
+        (self.library(), self.jobs())
+    }
 }
 
 /// The `n`th test ASIN: `B000000001`, `B000000002`, ...

@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
 
+pub mod book_life;
 pub mod conversion;
 pub mod domain;
 pub mod download;
 pub mod free_space;
 pub mod library_sync;
+mod placing;
 pub mod ports;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -16,9 +18,13 @@ pub use domain::book::{
 };
 pub use domain::chapter::{Chapter, ChapterFileError, chapters_from_audible};
 pub use domain::event::JobEvent;
-pub use domain::file::{FileKind, NewStoredFile, StoredFile};
-pub use domain::format::{ConversionMode, OutputFormat};
+pub use domain::file::{FileKind, Fingerprint, NewStoredFile, OutputFile, StoredFile};
+pub use domain::format::{ConversionMode, DownloadFormat, OutputFormat};
 pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
+pub use domain::job_spec::{
+    ConvertOptions, ConvertOptionsError, ConvertParams, DownloadParams, JobSpec, SyncParams,
+    UnreadableSpec,
+};
 pub use domain::library_query::{
     BookPage, BookQuery, BookSortKey, SeriesCount, SeriesSummary, SortDirection,
 };

@@ -1,6 +1,6 @@
 //! A [`JobContext`] for running a handler or an adapter outside the engine (unit tests,
 //! adapter tests, benchmarks): a RUNNING job, a given scratch path, and a record of every log
-//! line (with when it came) and every progress report.
+//! line (with when it came), every progress report and every record of outputs.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -8,33 +8,30 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
-use crate::domain::asin::Asin;
-use crate::domain::job::{Job, JobId, JobStatus, TaskType};
-use crate::ports::{Cancelled, JobContext};
+use async_trait::async_trait;
 
-/// A claimed job of `task_type` whose log and reports are kept for the caller to read.
+use crate::domain::file::OutputFile;
+use crate::domain::job::{Job, JobId, JobStatus};
+use crate::domain::job_spec::JobSpec;
+use crate::ports::{Cancelled, JobContext, JobFailure};
+
+/// A claimed job whose log, reports and recorded outputs are kept for the caller to read.
 pub struct RecordingContext {
     job: Job,
     work_dir: PathBuf,
     reports: Mutex<Vec<(f64, Option<String>)>>,
     lines: Mutex<Vec<(Instant, String)>>,
+    recorded: Mutex<Vec<Vec<OutputFile>>>,
 }
 
 impl RecordingContext {
-    /// A RUNNING job with `params`, about `asin` if given, working in `work_dir`.
-    pub fn new(
-        task_type: TaskType,
-        asin: Option<Asin>,
-        params: serde_json::Value,
-        work_dir: impl Into<PathBuf>,
-    ) -> Self {
+    /// A RUNNING first attempt at `spec`, working in `work_dir`.
+    pub fn new(spec: JobSpec, work_dir: impl Into<PathBuf>) -> Self {
         let now = OffsetDateTime::now_utc();
         Self {
             job: Job {
                 id: JobId::new(),
-                task_type,
-                asin,
-                params,
+                spec,
                 status: JobStatus::Running,
                 progress_percent: 0.0,
                 status_message: None,
@@ -47,11 +44,28 @@ impl RecordingContext {
                 finished_at: None,
                 updated_at: now,
                 run_after: None,
+                outputs: Vec::new(),
             },
             work_dir: work_dir.into(),
             reports: Mutex::new(Vec::new()),
             lines: Mutex::new(Vec::new()),
+            recorded: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The same job as a later attempt, after an earlier one recorded `outputs`.
+    pub fn after_attempt(mut self, outputs: Vec<OutputFile>) -> Self {
+        self.job.attempts += 1;
+        self.job.outputs = outputs;
+        self
+    }
+
+    /// Every list of outputs recorded, in order.
+    pub fn recorded_outputs(&self) -> Vec<Vec<OutputFile>> {
+        self.recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Every percentage reported, in order.
@@ -87,6 +101,7 @@ impl RecordingContext {
     }
 }
 
+#[async_trait]
 impl JobContext for RecordingContext {
     fn job(&self) -> &Job {
         &self.job
@@ -105,5 +120,12 @@ impl JobContext for RecordingContext {
     }
     fn cancelled(&self) -> Cancelled<'_> {
         Box::pin(std::future::pending())
+    }
+    async fn record_outputs(&self, outputs: Vec<OutputFile>) -> Result<(), JobFailure> {
+        self.recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(outputs);
+        Ok(())
     }
 }

@@ -56,56 +56,12 @@ macro_rules! impl_job_queue {
                 &self,
                 job: earmark_core::NewJob,
             ) -> Result<earmark_core::ports::Enqueued, earmark_core::ports::JobQueueError> {
-                use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
-                use diesel_async::RunQueryDsl;
-                use $crate::rows::JobRow;
-                use $crate::schema::jobs;
-                use $crate::sql_types::DbTime;
-
-                let active: Vec<&str> =
-                    earmark_core::JobStatus::ACTIVE.iter().map(|s| s.as_str()).collect();
-                let row = JobRow::queued(job, DbTime::now());
                 let mut conn = self.conn().await?;
-                // The partial unique index refuses a second active job for the same work; the
-                // loop covers the existing job finishing between our insert and our lookup.
-                for _ in 0..5 {
-                    let inserted = diesel::insert_into(jobs::table)
-                        .values(&row)
-                        .on_conflict_do_nothing()
-                        .execute(&mut *conn)
-                        .await
-                        .map_err($crate::error::StoreError::from)?;
-                    if inserted == 1 {
-                        return Ok(earmark_core::ports::Enqueued {
-                            job: row.into_job()?,
-                            created: true,
-                        });
-                    }
-                    let mut existing = jobs::table
-                        .filter(jobs::task_type.eq(&row.task_type))
-                        .filter(jobs::status.eq_any(&active))
-                        .select(JobRow::as_select())
-                        .into_boxed::<$backend>();
-                    existing = match &row.asin {
-                        Some(asin) => existing.filter(jobs::asin.eq(asin.clone())),
-                        None => existing.filter(jobs::asin.is_null()),
-                    };
-                    if let Some(found) = existing
-                        .first(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err($crate::error::StoreError::from)?
-                    {
-                        return Ok(earmark_core::ports::Enqueued {
-                            job: found.into_job()?,
-                            created: false,
-                        });
-                    }
-                }
-                Err($crate::error::StoreError::Corrupt(
-                    "the active-job index keeps refusing a job that no active job blocks".into(),
-                )
-                .into())
+                let (row, created) = Self::insert_job(&mut conn, job).await?;
+                Ok(earmark_core::ports::Enqueued {
+                    job: row.into_job()?,
+                    created,
+                })
             }
 
             async fn get(
@@ -183,37 +139,69 @@ macro_rules! impl_job_queue {
                 id: earmark_core::JobId,
                 update: earmark_core::JobUpdate,
             ) -> Result<earmark_core::Job, earmark_core::ports::JobQueueError> {
-                use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
-                use diesel_async::RunQueryDsl;
+                let mut conn = self.conn().await?;
+                Ok(Self::change_job(&mut conn, id, &update).await??.into_job()?)
+            }
+
+            async fn apply(
+                &self,
+                id: earmark_core::JobId,
+                update: earmark_core::JobUpdate,
+                effects: earmark_core::ports::JobEffects,
+            ) -> Result<earmark_core::ports::Applied, earmark_core::ports::JobQueueError> {
                 use $crate::rows::JobRow;
-                use $crate::schema::jobs;
-                use $crate::sql_types::{DbId, DbTime};
 
                 let mut conn = self.conn().await?;
-                // Optimistic: the update applies only if the status is still the one checked.
-                for _ in 0..10 {
-                    let Some(current) = Self::job_row(&mut conn, id).await? else {
-                        return Err(earmark_core::ports::JobQueueError::NotFound(id));
-                    };
-                    let from = current.job_status()?;
-                    let changes = $crate::store_impl::job_changes(id, from, &update, DbTime::now())?;
-                    let updated = diesel::update(
-                        jobs::table.find(DbId(id.0)).filter(jobs::status.eq(from.as_str())),
-                    )
-                    .set(changes)
-                    .returning(JobRow::as_returning())
-                    .get_result(&mut *conn)
+                let outcome = conn
+                    .$write_txn(async |c| {
+                        let job = match Self::change_job(c, id, &update).await? {
+                            Ok(job) => job,
+                            // Nothing is written yet: the transaction commits empty.
+                            Err(refused) => return Ok(Err(refused)),
+                        };
+                        if let Some(book) = effects.book {
+                            self.change_book(c, book).await?;
+                        }
+                        let mut follow_ups = Vec::with_capacity(effects.follow_ups.len());
+                        for next in effects.follow_ups {
+                            follow_ups.push(Self::insert_job(c, next).await?);
+                        }
+                        Ok::<_, $crate::error::StoreError>(Ok((job, follow_ups)))
+                    })
+                    .await?;
+                let (job, follow_ups) = outcome?;
+                Ok(earmark_core::ports::Applied {
+                    job: job.into_job()?,
+                    follow_ups: follow_ups
+                        .into_iter()
+                        .map(|(row, created): (JobRow, bool)| {
+                            Ok(earmark_core::ports::Enqueued { job: row.into_job()?, created })
+                        })
+                        .collect::<Result<_, $crate::error::StoreError>>()?,
+                })
+            }
+
+            async fn record_outputs(
+                &self,
+                id: earmark_core::JobId,
+                outputs: Vec<earmark_core::OutputFile>,
+            ) -> Result<(), earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, QueryDsl};
+                use diesel_async::RunQueryDsl;
+                use $crate::schema::jobs;
+                use $crate::sql_types::DbId;
+
+                let record = serde_json::to_string(&outputs).map_err($crate::error::StoreError::corrupt)?;
+                let mut conn = self.conn().await?;
+                let changed = diesel::update(jobs::table.find(DbId(id.0)))
+                    .set(jobs::outputs.eq(record))
+                    .execute(&mut *conn)
                     .await
-                    .optional()
                     .map_err($crate::error::StoreError::from)?;
-                    if let Some(row) = updated {
-                        return Ok(row.into_job()?);
-                    }
+                if changed == 0 {
+                    return Err(earmark_core::ports::JobQueueError::NotFound(id));
                 }
-                Err($crate::error::StoreError::Corrupt(format!(
-                    "job {id} kept changing status while being updated"
-                ))
-                .into())
+                Ok(())
             }
 
             async fn counts(
@@ -352,24 +340,6 @@ macro_rules! impl_job_queue {
                     if retry { report.requeued.push(job) } else { report.failed.push(job) }
                 }
                 Ok(report)
-            }
-        }
-
-        impl $store {
-            async fn job_row(
-                conn: &mut $conn,
-                id: earmark_core::JobId,
-            ) -> Result<Option<$crate::rows::JobRow>, $crate::error::StoreError> {
-                use diesel::{OptionalExtension, QueryDsl, SelectableHelper};
-                use diesel_async::RunQueryDsl;
-                use $crate::schema::jobs;
-
-                Ok(jobs::table
-                    .find($crate::sql_types::DbId(id.0))
-                    .select($crate::rows::JobRow::as_select())
-                    .first(conn)
-                    .await
-                    .optional()?)
             }
         }
     };

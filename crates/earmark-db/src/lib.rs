@@ -10,7 +10,8 @@ mod schema;
 mod sql_types;
 mod sqlite;
 mod store_impl;
-#[cfg(feature = "test-support")]
+mod store_writes;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::sync::Arc;

@@ -231,11 +231,10 @@ macro_rules! impl_library_repo {
                 &self,
                 file: earmark_core::NewStoredFile,
             ) -> Result<earmark_core::StoredFile, earmark_core::ports::LibraryRepoError> {
-                use diesel::upsert::excluded;
-                use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+                use diesel::{OptionalExtension, QueryDsl};
                 use diesel_async::RunQueryDsl;
                 use $crate::rows::FileRow;
-                use $crate::schema::{books, files};
+                use $crate::schema::books;
                 use $crate::sql_types::DbTime;
 
                 let asin = file.asin.clone();
@@ -255,21 +254,7 @@ macro_rules! impl_library_repo {
                         if !exists {
                             return Ok(None);
                         }
-                        diesel::insert_into(files::table)
-                            .values(&row)
-                            .on_conflict(files::path)
-                            .do_update()
-                            .set((
-                                files::asin.eq(excluded(files::asin)),
-                                files::kind.eq(excluded(files::kind)),
-                                files::size.eq(excluded(files::size)),
-                                files::mime.eq(excluded(files::mime)),
-                            ))
-                            .returning(FileRow::as_returning())
-                            .get_result(c)
-                            .await
-                            .map(Some)
-                            .map_err($crate::error::StoreError::from)
+                        Self::upsert_file(c, row).await.map(Some)
                     })
                     .await?;
                 match stored {

@@ -14,6 +14,7 @@ use crate::jobs_impl::{impl_job_queue, jobs_matching, jobs_page};
 use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
 use crate::sql_types::DbTime;
+use crate::store_writes::impl_store_writes;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -124,6 +125,12 @@ impl_library_repo! {
     store = PgStore,
     backend = diesel::pg::Pg,
     write_txn = transaction,
+}
+
+impl_store_writes! {
+    store = PgStore,
+    backend = diesel::pg::Pg,
+    conn = AsyncPgConnection,
 }
 
 impl_job_queue! {

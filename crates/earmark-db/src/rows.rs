@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 use earmark_core::{
-    Asin, Book, BookRecord, BookStatus, BookUpdate, FileKind, Job, JobId, JobStatus, NewJob,
-    NewStoredFile, OutputFormat, StoredFile, TaskType,
+    Asin, Book, BookRecord, BookStatus, BookUpdate, FileKind, Job, JobId, JobSpec, JobStatus,
+    NewJob, NewStoredFile, OutputFormat, StoredFile, TaskType,
 };
 
 use crate::error::StoreError;
@@ -221,6 +221,7 @@ pub struct JobRow {
     pub finished_at: Option<DbTime>,
     pub updated_at: DbTime,
     pub run_after: Option<DbTime>,
+    pub outputs: String,
 }
 
 /// A change to a job; `None` leaves a column as it is.
@@ -237,6 +238,7 @@ pub struct JobChanges {
     pub attempts: Option<i32>,
     pub updated_at: Option<DbTime>,
     pub run_after: Option<Option<DbTime>>,
+    pub outputs: Option<String>,
 }
 
 impl JobRow {
@@ -244,9 +246,9 @@ impl JobRow {
     pub fn queued(job: NewJob, now: DbTime) -> Self {
         Self {
             id: DbId(JobId::new().0),
-            task_type: job.task_type.as_str().to_owned(),
-            asin: job.asin.map(|a| a.to_string()),
-            params: job.params.to_string(),
+            task_type: job.task_type().as_str().to_owned(),
+            asin: job.asin().map(ToString::to_string),
+            params: job.spec.params_json().to_string(),
             status: JobStatus::Queued.as_str().to_owned(),
             progress_percent: 0.0,
             status_message: None,
@@ -259,6 +261,7 @@ impl JobRow {
             finished_at: None,
             updated_at: now,
             run_after: None,
+            outputs: "[]".to_owned(),
         }
     }
 
@@ -269,20 +272,20 @@ impl JobRow {
 
     /// The domain job.
     pub fn into_job(self) -> Result<Job, StoreError> {
+        let task_type = self
+            .task_type
+            .parse::<TaskType>()
+            .map_err(StoreError::corrupt)?;
+        let asin = self
+            .asin
+            .as_deref()
+            .map(Asin::parse)
+            .transpose()
+            .map_err(StoreError::corrupt)?;
         Ok(Job {
             id: JobId(self.id.0),
-            task_type: self
-                .task_type
-                .parse::<TaskType>()
-                .map_err(StoreError::corrupt)?,
+            spec: JobSpec::read(task_type, asin, &self.params),
             status: self.job_status()?,
-            asin: self
-                .asin
-                .as_deref()
-                .map(Asin::parse)
-                .transpose()
-                .map_err(StoreError::corrupt)?,
-            params: serde_json::from_str(&self.params).map_err(StoreError::corrupt)?,
             progress_percent: self.progress_percent,
             status_message: self.status_message,
             log_file_path: self.log_file_path,
@@ -294,6 +297,9 @@ impl JobRow {
             finished_at: self.finished_at.map(DbTime::get),
             updated_at: self.updated_at.get(),
             run_after: self.run_after.map(DbTime::get),
+            // A record that cannot be read is no record: the next attempt then treats files in
+            // its way as somebody else's, which is the safe side.
+            outputs: serde_json::from_str(&self.outputs).unwrap_or_default(),
         })
     }
 }

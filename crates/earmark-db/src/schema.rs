@@ -52,6 +52,7 @@ diesel::table! {
         finished_at -> Nullable<TimeSql>,
         updated_at -> TimeSql,
         run_after -> Nullable<TimeSql>,
+        outputs -> Text,
     }
 }
 

@@ -22,6 +22,7 @@ use crate::jobs_impl::{impl_job_queue, jobs_matching, jobs_page};
 use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
 use crate::sql_types::DbTime;
+use crate::store_writes::impl_store_writes;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -156,6 +157,12 @@ impl_library_repo! {
     store = SqliteStore,
     backend = diesel::sqlite::Sqlite,
     write_txn = immediate_transaction,
+}
+
+impl_store_writes! {
+    store = SqliteStore,
+    backend = diesel::sqlite::Sqlite,
+    conn = SqliteConn,
 }
 
 impl_job_queue! {

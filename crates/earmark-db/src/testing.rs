@@ -136,6 +136,44 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs `sql` (one or more statements) on the database as it is, outside the ports: for
+    /// tests that need rows the ports would never write, such as rows in an older format.
+    ///
+    /// # Panics
+    /// When the statements fail.
+    #[expect(
+        clippy::expect_used,
+        reason = "test support: failing loudly is the point"
+    )]
+    pub async fn execute(&self, sql: &str) {
+        use diesel_async::SimpleAsyncConnection;
+
+        match &self.cleanup {
+            Cleanup::PgDatabase { .. } => {
+                let mut conn = AsyncPgConnection::establish(&self.url)
+                    .await
+                    .expect("connect to the test database");
+                conn.batch_execute(sql).await.expect("run the statements");
+            }
+            Cleanup::SqliteDir(_) => {
+                use diesel::Connection;
+                use diesel::connection::SimpleConnection;
+
+                let (url, sql) = (self.url.clone(), sql.to_owned());
+                tokio::task::spawn_blocking(move || {
+                    let mut conn =
+                        diesel::SqliteConnection::establish(&url).expect("open the test database");
+                    conn.batch_execute(&format!("PRAGMA busy_timeout = 15000; {sql}"))
+                        .expect("run the statements");
+                })
+                .await
+                .expect("the statements ran");
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Cleanup::PgDatabase { admin_url, name } = &self.cleanup else {

@@ -24,3 +24,4 @@ earmark_contract::library_repo_contract!(setup);
 earmark_contract::library_browse_contract!(setup);
 earmark_contract::library_files_contract!(setup);
 earmark_contract::job_queue_contract!(setup);
+earmark_contract::job_effects_contract!(setup);

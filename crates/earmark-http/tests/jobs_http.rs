@@ -280,7 +280,8 @@ async fn listing_filters_cancel_retry_and_history() {
 #[actix_web::test]
 async fn a_running_job_s_log_can_be_read_whole_or_by_range() {
     let (db, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
-    let handler: Arc<dyn JobHandler> = Arc::new(StandIn::default());
+    let stand_in = Arc::new(StandIn::default());
+    let handler: Arc<dyn JobHandler> = stand_in.clone();
     let state = support::state_with_handlers(
         db.db.clone(),
         dir.path(),
@@ -288,13 +289,9 @@ async fn a_running_job_s_log_can_be_read_whole_or_by_range() {
     );
     let engine = state.engine.clone();
     let app = app!(state);
+    let asin = earmark_core::Asin::parse("B000000009").unwrap();
     let id = engine
-        .submit(earmark_core::NewJob {
-            task_type: TaskType::Convert,
-            asin: Some(earmark_core::Asin::parse("B000000009").unwrap()),
-            params: json!({"script": "echo first; echo second"}),
-            original_job_id: None,
-        })
+        .submit(stand_in.job(TaskType::Convert, asin, "echo first; echo second"))
         .await
         .unwrap()
         .job

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
 use earmark_core::ports::JobHandler;
-use earmark_core::{Asin, JobId, NewJob, TaskType};
+use earmark_core::{Asin, JobId, TaskType};
 use earmark_db::testing::TestDb;
 use earmark_http::auth::ApiKeyHash;
 use earmark_http::auth::tokens::TokenScope;
 use earmark_http::state::AppState;
 use earmark_jobs::testing::StandIn;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tungstenite::{Message, WebSocket};
 
 /// Serves `state` on a free loopback port; returns `host:port`.
@@ -123,26 +123,36 @@ fn completed(id: JobId) -> impl Fn(&Value) -> bool {
     move |m| m["type"] == "status" && m["job_id"] == id.to_string() && m["status"] == "COMPLETED"
 }
 
-async fn rig() -> (TestDb, tempfile::TempDir, AppState) {
+/// A state whose engine runs conversions with a stand-in, which the returned state's
+/// [`submit`] feeds scripts through.
+async fn rig() -> (TestDb, tempfile::TempDir, Rig) {
     let (db, dir) = (TestDb::sqlite().await, tempfile::tempdir().expect("dir"));
-    let handler: Arc<dyn JobHandler> = Arc::new(StandIn::default());
+    let stand_in = Arc::new(StandIn::default());
+    let handler: Arc<dyn JobHandler> = stand_in.clone();
     let state = support::state_with_handlers(
         db.db.clone(),
         dir.path(),
         HashMap::from([(TaskType::Convert, handler)]),
     );
-    (db, dir, state)
+    (db, dir, Rig { state, stand_in })
 }
 
-async fn submit(state: &AppState, n: u32, script: &str) -> JobId {
+struct Rig {
+    state: AppState,
+    stand_in: Arc<StandIn>,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.state
+    }
+}
+
+async fn submit(rig: &Rig, n: u32, script: &str) -> JobId {
     let asin = Asin::parse(&format!("B{n:09}")).expect("asin");
-    let job = NewJob {
-        task_type: TaskType::Convert,
-        asin: Some(asin),
-        params: json!({ "script": script }),
-        original_job_id: None,
-    };
-    state.engine.submit(job).await.expect("submit").job.id
+    let job = rig.stand_in.job(TaskType::Convert, asin, script);
+    rig.engine.submit(job).await.expect("submit").job.id
 }
 
 #[actix_web::test]
@@ -329,7 +339,7 @@ async fn ping_is_answered_and_one_job_replays_its_log() {
 #[actix_web::test]
 async fn the_socket_needs_the_key() {
     let (_db, _dir, state) = rig().await;
-    let addr = serve(state);
+    let addr = serve(state.state);
     let refused =
         tokio::task::spawn_blocking(move || Client::connect(&addr, "/ws/jobs", None).err())
             .await
@@ -346,7 +356,7 @@ async fn a_browser_connects_with_a_ws_token_instead_of_the_key() {
     let in_a_minute = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
     let ws_token = state.tokens.issue(TokenScope::Ws, None, in_a_minute);
     let stream_token = state.tokens.issue(TokenScope::Stream, None, in_a_minute);
-    let addr = serve(state);
+    let addr = serve(state.state);
     let (connected, refused) = tokio::task::spawn_blocking(move || {
         let mut client = Client::connect(&addr, &format!("/ws/jobs?token={ws_token}"), None)
             .expect("a ws token opens the socket");

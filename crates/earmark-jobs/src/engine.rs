@@ -4,12 +4,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use earmark_core::ports::{
-    Enqueued, JobHandler, JobQueue, JobQueueError, LibraryRepo, LibraryRepoError, RecoveryReport,
+    Enqueued, JobHandler, JobQueue, JobQueueError, JobSubmitter, RecoveryReport,
 };
-use earmark_core::{
-    BookStatus, BookUpdate, Job, JobEvent, JobId, JobStatus, JobUpdate, NewJob, TaskType,
-};
+use earmark_core::{Job, JobEvent, JobId, JobStatus, JobUpdate, NewJob, TaskType};
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 
 use crate::config::EngineConfig;
@@ -45,7 +44,6 @@ pub struct Engine {
 
 pub(crate) struct Inner {
     pub(crate) queue: Arc<dyn JobQueue>,
-    pub(crate) library: Arc<dyn LibraryRepo>,
     pub(crate) handlers: HashMap<TaskType, Arc<dyn JobHandler>>,
     pub(crate) config: EngineConfig,
     pub(crate) events: broadcast::Sender<JobEvent>,
@@ -54,11 +52,9 @@ pub(crate) struct Inner {
 }
 
 impl Engine {
-    /// An engine over `queue` and `library` running `handlers`; nothing runs until
-    /// [`Engine::start`].
+    /// An engine over `queue` running `handlers`; nothing runs until [`Engine::start`].
     pub fn new(
         queue: Arc<dyn JobQueue>,
-        library: Arc<dyn LibraryRepo>,
         handlers: HashMap<TaskType, Arc<dyn JobHandler>>,
         config: EngineConfig,
     ) -> Self {
@@ -67,7 +63,6 @@ impl Engine {
         Self {
             inner: Arc::new(Inner {
                 queue,
-                library,
                 handlers,
                 config,
                 events,
@@ -125,10 +120,7 @@ impl Engine {
     /// Queue errors.
     pub async fn submit(&self, job: NewJob) -> Result<Enqueued, EngineError> {
         let enqueued = self.inner.queue.enqueue(job).await?;
-        if enqueued.created {
-            self.inner.publish_status(&enqueued.job);
-            self.inner.wake(enqueued.job.task_type);
-        }
+        self.inner.announce(&enqueued);
         Ok(enqueued)
     }
 
@@ -190,16 +182,15 @@ impl Engine {
             });
         }
         self.submit(NewJob {
-            task_type: job.task_type,
-            asin: job.asin,
-            params: job.params,
+            spec: job.spec,
             original_job_id: Some(id),
         })
         .await
     }
 
     /// Start-up recovery, before [`Engine::start`]: jobs left RUNNING are re-queued (or failed
-    /// once out of attempts) and every job scratch directory left in `tmp` is removed.
+    /// once out of attempts) and every job scratch directory left in `tmp` is removed. Books
+    /// their jobs left behind are the core's to mend (`earmark_core::book_life::mend_books`).
     ///
     /// # Errors
     /// Queue errors.
@@ -233,7 +224,6 @@ impl Engine {
         }
         for job in &report.failed {
             tracing::warn!(job_id = %job.id, attempts = job.attempts, "failed a job interrupted once too often");
-            self.inner.book_failed(job).await;
             self.inner.publish_status(job);
         }
         Ok(report)
@@ -257,9 +247,27 @@ impl Engine {
     }
 }
 
+#[async_trait]
+impl JobSubmitter for Engine {
+    async fn submit(&self, job: NewJob) -> Result<Enqueued, JobQueueError> {
+        let enqueued = self.inner.queue.enqueue(job).await?;
+        self.inner.announce(&enqueued);
+        Ok(enqueued)
+    }
+}
+
 impl Inner {
     pub(crate) fn publish_status(&self, job: &Job) {
         let _ = self.events.send(JobEvent::Status(Box::new(job.clone())));
+    }
+
+    /// A job just queued is announced (QUEUED, before anything can run it) and its lane woken;
+    /// one that joined active work was announced when it was created.
+    pub(crate) fn announce(&self, enqueued: &Enqueued) {
+        if enqueued.created {
+            self.publish_status(&enqueued.job);
+            self.wake(enqueued.job.task_type());
+        }
     }
 
     fn wake(&self, task_type: TaskType) {
@@ -273,26 +281,6 @@ impl Inner {
             && let Some((_, stop)) = running.get(&id)
         {
             let _ = stop.send(Some(reason));
-        }
-    }
-
-    /// Records a final failure on the job's book.
-    pub(crate) async fn book_failed(&self, job: &Job) {
-        let Some(asin) = &job.asin else { return };
-        let update = BookUpdate {
-            status: Some(BookStatus::Failed),
-            error_message: Some(job.error.clone()),
-            ..BookUpdate::default()
-        };
-        self.update_book(asin, update).await;
-    }
-
-    pub(crate) async fn update_book(&self, asin: &earmark_core::Asin, update: BookUpdate) {
-        match self.library.update_book(asin, update).await {
-            Ok(_) | Err(LibraryRepoError::BookNotFound(_)) => {}
-            Err(e) => {
-                tracing::warn!(%asin, error = %e, "cannot record the job's outcome on its book")
-            }
         }
     }
 }
@@ -338,7 +326,7 @@ async fn promoter(inner: Arc<Inner>) {
             Ok(jobs) => {
                 for job in jobs {
                     inner.publish_status(&job);
-                    inner.wake(job.task_type);
+                    inner.wake(job.task_type());
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot promote backed-off jobs"),

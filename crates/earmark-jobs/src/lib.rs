@@ -2,8 +2,9 @@
 
 mod config;
 mod engine;
+mod finish;
 mod run;
-#[cfg(feature = "test-support")]
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use config::{BackOff, EngineConfig};

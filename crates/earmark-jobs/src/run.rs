@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use earmark_core::ports::{Cancelled, FailureClass, JobContext, JobFailure};
-use earmark_core::{BookStatus, BookUpdate, Job, JobEvent, JobStatus, JobUpdate, TaskType};
+use async_trait::async_trait;
+use earmark_core::ports::{Cancelled, FailureClass, JobContext, JobEffects, JobFailure};
+use earmark_core::{Job, JobEvent, JobUpdate, OutputFile};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::engine::Inner;
+use crate::finish::{Outcome, finish};
 
 /// Why a run was told to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,7 @@ pub(crate) enum StopReason {
 
 /// The context a handler runs in.
 struct Run {
+    inner: Arc<Inner>,
     job: Job,
     work_dir: PathBuf,
     log: Mutex<Option<LineWriter<std::fs::File>>>,
@@ -43,6 +46,7 @@ impl Run {
     }
 }
 
+#[async_trait]
 impl JobContext for Run {
     fn job(&self) -> &Job {
         &self.job
@@ -91,6 +95,19 @@ impl JobContext for Run {
             let _ = stop.wait_for(Option::is_some).await;
         })
     }
+
+    async fn record_outputs(&self, outputs: Vec<OutputFile>) -> Result<(), JobFailure> {
+        self.inner
+            .queue
+            .record_outputs(self.job.id, outputs)
+            .await
+            .map_err(|e| {
+                JobFailure::new(
+                    FailureClass::Transient,
+                    format!("cannot record the outputs before moving them: {e}"),
+                )
+            })
+    }
 }
 
 /// Total size of the files under `dir`, to tell a silent but working download from a stall.
@@ -110,7 +127,7 @@ fn tree_size(dir: &Path) -> u64 {
 /// Runs a claimed job to its outcome and records it; `slot` is the lane's permit.
 pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePermit) {
     let id = job.id;
-    let Some(handler) = inner.handlers.get(&job.task_type).cloned() else {
+    let Some(handler) = inner.handlers.get(&job.task_type()).cloned() else {
         tracing::error!(job_id = %id, "claimed a job no handler runs");
         return;
     };
@@ -124,7 +141,14 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
             let failure = JobFailure::permanent(format!(
                 "cannot prepare the job's files ({e}): check that the data directory is writable"
             ));
-            finish(&inner, &job, Err(failure), None, &work_dir).await;
+            finish(
+                &inner,
+                handler.as_ref(),
+                &job,
+                Outcome::Failed(failure),
+                &work_dir,
+            )
+            .await;
             return;
         }
     };
@@ -133,32 +157,22 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
         status_message: Some("started".into()),
         ..JobUpdate::default()
     };
-    let job = inner.queue.update(id, started_update).await.unwrap_or(job);
-    if let Some(asin) = &job.asin {
-        let working = match job.task_type {
-            TaskType::Download => Some(BookStatus::Downloading),
-            TaskType::Convert => Some(BookStatus::Converting),
-            TaskType::Sync => None,
-        };
-        if let Some(status) = working {
-            inner
-                .update_book(
-                    asin,
-                    BookUpdate {
-                        status: Some(status),
-                        ..BookUpdate::default()
-                    },
-                )
-                .await;
+    let starting = JobEffects::from(handler.starting(&job).await);
+    let job = match inner.queue.apply(id, started_update, starting).await {
+        Ok(applied) => applied.job,
+        Err(e) => {
+            tracing::warn!(job_id = %id, error = %e, "cannot record the job's start; running it anyway");
+            job
         }
-    }
+    };
     inner.publish_status(&job);
 
     let (stop_tx, stop_rx) = watch::channel(None);
     if let Ok(mut running) = inner.running.lock() {
-        running.insert(id, (job.task_type, stop_tx.clone()));
+        running.insert(id, (job.task_type(), stop_tx.clone()));
     }
     let ctx = Run {
+        inner: inner.clone(),
         job: job.clone(),
         work_dir: work_dir.clone(),
         log: Mutex::new(log),
@@ -216,41 +230,35 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
     }
     flush_progress(&inner, &ctx).await;
     let reason = *stop_tx.borrow();
-    let result = match (reason, outcome) {
-        (Some(StopReason::Cancelled), _) => Err(None),
-        (Some(StopReason::Stalled), _) => Err(Some(JobFailure::new(
+    let outcome = match (reason, outcome) {
+        (Some(StopReason::Cancelled), _) => Outcome::Cancelled,
+        (Some(StopReason::Stalled), _) => Outcome::Failed(JobFailure::new(
             FailureClass::Stalled,
             format!(
                 "no output and no progress for {} s; stopped",
                 inner.config.stall_after.as_secs()
             ),
-        ))),
-        (None, Some(Ok(()))) => Ok(()),
-        (None, Some(Err(failure))) => Err(Some(failure)),
-        (None, None) => Err(Some(JobFailure::new(
+        )),
+        (None, Some(Ok(effects))) => Outcome::Completed {
+            summary: None,
+            effects,
+        },
+        (None, Some(Err(failure))) => Outcome::Failed(failure),
+        (None, None) => Outcome::Failed(JobFailure::new(
             FailureClass::Transient,
             "the job did not end",
-        ))),
+        )),
     };
-    if let Err(Some(failure)) = &result {
+    if let Outcome::Failed(failure) = &outcome {
         ctx.log(&format!("error: {failure}"));
     }
     let summary = ctx.last_message.lock().ok().and_then(|mut m| m.take());
     drop(ctx);
-    match result {
-        Ok(()) => finish(&inner, &job, Ok(summary), None, &work_dir).await,
-        Err(None) => {
-            finish(
-                &inner,
-                &job,
-                Ok(None),
-                Some(StopReason::Cancelled),
-                &work_dir,
-            )
-            .await
-        }
-        Err(Some(failure)) => finish(&inner, &job, Err(failure), None, &work_dir).await,
-    }
+    let outcome = match outcome {
+        Outcome::Completed { effects, .. } => Outcome::Completed { summary, effects },
+        other => other,
+    };
+    finish(&inner, handler.as_ref(), &job, outcome, &work_dir).await;
     drop(slot);
 }
 
@@ -295,114 +303,4 @@ async fn flush_progress(inner: &Inner, ctx: &Run) {
             tracing::debug!(job_id = %ctx.job.id, error = %e, "progress not persisted");
         }
     }
-}
-
-/// Records the outcome: COMPLETED, CANCELLED, PENDING for a retry after back-off, or FAILED;
-/// moves the book's status with it; removes the scratch directory; announces the result.
-async fn finish(
-    inner: &Inner,
-    job: &Job,
-    result: Result<Option<String>, JobFailure>,
-    stopped: Option<StopReason>,
-    work_dir: &Path,
-) {
-    let (update, book) = match (result, stopped) {
-        (_, Some(_)) => (
-            JobUpdate {
-                status: Some(JobStatus::Cancelled),
-                status_message: Some("cancelled".into()),
-                ..JobUpdate::default()
-            },
-            book_as_before(inner, job).await,
-        ),
-        (Ok(summary), None) => (
-            JobUpdate {
-                status: Some(JobStatus::Completed),
-                status_message: Some(summary.unwrap_or_else(|| "completed".into())),
-                ..JobUpdate::default()
-            },
-            match job.task_type {
-                TaskType::Download => Some(BookUpdate {
-                    status: Some(BookStatus::Downloaded),
-                    error_message: Some(None),
-                    ..BookUpdate::default()
-                }),
-                TaskType::Convert => Some(BookUpdate {
-                    status: Some(BookStatus::Completed),
-                    error_message: Some(None),
-                    ..BookUpdate::default()
-                }),
-                TaskType::Sync => None,
-            },
-        ),
-        (Err(failure), None) => {
-            let delay = (job.attempts < inner.config.max_attempts)
-                .then(|| inner.config.back_off.delay(failure.class, job.attempts))
-                .flatten();
-            match delay {
-                Some(delay) => (
-                    JobUpdate {
-                        status: Some(JobStatus::Pending),
-                        error: Some(failure.message.clone()),
-                        status_message: Some(format!(
-                            "attempt {} failed; retrying in {} s",
-                            job.attempts,
-                            delay.as_secs()
-                        )),
-                        run_after: Some(Some(time::OffsetDateTime::now_utc() + delay)),
-                        ..JobUpdate::default()
-                    },
-                    book_as_before(inner, job).await,
-                ),
-                None => (
-                    JobUpdate {
-                        status: Some(JobStatus::Failed),
-                        error: Some(failure.message.clone()),
-                        status_message: Some("failed".into()),
-                        ..JobUpdate::default()
-                    },
-                    job.asin.as_ref().map(|_| BookUpdate {
-                        status: Some(BookStatus::Failed),
-                        error_message: Some(Some(failure.message.clone())),
-                        ..BookUpdate::default()
-                    }),
-                ),
-            }
-        }
-    };
-    match inner.queue.update(job.id, update).await {
-        Ok(done) => {
-            if let (Some(asin), Some(book)) = (&done.asin, book) {
-                inner.update_book(asin, book).await;
-            }
-            inner.publish_status(&done);
-        }
-        Err(e) => {
-            tracing::error!(job_id = %job.id, error = %e, "cannot record the job's outcome; recovery will pick it up")
-        }
-    }
-    if let Err(e) = tokio::fs::remove_dir_all(work_dir).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(job_id = %job.id, error = %e, "cannot remove the job's scratch directory");
-    }
-}
-
-/// The book status after a run that ended without a result: what its stored files say it
-/// is, so that a cancelled re-download of a converted book is still COMPLETED.
-async fn book_as_before(inner: &Inner, job: &Job) -> Option<BookUpdate> {
-    let asin = job.asin.as_ref()?;
-    if job.task_type == TaskType::Sync {
-        return None;
-    }
-    let status = match inner.library.get_book(asin).await {
-        Ok(book) if book.local_path_converted.is_some() => BookStatus::Completed,
-        Ok(book) if book.local_path_aax.is_some() => BookStatus::Downloaded,
-        Ok(_) => BookStatus::New,
-        Err(_) => return None,
-    };
-    Some(BookUpdate {
-        status: Some(status),
-        ..BookUpdate::default()
-    })
 }

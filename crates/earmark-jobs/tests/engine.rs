@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use earmark_contract::{asin, record};
 use earmark_core::ports::JobHandler;
-use earmark_core::{BookStatus, Job, JobEvent, JobId, JobStatus, NewJob, TaskType};
+use earmark_core::{BookStatus, Job, JobEvent, JobId, JobStatus, TaskType};
 use earmark_db::testing::TestDb;
 use earmark_jobs::testing::StandIn;
 use earmark_jobs::{BackOff, Engine, EngineConfig};
@@ -38,12 +38,12 @@ impl Rig {
             max: Duration::from_secs(1),
         };
         tune(&mut config);
-        let handler = Arc::new(StandIn::default());
+        let handler = Arc::new(StandIn::following_books(db.db.library.clone()));
         let handlers: HashMap<TaskType, Arc<dyn JobHandler>> = TaskType::ALL
             .iter()
             .map(|t| (*t, handler.clone() as Arc<dyn JobHandler>))
             .collect();
-        let engine = Engine::new(db.db.jobs.clone(), db.db.library.clone(), handlers, config);
+        let engine = Engine::new(db.db.jobs.clone(), handlers, config);
         Self {
             engine,
             handler,
@@ -69,17 +69,8 @@ impl Rig {
     }
 
     async fn submit(&self, task_type: TaskType, n: u32, script: &str) -> Job {
-        let params = serde_json::json!({ "script": script });
-        self.engine
-            .submit(NewJob {
-                task_type,
-                asin: Some(asin(n)),
-                params,
-                original_job_id: None,
-            })
-            .await
-            .unwrap()
-            .job
+        let job = self.handler.job(task_type, asin(n), script);
+        self.engine.submit(job).await.unwrap().job
     }
 
     async fn wait_for(&self, id: JobId, status: JobStatus) -> Job {
@@ -363,18 +354,10 @@ async fn transient_failures_back_off_then_fail_when_attempts_run_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failures_are_not_retried() {
     let rig = Rig::new(|_| {}).await;
-    let params = serde_json::json!({"script": "exit 2", "failure": "permanent"});
-    let job = rig
-        .engine
-        .submit(NewJob {
-            task_type: TaskType::Convert,
-            asin: Some(asin(5)),
-            params,
-            original_job_id: None,
-        })
-        .await
-        .unwrap()
-        .job;
+    let for_good = rig
+        .handler
+        .failing_for_good(TaskType::Convert, asin(5), "exit 2");
+    let job = rig.engine.submit(for_good).await.unwrap().job;
     rig.engine.start();
     let failed = rig.wait_for(job.id, JobStatus::Failed).await;
     assert_eq!(failed.attempts, 1);

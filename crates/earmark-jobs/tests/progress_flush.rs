@@ -12,9 +12,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use earmark_core::ports::{
-    Enqueued, JobContext, JobFailure, JobHandler, JobPage, JobQueue, JobQueueError, RecoveryReport,
+    Applied, Enqueued, JobContext, JobEffects, JobFailure, JobHandler, JobPage, JobQueue,
+    JobQueueError, RecoveryReport,
 };
-use earmark_core::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
+use earmark_core::{
+    Job, JobFilter, JobId, JobSpec, JobStatus, JobUpdate, NewJob, OutputFile, SyncParams, TaskType,
+};
 use earmark_db::testing::TestDb;
 use earmark_jobs::{Engine, EngineConfig};
 
@@ -58,6 +61,21 @@ impl JobQueue for GatedQueue {
         }
         self.real.update(id, update).await
     }
+    async fn apply(
+        &self,
+        id: JobId,
+        update: JobUpdate,
+        effects: JobEffects,
+    ) -> Result<Applied, JobQueueError> {
+        self.real.apply(id, update, effects).await
+    }
+    async fn record_outputs(
+        &self,
+        id: JobId,
+        outputs: Vec<OutputFile>,
+    ) -> Result<(), JobQueueError> {
+        self.real.record_outputs(id, outputs).await
+    }
     async fn counts(&self) -> Result<Vec<(TaskType, JobStatus, u64)>, JobQueueError> {
         self.real.counts().await
     }
@@ -84,12 +102,12 @@ struct Busy(Arc<Flags>);
 
 #[async_trait]
 impl JobHandler for Busy {
-    async fn run(&self, ctx: &dyn JobContext) -> Result<(), JobFailure> {
+    async fn run(&self, ctx: &dyn JobContext) -> Result<JobEffects, JobFailure> {
         for step in 0..200 {
             ctx.progress(f64::from(step) / 2.0, Some("working"));
             if self.0.flush_waiting.load(Ordering::SeqCst) {
                 self.0.polled_during_flush.store(true, Ordering::SeqCst);
-                return Ok(());
+                return Ok(JobEffects::default());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -114,15 +132,10 @@ async fn the_handler_is_polled_while_its_progress_is_written() {
     )]);
     let mut config = EngineConfig::new(data.path().join("logs"), data.path().join("tmp"), 1, 1);
     config.poll_interval = Duration::from_millis(100);
-    let engine = Engine::new(queue, db.db.library.clone(), handlers, config);
+    let engine = Engine::new(queue, handlers, config);
     engine.start();
     let job = engine
-        .submit(NewJob {
-            task_type: TaskType::Sync,
-            asin: None,
-            params: serde_json::json!({}),
-            original_job_id: None,
-        })
+        .submit(NewJob::from(JobSpec::Sync(SyncParams::default())))
         .await
         .unwrap()
         .job;

@@ -200,7 +200,7 @@ async fn start_engine(
         (TaskType::Download, download),
         (TaskType::Convert, convert),
     ]);
-    let engine = Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
+    let engine = Engine::new(db.jobs.clone(), handlers, config);
     let report = engine.recover().await?;
     if !report.requeued.is_empty() || !report.failed.is_empty() {
         tracing::info!(
@@ -208,6 +208,16 @@ async fn start_engine(
             failed = report.failed.len(),
             "recovered interrupted jobs"
         );
+    }
+    // Books that a crash left marked as worked on, with no job working on them.
+    match earmark_core::book_life::mend_books(db.library.as_ref(), db.jobs.as_ref()).await {
+        Ok(mended) if !mended.is_empty() => {
+            tracing::info!(books = ?mended, "set right books whose jobs a crash interrupted");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check books that a crash may have left behind")
+        }
     }
     engine.start();
     Ok(engine)

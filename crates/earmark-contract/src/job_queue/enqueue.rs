@@ -15,11 +15,11 @@ pub async fn enqueue_persists_a_queued_job(jobs: Arc<dyn JobQueue>) {
     assert!(enqueued.created);
     let job = enqueued.job;
     assert_eq!(
-        (job.status, job.task_type, job.attempts),
+        (job.status, job.task_type(), job.attempts),
         (JobStatus::Queued, TaskType::Convert, 0)
     );
-    assert_eq!(job.asin, Some(asin(1)));
-    assert_eq!(job.params["format"], "m4b");
+    assert_eq!(job.asin(), Some(&asin(1)));
+    assert_eq!(job.spec.params_json()["format"], "m4b");
     assert!(job.started_at.is_none() && job.finished_at.is_none());
     assert_eq!(jobs.get(job.id).await.unwrap(), job);
     let unknown = JobId::new();

@@ -10,7 +10,7 @@ pub use enqueue::*;
 pub use listing::*;
 pub use recovery::*;
 
-use earmark_core::{JobStatus, JobUpdate, NewJob, TaskType};
+use earmark_core::{DownloadParams, JobSpec, JobStatus, JobUpdate, NewJob, SyncParams};
 
 use crate::asin;
 
@@ -36,33 +36,21 @@ macro_rules! job_queue_contract {
     };
 }
 
-pub(super) fn download(n: u32) -> NewJob {
-    NewJob {
-        task_type: TaskType::Download,
-        asin: Some(asin(n)),
-        params: serde_json::json!({"format": "aaxc"}),
-        original_job_id: None,
-    }
+pub(crate) fn download(n: u32) -> NewJob {
+    JobSpec::Download(asin(n), DownloadParams::default()).into()
 }
 
-pub(super) fn convert(n: u32) -> NewJob {
-    NewJob {
-        task_type: TaskType::Convert,
-        params: serde_json::json!({"format": "m4b", "mode": "single"}),
-        ..download(n)
-    }
+pub(crate) fn convert(n: u32) -> NewJob {
+    let params =
+        serde_json::from_value(serde_json::json!({"format": "m4b", "mode": "single"})).unwrap();
+    JobSpec::Convert(asin(n), params).into()
 }
 
 pub(super) fn sync() -> NewJob {
-    NewJob {
-        task_type: TaskType::Sync,
-        asin: None,
-        params: serde_json::json!({}),
-        original_job_id: None,
-    }
+    JobSpec::Sync(SyncParams::default()).into()
 }
 
-pub(super) fn to(status: JobStatus) -> JobUpdate {
+pub(crate) fn to(status: JobStatus) -> JobUpdate {
     JobUpdate {
         status: Some(status),
         ..JobUpdate::default()

@@ -9,16 +9,15 @@ use std::process::Command;
 
 use earmark_core::ports::{BookTags, ConversionInput, ConversionRequest};
 use earmark_core::testing::RecordingContext;
-use earmark_core::{ActivationBytes, Asin, ConversionMode, OutputFormat, TaskType};
+use earmark_core::{ActivationBytes, Asin, ConversionMode, JobSpec, OutputFormat};
 use earmark_fixtures::{ACTIVATION_BYTES, DownloadedBook, SyntheticBook, downloaded_book};
 
 /// A job context that keeps every log line and progress report, working in `work` (created).
 pub fn recorder(work: &Path) -> RecordingContext {
     std::fs::create_dir_all(work).unwrap();
+    let params = serde_json::from_value(serde_json::json!({"format": "m4b"})).unwrap();
     RecordingContext::new(
-        TaskType::Convert,
-        Some(Asin::parse("B0FIXTURE1").unwrap()),
-        serde_json::json!({}),
+        JobSpec::Convert(Asin::parse("B0FIXTURE1").unwrap(), params),
         work,
     )
 }

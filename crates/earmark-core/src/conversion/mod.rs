@@ -1,10 +1,10 @@
 //! The CONVERT job: a downloaded book through a [`Converter`] into the [`OutputStore`].
 //!
 //! The converter writes into the job's own scratch directory; only verified outputs are
-//! moved, each with an atomic rename, and only then does the library learn about them. A
-//! failed or cancelled conversion therefore leaves nothing under `converted/`.
-
-mod params;
+//! moved, each with an atomic rename, and the library learns about them in the same
+//! transaction that completes the job. A failed or cancelled conversion therefore leaves
+//! nothing under `converted/`; one interrupted after its moves is recognised by its next
+//! attempt (see `placing`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,17 +12,21 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-pub use params::ConvertParams;
+pub use crate::domain::job_spec::ConvertParams;
 
+use crate::book_life;
 use crate::domain::asin::Asin;
-use crate::domain::book::{Book, BookUpdate};
-use crate::domain::file::{FileKind, NewStoredFile, StoredFile};
+use crate::domain::book::Book;
+use crate::domain::file::{FileKind, OutputFile, StoredFile};
+use crate::domain::job::{Job, TaskType};
+use crate::domain::job_spec::JobSpec;
 use crate::domain::secret::ActivationBytes;
 use crate::free_space::ensure_free_space;
+use crate::placing::{self, Staged};
 use crate::ports::{
-    AccountsError, AudibleAccounts, BookTags, ConversionInput, ConversionRequest, ConvertError,
-    Converter, FailureClass, JobContext, JobFailure, JobHandler, LibraryRepo, OutputStore,
-    PlaceError,
+    AccountsError, AudibleAccounts, BookChange, BookTags, ConversionInput, ConversionRequest,
+    ConvertError, Converter, FailureClass, JobContext, JobEffects, JobFailure, JobHandler,
+    LibraryRepo, OutputStore, Stop,
 };
 
 /// Runs CONVERT jobs.
@@ -159,34 +163,42 @@ async fn check_space(
     ensure_free_space(store, estimate, &what).await
 }
 
-async fn register(
-    repo: &dyn LibraryRepo,
-    asin: &Asin,
-    outputs: &[(crate::ports::ProducedFile, crate::ports::PlacedFile)],
-) -> Result<(), JobFailure> {
-    for (produced, placed) in outputs {
-        repo.add_file(NewStoredFile {
-            asin: asin.clone(),
-            kind: produced.kind,
-            path: placed.path.clone(),
-            size: placed.size,
-            mime: produced.mime.clone(),
-        })
-        .await
-        .map_err(JobFailure::from)?;
-    }
-    Ok(())
+/// The completed conversion's effects: `placed` registered, the book's converted path
+/// pointed at the main audio, its format recorded and its status COMPLETED.
+fn completed(job: &Job, asin: &Asin, params: &ConvertParams, placed: &[OutputFile]) -> JobEffects {
+    let main = placed
+        .iter()
+        .find(|f| matches!(f.kind, FileKind::Converted | FileKind::ConvertedChapter))
+        .map(|f| f.path.clone());
+    JobEffects::from(book_life::completed(job).map(|mut change| {
+        change.update.local_path_converted = Some(main);
+        change.update.conversion_format = Some(Some(params.format));
+        change.files = placed.iter().map(|f| f.registered_for(asin)).collect();
+        change
+    }))
 }
 
 #[async_trait]
 impl JobHandler for ConvertBook {
-    async fn run(&self, ctx: &dyn JobContext) -> Result<(), JobFailure> {
-        let job = ctx.job();
-        let asin = job
-            .asin
-            .clone()
-            .ok_or_else(|| JobFailure::permanent("a conversion job needs a book (asin)"))?;
-        let params = ConvertParams::from_json(&job.params)?;
+    async fn starting(&self, job: &Job) -> Option<BookChange> {
+        book_life::starting(job)
+    }
+
+    async fn run(&self, ctx: &dyn JobContext) -> Result<JobEffects, JobFailure> {
+        let (asin, params) = match &ctx.job().spec {
+            JobSpec::Convert(asin, params) => (asin.clone(), params.clone()),
+            other => return Err(JobFailure::wrong_spec(other, TaskType::Convert)),
+        };
+        if let Some(placed) = placing::earlier_outputs(ctx, self.store.as_ref()).await? {
+            let message = format!(
+                "converted to {} by an earlier attempt: its {} file(s) are in place",
+                params.format,
+                placed.len()
+            );
+            ctx.log(&message);
+            ctx.progress(100.0, Some(&message));
+            return Ok(completed(ctx.job(), &asin, &params, &placed));
+        }
         let book = self.repo.get_book(&asin).await.map_err(JobFailure::from)?;
         if !params.force
             && book.conversion_format == Some(params.format)
@@ -198,7 +210,7 @@ impl JobHandler for ConvertBook {
             );
             ctx.log(&message);
             ctx.progress(100.0, Some(&message));
-            return Ok(());
+            return Ok(JobEffects::from(book_life::completed(ctx.job())));
         }
         let files = self.repo.files_of(&asin).await.map_err(JobFailure::from)?;
         let (mut input, input_bytes) = input_of(&book, &files)?;
@@ -231,43 +243,33 @@ impl JobHandler for ConvertBook {
         for warning in &output.warnings {
             ctx.log(&format!("warning: {warning}"));
         }
-        let relative: Vec<PathBuf> = output.files.iter().map(|f| f.relative.clone()).collect();
-        let placed = self
-            .store
-            .place(&out_dir, &relative, params.force)
-            .await
-            .map_err(|e| match e {
-                PlaceError::Io(_) => JobFailure::new(FailureClass::Transient, e.to_string()),
-                _ => JobFailure::permanent(e.to_string()),
-            })?;
-        let pairs: Vec<_> = output.files.iter().cloned().zip(placed).collect();
-        register(self.repo.as_ref(), &asin, &pairs).await?;
-        let main = pairs
+        let staged: Vec<Staged> = output
+            .files
             .iter()
-            .find(|(f, _)| matches!(f.kind, FileKind::Converted | FileKind::ConvertedChapter))
-            .map(|(_, p)| p.path.clone());
-        self.repo
-            .update_book(
-                &asin,
-                BookUpdate {
-                    local_path_converted: Some(main),
-                    conversion_format: Some(Some(params.format)),
-                    ..BookUpdate::default()
-                },
-            )
-            .await
-            .map_err(JobFailure::from)?;
+            .map(|f| Staged {
+                relative: f.relative.clone(),
+                kind: f.kind,
+                mime: f.mime.clone(),
+            })
+            .collect();
+        let placed =
+            placing::put_in_place(ctx, self.store.as_ref(), &out_dir, &staged, params.force)
+                .await?;
         let mut message = format!(
             "converted to {} ({} file(s)) with {}",
             params.format,
-            pairs.len(),
+            placed.len(),
             self.converter.engine()
         );
         if !output.warnings.is_empty() {
             message.push_str(&format!("; warnings: {}", output.warnings.join("; ")));
         }
         ctx.progress(100.0, Some(&message));
-        Ok(())
+        Ok(completed(ctx.job(), &asin, &params, &placed))
+    }
+
+    async fn stopped(&self, job: &Job, how: Stop<'_>) -> Option<BookChange> {
+        book_life::stopped(self.repo.as_ref(), job, how).await
     }
 }
 

@@ -6,12 +6,11 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::domain::book::{BookRecord, BookStatus};
-use crate::domain::file::StoredFile;
+use crate::domain::file::{Fingerprint, StoredFile};
 use crate::domain::format::OutputFormat;
-use crate::domain::job::TaskType;
 use crate::ports::{
-    AudibleProfile, ConversionOutput, LoginStart, MockLibraryRepo, MockOutputStore, PlacedFile,
-    ProducedFile,
+    AudibleProfile, ConversionOutput, LoginStart, MockLibraryRepo, MockOutputStore, Move,
+    PlannedMove, ProducedFile,
 };
 use crate::testing::RecordingContext;
 
@@ -64,7 +63,28 @@ fn aax_file() -> StoredFile {
 }
 
 fn ctx(params: serde_json::Value) -> RecordingContext {
-    RecordingContext::new(TaskType::Convert, Some(asin()), params, "/data/tmp/job.1")
+    let spec = JobSpec::read(TaskType::Convert, Some(asin()), &params.to_string());
+    RecordingContext::new(spec, "/data/tmp/job.1")
+}
+
+const OUTPUT: &str = "/data/converted/Audiobook/Ann Author/A Book/A Book.m4b";
+
+fn fingerprint(inode: u64) -> Fingerprint {
+    Fingerprint {
+        size: 42,
+        modified_ns: 1_700_000_000_000_000_000,
+        inode,
+    }
+}
+
+/// The record an earlier attempt left of the output it moved as `inode`.
+fn recorded(inode: u64) -> OutputFile {
+    OutputFile {
+        kind: FileKind::Converted,
+        path: OUTPUT.into(),
+        mime: "audio/mp4".into(),
+        fingerprint: fingerprint(inode),
+    }
 }
 
 /// A converter that records its requests and "produces" one file.
@@ -148,37 +168,54 @@ impl AudibleAccounts for FakeAccounts {
     }
 }
 
-fn store(free: u64, place: Option<Result<Vec<PlacedFile>, PlaceError>>) -> MockOutputStore {
-    store_times(free, place, 1)
+/// What is at the output's final path when the job looks.
+#[derive(Clone, Copy)]
+enum AtTarget {
+    Nothing,
+    /// A file with this inode.
+    File(u64),
 }
 
+/// A store with `free` bytes that expects `moves` conversions to be moved in (each planned
+/// against `at_target`), remembering every move it was asked for.
 fn store_times(
     free: u64,
-    place: Option<Result<Vec<PlacedFile>, PlaceError>>,
-    times: usize,
+    at_target: AtTarget,
+    moves: usize,
+    asked: Arc<Mutex<Vec<Move>>>,
 ) -> MockOutputStore {
     let mut store = MockOutputStore::new();
     store.expect_free_bytes().returning(move || Ok(free));
-    if let Some(result) = place {
-        let result = Mutex::new(result);
-        store.expect_place().times(times).returning(move |_, _, _| {
-            match &*result.lock().unwrap() {
-                Ok(placed) => Ok(placed.clone()),
-                Err(e) => Err(PlaceError::Exists(e.to_string())),
-            }
-        });
-    } else {
-        store.expect_place().never();
-    }
+    let existing = match at_target {
+        AtTarget::Nothing => None,
+        AtTarget::File(inode) => Some(fingerprint(inode)),
+    };
+    store
+        .expect_fingerprint()
+        .returning(move |path| Ok(existing.filter(|_| path == OUTPUT)));
+    store.expect_plan().returning(move |_, files| {
+        Ok(files
+            .iter()
+            .map(|relative| PlannedMove {
+                relative: relative.clone(),
+                target: format!("/data/converted/{}", relative.display()),
+                staged: fingerprint(7),
+                existing,
+            })
+            .collect())
+    });
+    store.expect_place().times(moves).returning(move |_, m| {
+        asked.lock().unwrap().extend_from_slice(m);
+        Ok(())
+    });
     store
 }
 
-fn repo(downloaded: bool, expect_writes: bool) -> MockLibraryRepo {
-    repo_times(downloaded, usize::from(expect_writes))
+fn store(free: u64, moves: usize) -> MockOutputStore {
+    store_times(free, AtTarget::Nothing, moves, Arc::default())
 }
 
-fn repo_times(downloaded: bool, writes: usize) -> MockLibraryRepo {
-    let expect_writes = writes > 0;
+fn repo(downloaded: bool) -> MockLibraryRepo {
     let mut repo = MockLibraryRepo::new();
     repo.expect_get_book()
         .returning(move |_| Ok(book(downloaded)));
@@ -189,44 +226,27 @@ fn repo_times(downloaded: bool, writes: usize) -> MockLibraryRepo {
             Vec::new()
         })
     });
-    if expect_writes {
-        repo.expect_add_file().times(writes).returning(|f| {
-            Ok(StoredFile {
-                id: uuid::Uuid::now_v7(),
-                asin: f.asin,
-                kind: f.kind,
-                path: f.path,
-                size: f.size,
-                mime: f.mime,
-                created_at: OffsetDateTime::now_utc(),
-            })
-        });
-        repo.expect_update_book()
-            .times(writes)
-            .returning(|_, update| {
-                assert_eq!(update.conversion_format, Some(Some(OutputFormat::M4b)));
-                assert_eq!(
-                    update.local_path_converted,
-                    Some(Some(
-                        "/data/converted/Audiobook/Ann Author/A Book/A Book.m4b".into()
-                    ))
-                );
-                let mut b = book(true);
-                b.conversion_format = Some(OutputFormat::M4b);
-                Ok(b)
-            });
-    } else {
-        repo.expect_add_file().never();
-        repo.expect_update_book().never();
-    }
+    // The handler says what to write; the engine writes it with the job's completion.
+    repo.expect_add_file().never();
+    repo.expect_update_book().never();
     repo
 }
 
-fn placed() -> Vec<PlacedFile> {
-    vec![PlacedFile {
-        path: "/data/converted/Audiobook/Ann Author/A Book/A Book.m4b".into(),
-        size: 42,
-    }]
+/// The completion's book change: the output registered, the book pointed at it.
+fn assert_completes_with_the_output(effects: &JobEffects) {
+    let change = effects.book.as_ref().expect("a book change");
+    assert_eq!(
+        change.update.conversion_format,
+        Some(Some(OutputFormat::M4b))
+    );
+    assert_eq!(
+        change.update.local_path_converted,
+        Some(Some(OUTPUT.into()))
+    );
+    assert_eq!(change.update.status, Some(BookStatus::Completed));
+    assert_eq!(change.files.len(), 1);
+    assert_eq!(change.files[0].path, OUTPUT);
+    assert_eq!(change.files[0].kind, FileKind::Converted);
 }
 
 #[tokio::test]
@@ -235,13 +255,22 @@ async fn a_conversion_places_registers_and_caches_the_activation_bytes() {
     let accounts = Arc::new(FakeAccounts::default());
     let handler = ConvertBook::new(
         converter.clone(),
-        Arc::new(store_times(u64::MAX, Some(Ok(placed())), 2)),
-        Arc::new(repo_times(true, 2)),
+        Arc::new(store_times(u64::MAX, AtTarget::Nothing, 2, Arc::default())),
+        Arc::new(repo(true)),
         accounts.clone(),
     );
     for _ in 0..2 {
         let ctx = ctx(serde_json::json!({"format": "m4b"}));
-        handler.run(&ctx).await.unwrap();
+        let effects = handler.run(&ctx).await.unwrap();
+        assert_completes_with_the_output(&effects);
+        assert_eq!(
+            ctx.recorded_outputs(),
+            [vec![OutputFile {
+                fingerprint: fingerprint(7),
+                ..recorded(0)
+            }]],
+            "recorded before the move"
+        );
         let last = ctx.messages().last().cloned().unwrap();
         assert!(
             last.contains("converted to m4b") && last.contains("no cover"),
@@ -261,8 +290,8 @@ async fn not_enough_disk_fails_before_converting() {
     let converter = Arc::new(FakeConverter::default());
     let handler = ConvertBook::new(
         converter.clone(),
-        Arc::new(store(10 * 1024 * 1024, None)),
-        Arc::new(repo(true, false)),
+        Arc::new(store(10 * 1024 * 1024, 0)),
+        Arc::new(repo(true)),
         Arc::new(FakeAccounts::default()),
     );
     let err = handler
@@ -283,8 +312,8 @@ async fn a_book_not_downloaded_says_to_download_it() {
     let converter = Arc::new(FakeConverter::default());
     let handler = ConvertBook::new(
         converter.clone(),
-        Arc::new(store(u64::MAX, None)),
-        Arc::new(repo(false, false)),
+        Arc::new(store(u64::MAX, 0)),
+        Arc::new(repo(false)),
         Arc::new(FakeAccounts::default()),
     );
     let err = handler
@@ -299,19 +328,68 @@ async fn a_book_not_downloaded_says_to_download_it() {
 async fn an_existing_output_is_not_clobbered_and_the_error_says_how() {
     let handler = ConvertBook::new(
         Arc::new(FakeConverter::default()),
-        Arc::new(store(
-            u64::MAX,
-            Some(Err(PlaceError::Exists(
-                "Audiobook/Ann Author/A Book/A Book.m4b".into(),
-            ))),
-        )),
-        Arc::new(repo(true, false)),
+        Arc::new(store_times(u64::MAX, AtTarget::File(99), 0, Arc::default())),
+        Arc::new(repo(true)),
         Arc::new(FakeAccounts::default()),
     );
-    let err = handler
-        .run(&ctx(serde_json::json!({"format": "m4b"})))
-        .await
-        .unwrap_err();
+    let ctx = ctx(serde_json::json!({"format": "m4b"}));
+    let err = handler.run(&ctx).await.unwrap_err();
     assert_eq!(err.class, FailureClass::Permanent);
+    assert!(err.message.contains("force: true"), "{err}");
+    assert!(ctx.recorded_outputs().is_empty(), "nothing recorded");
+}
+
+#[tokio::test]
+async fn a_rerun_finding_its_earlier_outputs_in_place_finishes_without_converting() {
+    let converter = Arc::new(FakeConverter::default());
+    let handler = ConvertBook::new(
+        converter.clone(),
+        Arc::new(store_times(u64::MAX, AtTarget::File(3), 0, Arc::default())),
+        Arc::new(repo(true)),
+        Arc::new(FakeAccounts::default()),
+    );
+    let ctx = ctx(serde_json::json!({"format": "m4b"})).after_attempt(vec![recorded(3)]);
+    let effects = handler.run(&ctx).await.unwrap();
+    assert_completes_with_the_output(&effects);
+    assert_eq!(converter.calls.load(Ordering::SeqCst), 0);
+    assert!(
+        ctx.log_text().contains("earlier attempt"),
+        "{}",
+        ctx.log_text()
+    );
+}
+
+#[tokio::test]
+async fn a_rerun_replaces_its_own_earlier_output_and_nobody_elses() {
+    // The earlier attempt moved inode 3, which is still there, but its record lists another
+    // file too that never arrived: the work is done again, and inode 3 may be replaced.
+    let mut missing = recorded(3);
+    missing.path = "/data/converted/elsewhere.m4b".into();
+    let moves = Arc::new(Mutex::new(Vec::new()));
+    let handler = ConvertBook::new(
+        Arc::new(FakeConverter::default()),
+        Arc::new(store_times(u64::MAX, AtTarget::File(3), 1, moves.clone())),
+        Arc::new(repo(true)),
+        Arc::new(FakeAccounts::default()),
+    );
+    let rerun =
+        ctx(serde_json::json!({"format": "m4b"})).after_attempt(vec![recorded(3), missing.clone()]);
+    assert_completes_with_the_output(&handler.run(&rerun).await.unwrap());
+    assert!(moves.lock().unwrap().iter().all(|m| m.replace));
+    let record = rerun.recorded_outputs().pop().unwrap();
+    assert!(
+        record.contains(&recorded(3)),
+        "the replaced file stays on record until it is replaced: {record:?}"
+    );
+
+    // A file in the way that this job never moved is somebody else's.
+    let handler = ConvertBook::new(
+        Arc::new(FakeConverter::default()),
+        Arc::new(store_times(u64::MAX, AtTarget::File(4), 0, Arc::default())),
+        Arc::new(repo(true)),
+        Arc::new(FakeAccounts::default()),
+    );
+    let ctx = ctx(serde_json::json!({"format": "m4b"})).after_attempt(vec![recorded(3)]);
+    let err = handler.run(&ctx).await.unwrap_err();
     assert!(err.message.contains("force: true"), "{err}");
 }

@@ -46,6 +46,44 @@ pub struct NewStoredFile {
     pub mime: String,
 }
 
+/// What tells one file from another of the same name without reading it: size,
+/// modification time and inode survive a rename, and a file written anew changes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, in nanoseconds since the Unix epoch.
+    pub modified_ns: i64,
+    /// Inode number on its filesystem.
+    pub inode: u64,
+}
+
+/// A file a job is about to put under its final name, as recorded on the job first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputFile {
+    /// What it is.
+    pub kind: FileKind,
+    /// Its final absolute path.
+    pub path: String,
+    /// Its `Content-Type`.
+    pub mime: String,
+    /// The file as it was before the move.
+    pub fingerprint: Fingerprint,
+}
+
+impl OutputFile {
+    /// The row to register once the file is in place.
+    pub fn registered_for(&self, asin: &Asin) -> NewStoredFile {
+        NewStoredFile {
+            asin: asin.clone(),
+            kind: self.kind,
+            path: self.path.clone(),
+            size: i64::try_from(self.fingerprint.size).unwrap_or(i64::MAX),
+            mime: self.mime.clone(),
+        }
+    }
+}
+
 /// A registered file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredFile {

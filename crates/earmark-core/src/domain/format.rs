@@ -68,6 +68,25 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// Which audio format to ask Audible for.
+    DownloadFormat, "download format" {
+        /// AAXC: a licence per download, decrypted with the voucher's key and iv.
+        Aaxc => "aaxc",
+        /// AAX: decrypted with the account's activation bytes.
+        Aax => "aax",
+        /// AAX where Audible still offers it, else AAXC.
+        AaxFallback => "aax-fallback",
+    }
+}
+
+impl Default for DownloadFormat {
+    /// AAXC: what Audible offers for every book today.
+    fn default() -> Self {
+        DownloadFormat::Aaxc
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::asin::Asin;
+use super::file::OutputFile;
+use super::job_spec::JobSpec;
 use super::wire_enum;
 
 wire_enum! {
@@ -94,27 +96,41 @@ impl fmt::Display for JobId {
 /// A job to persist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJob {
-    /// What to do.
-    pub task_type: TaskType,
-    /// The book it is for; `None` for library syncs.
-    pub asin: Option<Asin>,
-    /// The request's parameters (format, mode, naming scheme, ...), as JSON.
-    pub params: serde_json::Value,
+    /// What to do, for which book.
+    pub spec: JobSpec,
     /// The job this one retries, if any.
     pub original_job_id: Option<JobId>,
 }
 
+impl NewJob {
+    /// The job's lane.
+    pub fn task_type(&self) -> TaskType {
+        self.spec.task_type()
+    }
+
+    /// The book it is for; `None` for library syncs.
+    pub fn asin(&self) -> Option<&Asin> {
+        self.spec.asin()
+    }
+}
+
+impl From<JobSpec> for NewJob {
+    /// A first attempt at `spec`.
+    fn from(spec: JobSpec) -> Self {
+        Self {
+            spec,
+            original_job_id: None,
+        }
+    }
+}
+
 /// A persisted job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// Identity.
     pub id: JobId,
-    /// What it does.
-    pub task_type: TaskType,
-    /// The book it is for.
-    pub asin: Option<Asin>,
-    /// The request's parameters.
-    pub params: serde_json::Value,
+    /// What it does, for which book.
+    pub spec: JobSpec,
     /// Where it stands.
     pub status: JobStatus,
     /// 0 to 100.
@@ -130,20 +146,30 @@ pub struct Job {
     /// The job this one retries.
     pub original_job_id: Option<JobId>,
     /// When it was persisted.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// When a worker last started it.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub started_at: Option<OffsetDateTime>,
     /// When it reached a terminal status.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
     /// When anything about it last changed.
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// While PENDING after a failed attempt: when it may be queued again.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub run_after: Option<OffsetDateTime>,
+    /// The files an attempt recorded just before putting them in place, so that the next
+    /// attempt after a crash recognises them as its own (see `JobContext::record_outputs`).
+    pub outputs: Vec<OutputFile>,
+}
+
+impl Job {
+    /// The job's lane.
+    pub fn task_type(&self) -> TaskType {
+        self.spec.task_type()
+    }
+
+    /// The book it is for; `None` for library syncs.
+    pub fn asin(&self) -> Option<&Asin> {
+        self.spec.asin()
+    }
 }
 
 /// A change to a job. `status`, when set, must be allowed by [`JobStatus::can_become`].

@@ -7,6 +7,7 @@ pub mod event;
 pub mod file;
 pub mod format;
 pub mod job;
+pub mod job_spec;
 pub mod library_query;
 pub mod naming;
 pub mod secret;

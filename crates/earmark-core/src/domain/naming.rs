@@ -192,6 +192,13 @@ pub fn safe_relative_path(raw: &str) -> std::path::PathBuf {
         .collect()
 }
 
+impl serde::Serialize for NamingScheme {
+    /// As the text it was parsed from; reading it back parses it again.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 impl fmt::Display for NamingScheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -1,25 +1,27 @@
 //! The DOWNLOAD job: a book's files through a [`Downloader`] into `<data>/downloads/<ASIN>/`.
 //!
 //! audible-cli writes into the job's scratch directory; only checked files are renamed into
-//! place (keeping audible-cli's names, which AAXtoMP3 finds side files by), and only then does
-//! the library learn about them. A download asked for with `convert` queues the conversion
-//! once its files are in place.
+//! place (keeping audible-cli's names, which AAXtoMP3 finds side files by), and the library
+//! learns about them in the same transaction that completes the job. A download asked for
+//! with `convert` queues the conversion in that transaction too.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::book_life;
 use crate::domain::asin::Asin;
-use crate::domain::book::{Book, BookUpdate};
-use crate::domain::file::{FileKind, NewStoredFile};
-use crate::domain::job::{JobFilter, JobStatus, NewJob, TaskType};
+use crate::domain::book::Book;
+use crate::domain::file::{FileKind, OutputFile};
+use crate::domain::job::{Job, JobFilter, JobStatus, NewJob, TaskType};
+use crate::domain::job_spec::{DownloadParams, JobSpec};
 use crate::free_space::ensure_free_space;
+use crate::placing::{self, Staged};
 use crate::ports::{
-    DownloadError, DownloadFormat, DownloadRequest, Downloader, FailureClass, JobContext,
-    JobFailure, JobHandler, JobQueue, LibraryRepo, OutputStore, PlaceError,
+    BookChange, DownloadError, DownloadRequest, Downloader, FailureClass, JobContext, JobEffects,
+    JobFailure, JobHandler, JobQueue, LibraryRepo, OutputStore, Stop,
 };
 
 /// Bytes per second of audio assumed for estimates (Audible's high quality: 128 kb/s).
@@ -35,9 +37,9 @@ pub struct DownloadBook {
 }
 
 impl DownloadBook {
-    /// A handler downloading with `downloader` into `store` (`<data>/downloads`), queueing
-    /// follow-up conversions on `queue`, and starting at most `daily_limit` downloads in any
-    /// 24 hours (`None`: no limit).
+    /// A handler downloading with `downloader` into `store` (`<data>/downloads`), counting
+    /// the day's downloads in `queue`, and starting at most `daily_limit` downloads in any 24
+    /// hours (`None`: no limit).
     pub fn new(
         downloader: Arc<dyn Downloader>,
         store: Arc<dyn OutputStore>,
@@ -89,37 +91,6 @@ impl DownloadBook {
     }
 }
 
-/// What a DOWNLOAD job was asked to do.
-struct DownloadParams {
-    format: DownloadFormat,
-    force: bool,
-    pdf: bool,
-    profile: Option<String>,
-    convert: Option<Value>,
-}
-
-fn params_of(params: &Value) -> Result<DownloadParams, JobFailure> {
-    let format = params
-        .get("format")
-        .and_then(Value::as_str)
-        .unwrap_or("aaxc")
-        .parse::<DownloadFormat>()
-        .map_err(|e| JobFailure::permanent(format!("job parameter `format`: {e}")))?;
-    Ok(DownloadParams {
-        format,
-        force: params
-            .get("force")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        pdf: params.get("pdf").and_then(Value::as_bool).unwrap_or(false),
-        profile: params
-            .get("profile")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        convert: params.get("convert").filter(|c| c.is_object()).cloned(),
-    })
-}
-
 /// The failure class for each download error: what waiting can fix is retried.
 pub fn failure_of(e: &DownloadError) -> JobFailure {
     let class = match e {
@@ -139,21 +110,64 @@ fn expected_bytes(book: &Book) -> Option<u64> {
     Some(minutes * 60 * BYTES_PER_SECOND)
 }
 
+/// The conversion a download-then-convert request asked for, as a job to queue with the
+/// download's completion.
+fn chained_conversion(asin: &Asin, params: &DownloadParams) -> Vec<NewJob> {
+    let Some(convert) = &params.convert else {
+        return Vec::new();
+    };
+    let mut convert = convert.clone();
+    if convert.profile.is_none() {
+        convert.profile.clone_from(&params.profile);
+    }
+    vec![JobSpec::Convert(asin.clone(), convert).into()]
+}
+
+/// The completed download's effects: `placed` registered, the book's paths pointed at them
+/// and its status DOWNLOADED, the chained conversion queued.
+fn completed(job: &Job, asin: &Asin, params: &DownloadParams, placed: &[OutputFile]) -> JobEffects {
+    let book = book_life::completed(job).map(|mut change| {
+        for file in placed {
+            let path = Some(Some(file.path.clone()));
+            match file.kind {
+                FileKind::Aax | FileKind::Aaxc => change.update.local_path_aax = path,
+                FileKind::Voucher => change.update.local_path_voucher = path,
+                FileKind::Cover => change.update.local_path_cover = path,
+                _ => {}
+            }
+        }
+        change.files = placed.iter().map(|f| f.registered_for(asin)).collect();
+        change
+    });
+    JobEffects {
+        book,
+        follow_ups: chained_conversion(asin, params),
+    }
+}
+
 #[async_trait]
 impl JobHandler for DownloadBook {
-    async fn run(&self, ctx: &dyn JobContext) -> Result<(), JobFailure> {
-        let job = ctx.job();
-        let asin: Asin = job
-            .asin
-            .clone()
-            .ok_or_else(|| JobFailure::permanent("a download job needs a book (asin)"))?;
-        let params = params_of(&job.params)?;
+    async fn starting(&self, job: &Job) -> Option<BookChange> {
+        book_life::starting(job)
+    }
+
+    async fn run(&self, ctx: &dyn JobContext) -> Result<JobEffects, JobFailure> {
+        let (asin, params) = match &ctx.job().spec {
+            JobSpec::Download(asin, params) => (asin.clone(), params.clone()),
+            other => return Err(JobFailure::wrong_spec(other, TaskType::Download)),
+        };
+        if let Some(placed) = placing::earlier_outputs(ctx, self.store.as_ref()).await? {
+            let message = "the files of an earlier attempt are in place";
+            ctx.log(message);
+            ctx.progress(100.0, Some(message));
+            return Ok(completed(ctx.job(), &asin, &params, &placed));
+        }
         let book = self.repo.get_book(&asin).await.map_err(JobFailure::from)?;
         if book.local_path_aax.is_some() && !params.force {
             let message = "already downloaded: send force: true to download again";
             ctx.log(message);
             ctx.progress(100.0, Some(message));
-            return self.chain_conversion(&asin, &params).await;
+            return Ok(completed(ctx.job(), &asin, &params, &[]));
         }
         self.check_daily_limit().await?;
         let expected = expected_bytes(&book);
@@ -179,81 +193,26 @@ impl JobHandler for DownloadBook {
         for warning in &output.warnings {
             ctx.log(&format!("warning: {warning}"));
         }
-        let relative: Vec<PathBuf> = output
+        let staged: Vec<Staged> = output
             .files
             .iter()
-            .map(|f| PathBuf::from(asin.as_str()).join(&f.relative))
+            .map(|f| Staged {
+                relative: PathBuf::from(asin.as_str()).join(&f.relative),
+                kind: f.kind,
+                mime: f.mime.clone(),
+            })
             .collect();
-        let placed = self
-            .store
-            .place(&staging, &relative, true)
-            .await
-            .map_err(|e| match e {
-                PlaceError::Io(_) => JobFailure::new(FailureClass::Transient, e.to_string()),
-                _ => JobFailure::permanent(e.to_string()),
-            })?;
-        let mut update = BookUpdate::default();
-        for (produced, placed) in output.files.iter().zip(&placed) {
-            self.repo
-                .add_file(NewStoredFile {
-                    asin: asin.clone(),
-                    kind: produced.kind,
-                    path: placed.path.clone(),
-                    size: placed.size,
-                    mime: produced.mime.clone(),
-                })
-                .await
-                .map_err(JobFailure::from)?;
-            match produced.kind {
-                FileKind::Aax | FileKind::Aaxc => {
-                    update.local_path_aax = Some(Some(placed.path.clone()));
-                }
-                FileKind::Voucher => update.local_path_voucher = Some(Some(placed.path.clone())),
-                FileKind::Cover => update.local_path_cover = Some(Some(placed.path.clone())),
-                _ => {}
-            }
-        }
-        self.repo
-            .update_book(&asin, update)
-            .await
-            .map_err(JobFailure::from)?;
+        let placed =
+            placing::put_in_place(ctx, self.store.as_ref(), &staging, &staged, true).await?;
         let mut message = format!("downloaded {} file(s)", placed.len());
         if !output.warnings.is_empty() {
             message.push_str(&format!("; warnings: {}", output.warnings.join("; ")));
         }
         ctx.progress(100.0, Some(&message));
-        self.chain_conversion(&asin, &params).await
+        Ok(completed(ctx.job(), &asin, &params, &placed))
     }
-}
 
-impl DownloadBook {
-    /// Queues the conversion a download-then-convert request asked for.
-    async fn chain_conversion(
-        &self,
-        asin: &Asin,
-        params: &DownloadParams,
-    ) -> Result<(), JobFailure> {
-        let Some(convert) = &params.convert else {
-            return Ok(());
-        };
-        let mut convert = convert.clone();
-        if let (Some(profile), Some(map)) = (&params.profile, convert.as_object_mut()) {
-            map.insert("profile".into(), Value::from(profile.clone()));
-        }
-        self.queue
-            .enqueue(NewJob {
-                task_type: TaskType::Convert,
-                asin: Some(asin.clone()),
-                params: convert,
-                original_job_id: None,
-            })
-            .await
-            .map_err(|e| {
-                JobFailure::new(
-                    FailureClass::Transient,
-                    format!("downloaded, but the conversion could not be queued: {e}"),
-                )
-            })?;
-        Ok(())
+    async fn stopped(&self, job: &Job, how: Stop<'_>) -> Option<BookChange> {
+        book_life::stopped(self.repo.as_ref(), job, how).await
     }
 }

@@ -12,9 +12,11 @@ use async_trait::async_trait;
 
 use crate::domain::asin::Asin;
 use crate::domain::book::{BookRecord, UpsertSummary};
+use crate::domain::job::TaskType;
+use crate::domain::job_spec::JobSpec;
 use crate::ports::{
-    FailureClass, JobContext, JobFailure, JobHandler, LibraryRepo, LibraryRepoError, LibrarySource,
-    LibrarySourceError,
+    FailureClass, JobContext, JobEffects, JobFailure, JobHandler, LibraryRepo, LibraryRepoError,
+    LibrarySource, LibrarySourceError,
 };
 
 /// How many records one upsert transaction carries.
@@ -129,13 +131,11 @@ pub fn failure_of(err: &LibrarySourceError) -> JobFailure {
 
 #[async_trait]
 impl JobHandler for LibrarySync {
-    async fn run(&self, ctx: &dyn JobContext) -> Result<(), JobFailure> {
-        let profile = ctx
-            .job()
-            .params
-            .get("profile")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned);
+    async fn run(&self, ctx: &dyn JobContext) -> Result<JobEffects, JobFailure> {
+        let profile = match &ctx.job().spec {
+            JobSpec::Sync(params) => params.profile.clone(),
+            other => return Err(JobFailure::wrong_spec(other, TaskType::Sync)),
+        };
         ctx.progress(0.0, Some("fetching the library from Audible"));
         let records = self
             .source
@@ -153,7 +153,7 @@ impl JobHandler for LibrarySync {
         })?;
         ctx.log(&report.to_string());
         ctx.progress(100.0, Some(&report.to_string()));
-        Ok(())
+        Ok(JobEffects::default())
     }
 }
 

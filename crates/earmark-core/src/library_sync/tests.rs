@@ -26,7 +26,8 @@ fn record(n: u32) -> BookRecord {
 }
 
 fn ctx(params: serde_json::Value) -> RecordingContext {
-    RecordingContext::new(TaskType::Sync, None, params, "/nonexistent")
+    let spec = JobSpec::read(TaskType::Sync, None, &params.to_string());
+    RecordingContext::new(spec, "/nonexistent")
 }
 
 struct Source(

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use crate::domain::file::FileKind;
+use crate::domain::file::{FileKind, Fingerprint};
 use crate::domain::format::{ConversionMode, OutputFormat};
 use crate::domain::naming::NamingScheme;
 use crate::domain::secret::ActivationBytes;
@@ -137,19 +137,32 @@ pub trait Converter: Send + Sync {
     ) -> Result<ConversionOutput, ConvertError>;
 }
 
-/// A file moved into its final place.
+/// Where a staged file goes, and what is in its way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlacedFile {
-    /// Absolute final path.
-    pub path: String,
-    /// Size in bytes.
-    pub size: i64,
+pub struct PlannedMove {
+    /// Its path relative to the staging directory and to the store, as given.
+    pub relative: PathBuf,
+    /// Its absolute final path.
+    pub target: String,
+    /// The staged file.
+    pub staged: Fingerprint,
+    /// The file now at the final path, if there is one.
+    pub existing: Option<Fingerprint>,
+}
+
+/// One move for [`OutputStore::place`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    /// The file, relative to the staging directory and to the store.
+    pub relative: PathBuf,
+    /// Whether a file at the final path may be replaced.
+    pub replace: bool,
 }
 
 /// Why outputs could not be put in place.
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceError {
-    /// A file of that name is already there and `force` was not given.
+    /// A file of that name is already there and may not be replaced.
     #[error("`{0}` already exists: convert with `force: true` to replace it")]
     Exists(String),
     /// A relative path tried to leave the output directory.
@@ -160,8 +173,8 @@ pub enum PlaceError {
     Io(String),
 }
 
-/// Where finished conversions live (`<data>/converted`).
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+/// Where finished outputs live (`<data>/converted`, `<data>/downloads`).
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait OutputStore: Send + Sync {
     /// Bytes free on the filesystem that holds the outputs.
@@ -170,16 +183,28 @@ pub trait OutputStore: Send + Sync {
     /// [`PlaceError::Io`].
     async fn free_bytes(&self) -> Result<u64, PlaceError>;
 
-    /// Moves `files` (relative to `from`) to the same relative paths under the store, each
-    /// with an atomic rename; with `force` existing files are replaced, else nothing is moved
-    /// when any of them exists.
+    /// Where each of `files` (relative to the staging directory `from`) would go, with the
+    /// staged file's fingerprint and that of whatever is at its final path now. Moves
+    /// nothing.
+    ///
+    /// # Errors
+    /// `Escapes` for a path that would leave the store; `Io` when a staged file is missing.
+    async fn plan(&self, from: &Path, files: &[PathBuf]) -> Result<Vec<PlannedMove>, PlaceError>;
+
+    /// Moves each file from `from` to the same relative path in the store with an atomic
+    /// rename, so that a file appears whole under its final name or not at all. A file in
+    /// the way is replaced only where its move says `replace`; otherwise the call fails with
+    /// `Exists` and moves back what it had moved (a race with another writer is refused, not
+    /// lost).
     ///
     /// # Errors
     /// [`PlaceError`].
-    async fn place(
-        &self,
-        from: &Path,
-        files: &[PathBuf],
-        force: bool,
-    ) -> Result<Vec<PlacedFile>, PlaceError>;
+    async fn place(&self, from: &Path, moves: &[Move]) -> Result<(), PlaceError>;
+
+    /// The fingerprint of the file at `path` (an absolute final path in the store), `None`
+    /// when nothing is there.
+    ///
+    /// # Errors
+    /// `Escapes` for a path outside the store, `Io` when it cannot be read.
+    async fn fingerprint(&self, path: &str) -> Result<Option<Fingerprint>, PlaceError>;
 }

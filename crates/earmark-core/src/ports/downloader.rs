@@ -5,20 +5,8 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 
 use crate::domain::asin::Asin;
-use crate::domain::wire_enum;
+pub use crate::domain::format::DownloadFormat;
 use crate::ports::{JobContext, ProducedFile};
-
-wire_enum! {
-    /// Which audio format to ask Audible for.
-    DownloadFormat, "download format" {
-        /// AAXC: a licence per download, decrypted with the voucher's key and iv.
-        Aaxc => "aaxc",
-        /// AAX: decrypted with the account's activation bytes.
-        Aax => "aax",
-        /// AAX where Audible still offers it, else AAXC.
-        AaxFallback => "aax-fallback",
-    }
-}
 
 /// One download to make.
 #[derive(Debug, Clone)]

@@ -3,6 +3,8 @@
 use async_trait::async_trait;
 
 use super::BoxError;
+use super::job_handler::JobEffects;
+use crate::domain::file::OutputFile;
 use crate::domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
 
 /// Why a queue operation failed.
@@ -38,6 +40,16 @@ pub struct Enqueued {
     pub created: bool,
 }
 
+/// The result of [`JobQueue::apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The job as it now is.
+    pub job: Job,
+    /// The follow-up jobs, in the order given (each created, or the active job already
+    /// responsible for that work).
+    pub follow_ups: Vec<Enqueued>,
+}
+
 /// One page of a job listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobPage {
@@ -57,10 +69,13 @@ pub struct RecoveryReport {
 }
 
 /// Persistent job queue shared by the HTTP surface (which enqueues) and workers (which claim).
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     /// Persists a new QUEUED job before returning.
+    ///
+    /// The job's kind and book come from its spec; its parameters are stored as
+    /// [`crate::JobSpec::params_json`] and read back with [`crate::JobSpec::read`].
     ///
     /// When a job with the same task type and book (or, for syncs, any sync) is PENDING,
     /// QUEUED or RUNNING, MUST return that job with `created: false` instead of inserting,
@@ -99,6 +114,33 @@ pub trait JobQueue: Send + Sync {
     /// change, leaving the job untouched.
     async fn update(&self, id: JobId, update: JobUpdate) -> Result<Job, JobQueueError>;
 
+    /// Applies `update` to the job and `effects` to its book, in one transaction: the book's
+    /// update, its new files (registered as [`crate::ports::LibraryRepo::add_file`] does)
+    /// and the follow-up jobs (queued as [`JobQueue::enqueue`] does) are written together
+    /// with the job's change or not at all. A book that no longer exists is left out; the
+    /// rest still applies. Book writes move its `updated_at` as every library write does.
+    ///
+    /// # Errors
+    /// As [`JobQueue::update`]: `NotFound`, `InvalidTransition` (nothing is written then).
+    async fn apply(
+        &self,
+        id: JobId,
+        update: JobUpdate,
+        effects: JobEffects,
+    ) -> Result<Applied, JobQueueError>;
+
+    /// Records the files the job's running attempt is about to put in place, replacing what
+    /// an earlier attempt recorded; [`JobQueue::get`] and [`JobQueue::claim_next`] return
+    /// them in `Job::outputs` from then on.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id.
+    async fn record_outputs(
+        &self,
+        id: JobId,
+        outputs: Vec<OutputFile>,
+    ) -> Result<(), JobQueueError>;
+
     /// How many jobs there are of each kind and status (pairs with none are left out).
     ///
     /// # Errors
@@ -129,4 +171,16 @@ pub trait JobQueue: Send + Sync {
     /// `Unavailable` or `Storage`.
     async fn recover_interrupted(&self, max_attempts: i32)
     -> Result<RecoveryReport, JobQueueError>;
+}
+
+/// Where work is asked for: persisted, announced to subscribers, and handed to its lane at
+/// once. The job engine implements it; everything that queues work goes through it.
+#[async_trait]
+pub trait JobSubmitter: Send + Sync {
+    /// Persists `job` (or finds the active job for the same work, as [`JobQueue::enqueue`]),
+    /// announces a new job as QUEUED and wakes its lane.
+    ///
+    /// # Errors
+    /// The queue's errors.
+    async fn submit(&self, job: NewJob) -> Result<Enqueued, JobQueueError>;
 }

@@ -32,7 +32,7 @@ pub enum LibraryRepoError {
 /// Every write moves the touched books' `updated_at` to a time later than every watermark
 /// handed out before the write committed, so that [`LibraryRepo::changes_since`] never misses
 /// a change.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait LibraryRepo: Send + Sync {
     /// Inserts new books and updates known ones from a library sync, atomically per call.

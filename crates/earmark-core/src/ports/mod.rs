@@ -12,20 +12,24 @@ pub mod library_source;
 
 pub use audible_accounts::{AccountsError, AudibleAccounts, AudibleProfile, LoginStart};
 pub use converter::{
-    BookTags, ConversionInput, ConversionOutput, ConversionRequest, ConvertError, Converter,
-    OutputStore, PlaceError, PlacedFile, ProducedFile,
+    BookTags, ConversionInput, ConversionOutput, ConversionRequest, ConvertError, Converter, Move,
+    OutputStore, PlaceError, PlannedMove, ProducedFile,
 };
 pub use downloader::{DownloadError, DownloadFormat, DownloadOutput, DownloadRequest, Downloader};
-pub use job_handler::{Cancelled, FailureClass, JobContext, JobFailure, JobHandler};
-pub use job_queue::{Enqueued, JobPage, JobQueue, JobQueueError, RecoveryReport};
+pub use job_handler::{
+    BookChange, Cancelled, FailureClass, JobContext, JobEffects, JobFailure, JobHandler, Stop,
+};
+pub use job_queue::{
+    Applied, Enqueued, JobPage, JobQueue, JobQueueError, JobSubmitter, RecoveryReport,
+};
 pub use library_repo::{LibraryRepo, LibraryRepoError};
 pub use library_source::{LibrarySource, LibrarySourceError};
 
-#[cfg(any(test, feature = "mock"))]
+#[cfg(any(test, feature = "testing"))]
 pub use converter::MockOutputStore;
-#[cfg(any(test, feature = "mock"))]
+#[cfg(any(test, feature = "testing"))]
 pub use job_queue::MockJobQueue;
-#[cfg(any(test, feature = "mock"))]
+#[cfg(any(test, feature = "testing"))]
 pub use library_repo::MockLibraryRepo;
 
 /// The error an adapter could not classify more precisely, kept whole for logs.

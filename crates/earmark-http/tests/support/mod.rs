@@ -34,7 +34,7 @@ pub fn state_with_handlers(
     let root = std::fs::canonicalize(dir).expect("data dir");
     let mut config = earmark_jobs::EngineConfig::new(root.join("logs"), root.join("tmp"), 2, 1);
     config.poll_interval = std::time::Duration::from_millis(100);
-    let engine = earmark_jobs::Engine::new(db.jobs.clone(), db.library.clone(), handlers, config);
+    let engine = earmark_jobs::Engine::new(db.jobs.clone(), handlers, config);
     AppState::new(
         db.library.clone(),
         db.backend.name(),

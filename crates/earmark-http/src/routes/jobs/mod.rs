@@ -3,9 +3,7 @@
 use actix_files::NamedFile;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use earmark_core::ports::JobQueueError;
-use earmark_core::{
-    Asin, ConversionMode, JobFilter, JobId, JobStatus, NamingScheme, NewJob, TaskType,
-};
+use earmark_core::{Asin, JobFilter, JobId, JobSpec, JobStatus, NewJob, TaskType};
 use earmark_jobs::EngineError;
 
 mod shapes;
@@ -39,44 +37,18 @@ fn asins(one: Option<String>, many: Option<Vec<String>>) -> Result<(Vec<Asin>, b
     Ok((parsed, batch))
 }
 
-fn validate_convert(options: &ConvertOptions) -> Result<(), ApiError> {
-    if let Some(level) = options.level {
-        options
-            .format
-            .check_level(level)
-            .map_err(|e| ApiError::Validation(format!("level: {e}")))?;
-    }
-    if let Some(scheme) = &options.naming_scheme {
-        NamingScheme::parse(scheme, false)
-            .map_err(|e| ApiError::Validation(format!("naming_scheme: {e}")))?;
-    }
-    if let Some(scheme) = &options.dir_naming_scheme {
-        NamingScheme::parse(scheme, false)
-            .map_err(|e| ApiError::Validation(format!("dir_naming_scheme: {e}")))?;
-    }
-    if let Some(scheme) = &options.chapter_naming_scheme {
-        NamingScheme::parse(scheme, true)
-            .map_err(|e| ApiError::Validation(format!("chapter_naming_scheme: {e}")))?;
-    }
-    Ok(())
-}
-
+/// Submits one job per book, `spec` making each one's spec.
 async fn submit_all(
     state: &AppState,
     task_type: TaskType,
     books: Vec<Asin>,
     batch: bool,
-    params: serde_json::Value,
+    spec: impl Fn(Asin) -> JobSpec,
 ) -> Result<HttpResponse, ApiError> {
     let mut ids = Vec::with_capacity(books.len());
     let mut first: Option<(JobStatus, bool)> = None;
     for asin in books {
-        let job = NewJob {
-            task_type,
-            asin: Some(asin),
-            params: params.clone(),
-            original_job_id: None,
-        };
+        let job = NewJob::from(spec(asin));
         let enqueued = state.engine.submit(job).await.map_err(engine_error)?;
         first.get_or_insert((enqueued.job.status, enqueued.created));
         ids.push(enqueued.job.id.to_string());
@@ -131,18 +103,12 @@ pub async fn download(
     body: web::Json<DownloadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let format = body.format.clone().unwrap_or_else(|| "aaxc".into());
-    if !matches!(format.as_str(), "aaxc" | "aax" | "aax-fallback") {
-        return Err(ApiError::Validation(format!(
-            "format `{format}`: use aaxc, aax or aax-fallback"
-        )));
-    }
-    if let Some(options) = &body.convert {
-        validate_convert(options)?;
-    }
+    let params = body.params()?;
     let (books, batch) = asins(body.asin, body.asins)?;
-    let params = serde_json::json!({ "format": format, "force": body.force, "pdf": body.pdf, "convert": body.convert });
-    submit_all(&state, TaskType::Download, books, batch, params).await
+    submit_all(&state, TaskType::Download, books, batch, |asin| {
+        JobSpec::Download(asin, params.clone())
+    })
+    .await
 }
 
 /// Queues conversions; answers at once with the job(s).
@@ -153,19 +119,12 @@ pub async fn convert(
     body: web::Json<ConvertRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    validate_convert(&body.options)?;
+    let params = body.options.try_into_domain()?;
     let (books, batch) = asins(body.asin, body.asins)?;
-    let options = body.options;
-    let params = serde_json::json!({
-        "format": options.format,
-        "mode": options.mode.unwrap_or(ConversionMode::Single),
-        "naming_scheme": options.naming_scheme,
-        "dir_naming_scheme": options.dir_naming_scheme,
-        "chapter_naming_scheme": options.chapter_naming_scheme,
-        "level": options.level,
-        "force": options.force,
-    });
-    submit_all(&state, TaskType::Convert, books, batch, params).await
+    submit_all(&state, TaskType::Convert, books, batch, |asin| {
+        JobSpec::Convert(asin, params.clone())
+    })
+    .await
 }
 
 /// Active and recent jobs, newest first.
@@ -231,12 +190,10 @@ pub async fn log(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = job_id(&id)?;
-    state.engine.queue().get(id).await?;
-    let path = state
-        .data_root
-        .as_path()
-        .join("logs")
-        .join(format!("{id}.log"));
+    let job = state.engine.queue().get(id).await?;
+    let path = job
+        .log_file_path
+        .ok_or_else(|| ApiError::NoLogYet(id.to_string()))?;
     let file = web::block(move || NamedFile::open(path))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?

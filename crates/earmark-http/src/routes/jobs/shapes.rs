@@ -1,9 +1,12 @@
 //! The request and response shapes of `/jobs`, following the web client's types.
 
-use earmark_core::{ConversionMode, Job, OutputFormat};
+use earmark_core::{
+    ConversionMode, ConvertParams, DownloadFormat, DownloadParams, Job, OutputFormat,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::error::ApiError;
 use crate::routes::wire::rfc3339;
 
 /// A job as the web client knows it.
@@ -46,8 +49,8 @@ impl From<Job> for JobView {
     fn from(job: Job) -> Self {
         Self {
             id: job.id.to_string(),
-            task_type: job.task_type.as_str().to_owned(),
-            book_asin: job.asin.map(|a| a.to_string()),
+            task_type: job.task_type().as_str().to_owned(),
+            book_asin: job.asin().map(ToString::to_string),
             status: job.status.as_str().to_owned(),
             progress_percent: job.progress_percent,
             status_message: job.status_message,
@@ -59,7 +62,61 @@ impl From<Job> for JobView {
             updated_at: rfc3339(job.updated_at),
             attempt: job.attempts,
             original_job_id: job.original_job_id.map(|id| id.to_string()),
-            params: job.params,
+            params: job.spec.params_json(),
+        }
+    }
+}
+
+/// The `status` message of the job WebSocket: the REST view of the job under the names the
+/// web client's `websocket.ts` reads, so the two never disagree.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatusMessage {
+    /// Always `status`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Job id.
+    pub job_id: String,
+    /// The job's status.
+    pub status: String,
+    /// 0 to 100.
+    pub progress: f64,
+    /// What it is doing.
+    pub message: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Attempts so far.
+    pub attempt: i32,
+    /// The job this one retries.
+    pub original_job_id: Option<String>,
+    /// `attempt` and `original_job_id` again, where earlier clients read them.
+    #[schema(value_type = Object)]
+    pub meta: serde_json::Value,
+    /// When it last changed.
+    pub updated_at: String,
+    /// `SYNC`, `DOWNLOAD` or `CONVERT`.
+    pub task_type: String,
+    /// The book, for downloads and conversions.
+    pub book_asin: Option<String>,
+}
+
+impl From<JobView> for StatusMessage {
+    fn from(view: JobView) -> Self {
+        Self {
+            kind: "status".into(),
+            meta: serde_json::json!({
+                "attempt": view.attempt,
+                "original_job_id": view.original_job_id,
+            }),
+            job_id: view.id,
+            status: view.status,
+            progress: view.progress_percent,
+            message: view.status_message,
+            error: view.error_message,
+            attempt: view.attempt,
+            original_job_id: view.original_job_id,
+            updated_at: view.updated_at,
+            task_type: view.task_type,
+            book_asin: view.book_asin,
         }
     }
 }
@@ -73,7 +130,8 @@ pub struct DownloadRequest {
     /// Several books.
     pub asins: Option<Vec<String>>,
     /// `aaxc` (default), `aax`, or `aax-fallback`.
-    pub format: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub format: Option<DownloadFormat>,
     /// Download again even when the book is already downloaded.
     #[serde(default)]
     pub force: bool,
@@ -105,6 +163,46 @@ pub struct ConvertOptions {
     /// Replace an existing output.
     #[serde(default)]
     pub force: bool,
+}
+
+impl ConvertOptions {
+    /// The checked conversion parameters these options ask for.
+    ///
+    /// # Errors
+    /// A 422 naming the refused option.
+    pub fn try_into_domain(self) -> Result<ConvertParams, ApiError> {
+        ConvertParams::try_from(earmark_core::ConvertOptions {
+            format: Some(self.format),
+            mode: self.mode,
+            naming_scheme: self.naming_scheme,
+            dir_naming_scheme: self.dir_naming_scheme,
+            chapter_naming_scheme: self.chapter_naming_scheme,
+            level: self.level,
+            force: Some(self.force),
+            profile: None,
+        })
+        .map_err(|e| ApiError::Validation(e.to_string()))
+    }
+}
+
+impl DownloadRequest {
+    /// The checked download parameters this request asks for (the books aside).
+    ///
+    /// # Errors
+    /// A 422 naming the refused option.
+    pub fn params(&self) -> Result<DownloadParams, ApiError> {
+        Ok(DownloadParams {
+            format: self.format.unwrap_or_default(),
+            force: self.force,
+            pdf: self.pdf,
+            profile: None,
+            convert: self
+                .convert
+                .clone()
+                .map(ConvertOptions::try_into_domain)
+                .transpose()?,
+        })
+    }
 }
 
 /// `POST /jobs/convert`: one book (`asin`) or several (`asins`).

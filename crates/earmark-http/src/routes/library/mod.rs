@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
-use earmark_core::{Asin, JobFilter, NewJob, TaskType};
+use earmark_core::{Asin, JobFilter, JobSpec, NewJob, SyncParams};
 
 mod query;
 mod shapes;
@@ -164,12 +164,9 @@ pub async fn sync(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
     }
     let enqueued = state
         .engine
-        .submit(NewJob {
-            task_type: TaskType::Sync,
-            asin: None,
-            params: serde_json::json!({ "profile": request.profile }),
-            original_job_id: None,
-        })
+        .submit(NewJob::from(JobSpec::Sync(SyncParams {
+            profile: request.profile,
+        })))
         .await
         .map_err(engine_error)?;
     Ok(HttpResponse::Accepted().json(Accepted {

@@ -22,27 +22,17 @@ use hub::{FLUSH_EVERY, Frame, FrameKind, Gathered, batch_of};
 use std::sync::Arc;
 
 use crate::error::ApiError;
-use crate::routes::jobs::engine_error;
-use crate::routes::wire::rfc3339;
+use crate::routes::jobs::{JobView, StatusMessage, engine_error};
 use crate::state::AppState;
 
 /// Log lines replayed to a client that connects to one job.
 const REPLAY_LINES: usize = 200;
 
-/// The `status` message for `job`.
+/// The `status` message for `job`: its REST view ([`JobView`]) under the WebSocket's names.
 pub fn status_message(job: &Job) -> Value {
-    json!({
-        "type": "status",
-        "job_id": job.id.to_string(),
-        "status": job.status.as_str(),
-        "progress": job.progress_percent,
-        "message": job.status_message,
-        "error": job.error,
-        "meta": { "attempt": job.attempts, "original_job_id": job.original_job_id.map(|id| id.to_string()) },
-        "updated_at": rfc3339(job.updated_at),
-        "task_type": job.task_type.as_str(),
-        "book_asin": job.asin.as_ref().map(ToString::to_string),
-    })
+    let message = StatusMessage::from(JobView::from(job.clone()));
+    // A struct of strings and numbers always serialises.
+    serde_json::to_value(message).unwrap_or(Value::Null)
 }
 
 /// Live events of every job.
@@ -120,7 +110,7 @@ async fn open(
                 .map_err(|e| engine_error(e.into()))?;
             let mut messages = vec![status_message(&job)];
             messages.extend(
-                recent_log(&state, id)
+                recent_log(&job)
                     .await
                     .into_iter()
                     .map(|line| json!({"type": "log", "job_id": id.to_string(), "line": line})),
@@ -161,12 +151,11 @@ async fn open(
     Ok(response)
 }
 
-async fn recent_log(state: &AppState, id: JobId) -> Vec<String> {
-    let path = state
-        .data_root
-        .as_path()
-        .join("logs")
-        .join(format!("{id}.log"));
+/// The last lines of `job`'s log; none before it has one.
+async fn recent_log(job: &Job) -> Vec<String> {
+    let Some(path) = &job.log_file_path else {
+        return Vec::new();
+    };
     let Ok(text) = tokio::fs::read_to_string(path).await else {
         return Vec::new();
     };
