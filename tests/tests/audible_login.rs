@@ -7,10 +7,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use earmark_blackbox::fake_audible::{
+use earmark_testkit::fake_audible::{
     ACTIVATION_BYTES, FakeAudible, Misbehaviour, audible_cli, library_item,
 };
-use earmark_blackbox::{Server, start_ok};
+use earmark_testkit::{Server, start_ok};
 use serde_json::{Value, json};
 
 const KEY: (&str, &str) = ("X-Api-Key", "login-key");
@@ -48,7 +48,7 @@ fn start_login(server: &Server, profile: &str) -> (String, String) {
 /// What the real audible-cli prints for `args` on earmark's config dir, its network sent to
 /// `fake`.
 /// `POST /auth/audible/login/{login_id}` with what the browser ended on.
-fn finish_login(server: &Server, login_id: &str, redirect_url: &str) -> earmark_blackbox::Reply {
+fn finish_login(server: &Server, login_id: &str, redirect_url: &str) -> earmark_testkit::Reply {
     server.post_json(
         &format!("/auth/audible/login/{login_id}"),
         &json!({ "redirect_url": redirect_url }),
@@ -214,7 +214,7 @@ fn profiles_are_imported_made_primary_and_removed() {
 
     // An auth file made elsewhere (here: the same shape the test fixtures write).
     let elsewhere = tempfile::tempdir().unwrap();
-    earmark_blackbox::fake_audible::write_profile(elsewhere.path(), "x");
+    earmark_testkit::fake_audible::write_profile(elsewhere.path(), "x");
     let contents = std::fs::read_to_string(elsewhere.path().join("x.json")).unwrap();
     let imported = server.post_json(
         "/auth/audible/profiles/import",

@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use earmark_blackbox::fake_audible::{FakeAudible, write_profile};
-use earmark_blackbox::{Server, seed, start_ok};
 use earmark_fixtures::{SyntheticBook, aaxtomp3_stand_in, decoded_pcm};
+use earmark_testkit::fake_audible::{FakeAudible, write_profile};
+use earmark_testkit::{Server, seed, start_ok};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -318,7 +318,7 @@ fn cancel_stops_ffmpeg_and_leaves_nothing_converted() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(files_under(&s.data().join("converted")).is_empty());
     let audio = book.audio.display().to_string();
-    let survivors = earmark_blackbox::running_processes(|cmdline| cmdline.contains(&audio));
+    let survivors = earmark_testkit::running_processes(|cmdline| cmdline.contains(&audio));
     assert!(survivors.is_empty(), "still running: {survivors:?}");
     assert_eq!(s.get(&format!("/library/{asin}"))["status"], "DOWNLOADED");
 }

@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use earmark_blackbox::fake_audible::{FakeAudible, library_item, write_profile};
-use earmark_blackbox::fake_content::Content;
-use earmark_blackbox::{Server, start_ok};
 use earmark_fixtures::{AAXC_IV, AAXC_KEY, SyntheticBook, downloaded_book, hex};
+use earmark_testkit::fake_audible::{FakeAudible, library_item, write_profile};
+use earmark_testkit::fake_content::Content;
+use earmark_testkit::{Server, start_ok};
 use serde_json::{Value, json};
 
 const KEY: (&str, &str) = ("X-Api-Key", "download-key");
@@ -334,7 +334,7 @@ fn failures_say_what_to_do_and_leave_nothing_behind() {
 
     // A login Audible no longer accepts (audible-cli exits 3): log in again.
     s.fake
-        .misbehave(Some(earmark_blackbox::fake_audible::Misbehaviour::Status(
+        .misbehave(Some(earmark_testkit::fake_audible::Misbehaviour::Status(
             401,
             "Token expired".into(),
         )));
@@ -397,7 +397,7 @@ fn cancel_stops_audible_cli_and_keeps_no_partial_file() {
     assert!(s.names("B000000001").is_empty());
     assert!(s.scratch_is_gone(&id), "partial file kept");
     let out = s.cwd.path().display().to_string();
-    let survivors = earmark_blackbox::running_processes(|cmdline| {
+    let survivors = earmark_testkit::running_processes(|cmdline| {
         cmdline.contains("download") && cmdline.contains(&out)
     });
     assert!(survivors.is_empty(), "still running: {survivors:?}");

@@ -1,6 +1,6 @@
 //! Accepted work survives a hard crash of the real binary.
 
-use earmark_blackbox::start_ok;
+use earmark_testkit::start_ok;
 use serde_json::json;
 
 /// Accepted downloads survive `kill -9`: after the restart both jobs are there and active,
@@ -8,7 +8,7 @@ use serde_json::json;
 /// the jobs are still at work whenever they are looked at.
 #[test]
 fn accepted_jobs_survive_kill_9_and_a_restart() {
-    use earmark_blackbox::fake_audible::{FakeAudible, Misbehaviour, library_item, write_profile};
+    use earmark_testkit::fake_audible::{FakeAudible, Misbehaviour, library_item, write_profile};
     use std::time::Duration;
 
     let cwd = tempfile::tempdir().unwrap();
@@ -74,7 +74,7 @@ fn accepted_jobs_survive_kill_9_and_a_restart() {
 /// audible-cli the crash orphaned is ended by the restart, not left to its own timeout.
 #[test]
 fn a_job_running_when_the_server_is_killed_completes_after_a_restart() {
-    use earmark_blackbox::fake_audible::{FakeAudible, Misbehaviour, library_item, write_profile};
+    use earmark_testkit::fake_audible::{FakeAudible, Misbehaviour, library_item, write_profile};
     use std::time::Duration;
 
     let cwd = tempfile::tempdir().unwrap();
@@ -108,13 +108,13 @@ fn a_job_running_when_the_server_is_killed_completes_after_a_restart() {
     // The crash orphaned audible-cli, still waiting for Audible's answer.
     let data = cwd.path().join("data").display().to_string();
     let ours = |cmdline: &str| cmdline.contains("library") && cmdline.contains(&data);
-    let orphans = earmark_blackbox::running_processes(ours);
+    let orphans = earmark_testkit::running_processes(ours);
     assert!(!orphans.is_empty(), "no orphan to look after");
 
     fake.misbehave(None);
     let restarted = start_ok(cwd.path(), &env);
     // The restart ended them before anything else ran (they would have lived 30 s more).
-    let left: Vec<_> = earmark_blackbox::running_processes(ours)
+    let left: Vec<_> = earmark_testkit::running_processes(ours)
         .into_iter()
         .filter(|p| orphans.contains(p))
         .collect();

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use earmark_blackbox::fake_audible::{FakeAudible, Misbehaviour, library_item, write_profile};
-use earmark_blackbox::{Server, start_ok};
+use earmark_testkit::fake_audible::{FakeAudible, Misbehaviour, library_item, write_profile};
+use earmark_testkit::{Server, start_ok};
 use serde_json::{Value, json};
 
 const KEY: (&str, &str) = ("X-Api-Key", "sync-key");

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use earmark_blackbox::fake_audible::{FakeAudible, library_item};
-use earmark_blackbox::{start_ok, stderr_log};
+use earmark_testkit::fake_audible::{FakeAudible, library_item};
+use earmark_testkit::{start_ok, stderr_log};
 use serde_json::json;
 
 #[test]
@@ -108,7 +108,7 @@ fn no_secret_reaches_a_log_metrics_or_an_error_body() {
         ("import password", password),
         (
             "activation bytes",
-            earmark_blackbox::fake_audible::ACTIVATION_BYTES,
+            earmark_testkit::fake_audible::ACTIVATION_BYTES,
         ),
     ];
     for (what, secret) in secrets {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use earmark_blackbox::{Started, start, start_ok};
+use earmark_testkit::{Started, start, start_ok};
 
 /// Port 0: the one setting these tests add, so they can run side by side.
 const ANY_PORT: (&str, &str) = ("EARMARK__SERVER__BIND", "127.0.0.1:0");
@@ -79,7 +79,7 @@ fn a_rotated_key_replaces_the_old_one_after_a_restart() {
     let old = first.printed_key.clone().unwrap();
     first.terminate(std::time::Duration::from_secs(10));
 
-    let out = std::process::Command::new(earmark_blackbox::earmark_bin())
+    let out = std::process::Command::new(earmark_testkit::earmark_bin())
         .args(["api-key", "rotate"])
         .current_dir(cwd.path())
         .env_clear()
@@ -107,7 +107,7 @@ fn a_rotated_key_replaces_the_old_one_after_a_restart() {
     assert_eq!(restarted.get("/jobs", &[("X-Api-Key", &old)]).status, 401);
     assert_eq!(restarted.get("/jobs", &[("X-Api-Key", &new)]).status, 200);
 
-    let refused = std::process::Command::new(earmark_blackbox::earmark_bin())
+    let refused = std::process::Command::new(earmark_testkit::earmark_bin())
         .args(["api-key", "rotate"])
         .current_dir(cwd.path())
         .env("EARMARK__AUTH__API_KEY", "fixed")

@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
-use earmark_blackbox::{Reply, Server, start_ok};
 use earmark_core::{BookUpdate, FileKind, NewStoredFile};
+use earmark_testkit::{Reply, Server, start_ok};
 
 const SIZE: usize = 1024 * 1024 + 17;
 

@@ -14,15 +14,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
-use earmark_blackbox::wrk::{latency_ms, requests_per_second};
 use earmark_core::ports::JobHandler;
 use earmark_core::{Asin, JobStatus, TaskType};
 use earmark_http::auth::ApiKeyHash;
-use earmark_http::state::AppState;
-use earmark_http::tools::{ToolPaths, ToolProbe};
-use earmark_jobs::testing::StandIn;
 use earmark_jobs::{Engine, EngineConfig};
 use earmark_server::data_dir::DataDir;
+use earmark_testkit::stand_in::StandIn;
+use earmark_testkit::wrk::{latency_ms, requests_per_second};
 
 const KEY: &str = "bench-key";
 const LINES_PER_SECOND: u64 = 2500;
@@ -218,25 +216,7 @@ async fn server_side() {
             .await
             .expect("finish");
     }
-    let state = AppState::new(
-        db.library.clone(),
-        db.backend.name(),
-        data_dir.root().to_owned(),
-        Arc::new(ToolProbe::new(ToolPaths {
-            ffmpeg: "ffmpeg".into(),
-            audible_cli: "audible".into(),
-            aaxtomp3: None,
-        })),
-        engine.clone(),
-        earmark_http::auth::tokens::TokenSigner::new([42; 32]),
-        Arc::new(earmark_audible::AccountHelper {
-            cli: "/nonexistent/audible".into(),
-            python: "/nonexistent/python".into(),
-            script: "/nonexistent/helper.py".into(),
-            config_dir: "/nonexistent".into(),
-            timeout: std::time::Duration::from_secs(5),
-        }),
-    );
+    let state = earmark_testkit::app::state_over(&db, data_dir.root().to_owned(), engine.clone());
     let server =
         HttpServer::new(move || earmark_http::app::build(state.clone(), ApiKeyHash::of(KEY)))
             .bind(("127.0.0.1", 0))

@@ -19,13 +19,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use earmark_audible::record::book_record;
-use earmark_blackbox::fake_audible::library_item;
-use earmark_blackbox::wrk::{latency_ms, requests_per_second};
 use earmark_core::library_sync::LibrarySync;
 use earmark_core::ports::{JobContext, LibraryRepo, LibrarySource};
 use earmark_core::testing::RecordingContext;
 use earmark_core::{BookRecord, JobSpec, SyncParams};
 use earmark_db::testing::TestDb;
+use earmark_testkit::fake_audible::library_item;
+use earmark_testkit::wrk::{latency_ms, requests_per_second};
 
 const KEY: &str = "bench-key";
 const CHANGES: usize = 50;

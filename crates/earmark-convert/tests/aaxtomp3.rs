@@ -1,12 +1,7 @@
 //! The AAXtoMP3 adapter against the stand-in script (KrumpetPirate/AAXtoMP3 at e66c51d), on
 //! real encrypted input: its exit-status quirks, its secrets, and hostile metadata.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers fail the test on any error"
-)]
-
-mod support;
+use earmark_testkit::conversion as support;
 
 use std::path::Path;
 use std::time::Duration;

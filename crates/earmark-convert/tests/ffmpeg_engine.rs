@@ -1,11 +1,6 @@
 //! The native engine on real encrypted input, for each format and mode.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers fail the test on any error"
-)]
-
-mod support;
+use earmark_testkit::conversion as support;
 
 use std::time::Duration;
 

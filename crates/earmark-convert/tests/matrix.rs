@@ -6,7 +6,7 @@
     reason = "test helpers fail the test on any error"
 )]
 
-mod support;
+use earmark_testkit::conversion as support;
 
 use std::time::Duration;
 

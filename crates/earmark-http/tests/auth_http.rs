@@ -2,8 +2,8 @@
 //! open only the stream and WebSocket paths they were made for, and an address that keeps
 //! failing is slowed down.
 
-#[macro_use]
-mod support;
+use earmark_testkit::app;
+use earmark_testkit::app as support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,8 +8,8 @@ use earmark_core::ports::{LibraryRepoError, MockLibraryRepo};
 use earmark_db::testing::TestDb;
 use earmark_http::error::Problem;
 
-#[macro_use]
-mod support;
+use earmark_testkit::app;
+use earmark_testkit::app as support;
 
 use support::{KEY, state};
 

@@ -1,7 +1,7 @@
 //! `/jobs` in-process on a real SQLite queue, with the stand-in handler where jobs must run.
 
-#[macro_use]
-mod support;
+use earmark_testkit::app;
+use earmark_testkit::app as support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use earmark_core::ports::JobHandler;
 use earmark_db::testing::TestDb;
 use earmark_http::error::Problem;
 use earmark_http::routes::jobs::{Accepted, JobList, JobView};
-use earmark_jobs::testing::StandIn;
+use earmark_testkit::stand_in::StandIn;
 use serde_json::json;
 
 fn authed(req: TestRequest) -> TestRequest {

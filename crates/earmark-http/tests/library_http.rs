@@ -3,8 +3,8 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail by panicking")]
 
-#[macro_use]
-mod support;
+use earmark_testkit::app;
+use earmark_testkit::app as support;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::test::{self, TestRequest};

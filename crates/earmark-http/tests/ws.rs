@@ -4,8 +4,7 @@
     reason = "helpers of a test crate fail by panicking"
 )]
 
-#[macro_use]
-mod support;
+use earmark_testkit::app as support;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::TcpStream;
@@ -19,7 +18,7 @@ use earmark_db::testing::TestDb;
 use earmark_http::auth::ApiKeyHash;
 use earmark_http::auth::tokens::TokenScope;
 use earmark_http::state::AppState;
-use earmark_jobs::testing::StandIn;
+use earmark_testkit::stand_in::StandIn;
 use serde_json::Value;
 use tungstenite::{Message, WebSocket};
 

@@ -4,8 +4,6 @@ mod config;
 mod engine;
 mod finish;
 mod run;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 pub use config::{BackOff, EngineConfig};
 pub use engine::{Engine, EngineError};

@@ -14,8 +14,8 @@ use earmark_contract::{asin, record};
 use earmark_core::ports::JobHandler;
 use earmark_core::{BookStatus, Job, JobEvent, JobId, JobStatus, TaskType};
 use earmark_db::testing::TestDb;
-use earmark_jobs::testing::StandIn;
 use earmark_jobs::{BackOff, Engine, EngineConfig};
+use earmark_testkit::stand_in::StandIn;
 
 struct Rig {
     engine: Engine,

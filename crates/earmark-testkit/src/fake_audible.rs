@@ -340,8 +340,10 @@ impl Drop for FakeAudible {
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
+    // crates/earmark-testkit → the workspace.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .unwrap()
         .to_owned()
 }

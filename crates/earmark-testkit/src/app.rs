@@ -1,10 +1,5 @@
-//! What the in-process HTTP tests share: an application state on a real database.
-#![allow(
-    dead_code,
-    unused_macros,
-    reason = "each test file uses a different part"
-)]
-#![expect(clippy::expect_used, reason = "test support fails by panicking")]
+//! The application in process, for HTTP tests and benchmarks: a state on a real database and
+//! a data directory of the test's, with an engine running the handlers given.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +30,16 @@ pub fn state_with_handlers(
     let mut config = earmark_jobs::EngineConfig::new(root.join("logs"), root.join("tmp"), 2, 1);
     config.poll_interval = std::time::Duration::from_millis(100);
     let engine = earmark_jobs::Engine::new(db.jobs.clone(), handlers, config);
+    state_over(&db, root, engine)
+}
+
+/// State over `db`, the data directory `root` (absolute, already laid out) and `engine`; no
+/// tool is found and no Audible account answers.
+pub fn state_over(
+    db: &earmark_db::Database,
+    root: std::path::PathBuf,
+    engine: earmark_jobs::Engine,
+) -> AppState {
     AppState::new(
         db.library.clone(),
         db.backend.name(),
@@ -56,12 +61,13 @@ pub fn state_with_handlers(
     )
 }
 
-/// The application for `state`, unlocked by [`KEY`].
+/// The application for `state`, unlocked by [`KEY`], as actix's test service (await it).
+#[macro_export]
 macro_rules! app {
     ($state:expr) => {
         actix_web::test::init_service(earmark_http::app::build(
             $state,
-            earmark_http::auth::ApiKeyHash::of(support::KEY),
+            earmark_http::auth::ApiKeyHash::of($crate::app::KEY),
         ))
         .await
     };

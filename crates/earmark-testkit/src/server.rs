@@ -1,15 +1,5 @@
-#![doc = include_str!("../README.md")]
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "a test harness fails by panicking"
-)]
-
-pub mod fake_audible;
-pub mod fake_content;
-pub mod seed;
-pub mod wrk;
+//! The real `earmark` binary, started as a user would: in a directory of its own, with only
+//! the environment given, talked to over HTTP on loopback.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

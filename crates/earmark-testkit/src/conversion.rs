@@ -1,8 +1,4 @@
 //! What the converter tests share: a job context that records, and book fixtures.
-#![allow(
-    dead_code,
-    reason = "each test binary that includes this module uses a different part of it"
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,9 +21,13 @@ pub fn recorder(work: &Path) -> RecordingContext {
 /// One converter test's world: a temporary directory holding a downloaded book, a recording
 /// job context working in `work/`, and the output directory `out/`.
 pub struct Case {
+    /// The temporary directory everything is in.
     pub dir: tempfile::TempDir,
+    /// The downloaded book.
     pub files: DownloadedBook,
+    /// The job context, working in `work/`.
     pub ctx: RecordingContext,
+    /// Where the converter writes.
     pub out: PathBuf,
 }
 

@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test harness fails by panicking"
+)]
+
+pub mod app;
+pub mod conversion;
+pub mod fake_audible;
+pub mod fake_content;
+pub mod seed;
+pub mod server;
+pub mod stand_in;
+pub mod wrk;
+
+pub use server::*;
