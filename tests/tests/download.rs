@@ -6,12 +6,11 @@
     reason = "helpers of a test crate fail by panicking"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use earmark_fixtures::{AAXC_IV, AAXC_KEY, SyntheticBook, downloaded_book, hex};
+use earmark_fixtures::{AAXC_IV, AAXC_KEY, SyntheticBook, hex};
 use earmark_testkit::fake_audible::{FakeAudible, library_item, write_profile};
-use earmark_testkit::fake_content::Content;
 use earmark_testkit::{Server, start_ok};
 use serde_json::{Value, json};
 
@@ -29,38 +28,9 @@ struct Setup {
 fn setup(extra: &[(&str, &str)]) -> Setup {
     let fake = FakeAudible::start();
     fake.set_library((1..=6).map(library_item).collect());
-    let render = tempfile::tempdir().unwrap();
-    let book = SyntheticBook::short(2);
-    let aaxc = downloaded_book(
-        Path::new("ffmpeg"),
-        render.path(),
-        "B000000001",
-        &book,
-        true,
-    )
-    .unwrap();
-    let aax = downloaded_book(
-        Path::new("ffmpeg"),
-        render.path(),
-        "B000000003",
-        &book,
-        false,
-    )
-    .unwrap();
-    for n in 1..=5u32 {
-        let asin = format!("B{n:09}");
-        fake.add_content(
-            &asin,
-            Content {
-                aaxc: Some(std::fs::read(&aaxc.audio).unwrap()),
-                key_iv: (AAXC_KEY, AAXC_IV),
-                aax: (n == 3).then(|| std::fs::read(&aax.audio).unwrap()),
-                metadata: book.chapters_json(&asin),
-                cover: std::fs::read(&aaxc.cover).unwrap(),
-                ..Content::default()
-            },
-        );
-    }
+    let asins: Vec<String> = (1..=5u32).map(|n| format!("B{n:09}")).collect();
+    let asins: Vec<&str> = asins.iter().map(String::as_str).collect();
+    fake.offer_downloads(&SyntheticBook::short(2), &asins, &["B000000003"]);
     let cwd = tempfile::tempdir().unwrap();
     write_profile(&cwd.path().join("data/audible"), "web");
     let fake_env = fake.env();
@@ -114,7 +84,6 @@ impl Setup {
         self.server.get(&format!("/library/{asin}"), &[KEY]).json()
     }
 
-    /// Whether every job's scratch directory is gone.
     /// Whether no scratch directory of job `id` (`<id>.<attempt>`) is left in `data/tmp`.
     fn scratch_is_gone(&self, id: &str) -> bool {
         let tmp = self.cwd.path().join("data/tmp");

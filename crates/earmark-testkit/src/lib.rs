@@ -7,6 +7,7 @@
 )]
 
 pub mod app;
+pub mod arrivals;
 pub mod conversion;
 pub mod fake_audible;
 pub mod fake_content;

@@ -1,14 +1,28 @@
-//! Putting a downloaded book into a stopped or running earmark's SQLite library, the way a
-//! finished download leaves it: files under `<data>/downloads/<ASIN>/`, one `files` row each,
-//! the book's local paths set and its status DOWNLOADED.
+//! Putting a downloaded book into a stopped or running earmark's library, the way a finished
+//! download leaves it: files under `<data>/downloads/<ASIN>/`, one `files` row each, the
+//! book's local paths set and its status DOWNLOADED.
 
 use std::path::Path;
 
 use earmark_core::{BookRecord, BookStatus, BookUpdate, FileKind, NewStoredFile};
 use earmark_fixtures::{DownloadedBook, SyntheticBook, downloaded_book};
 
-/// Seeds `record` as downloaded (AAXC with voucher, or AAX) with `book`'s audio.
+/// Seeds `record` as downloaded (AAXC with voucher, or AAX) with `book`'s audio, into the
+/// SQLite library of the data directory `data` (the embedded default).
 pub fn downloaded(
+    data: &Path,
+    record: BookRecord,
+    book: &SyntheticBook,
+    aaxc: bool,
+) -> DownloadedBook {
+    let db_url = data.join("library/earmark.db").display().to_string();
+    downloaded_into(&db_url, data, record, book, aaxc)
+}
+
+/// Seeds `record` as downloaded into the database at `db_url` (created and migrated if it is
+/// not yet), its files under the data directory `data`.
+pub fn downloaded_into(
+    db_url: &str,
     data: &Path,
     record: BookRecord,
     book: &SyntheticBook,
@@ -33,9 +47,8 @@ pub fn downloaded(
         cover: moved(&files.cover),
         plain: files.plain.clone(),
     };
-    let db_path = data.join("library/earmark.db").display().to_string();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = earmark_db::connect(&db_path, &earmark_db::PoolSettings::default())
+        let db = earmark_db::connect(db_url, &earmark_db::PoolSettings::default())
             .await
             .unwrap();
         db.library.upsert_books(vec![record]).await.unwrap();
