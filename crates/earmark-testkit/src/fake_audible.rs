@@ -259,39 +259,6 @@ impl FakeAudible {
             .insert(asin.to_owned(), content);
     }
 
-    /// Makes each of `asins` downloadable with `book`'s audio encrypted as AAXC (with the
-    /// fixtures' key and iv), and those also in `aax` as AAX; chapters and cover to match.
-    pub fn offer_downloads(
-        &self,
-        book: &earmark_fixtures::SyntheticBook,
-        asins: &[&str],
-        aax: &[&str],
-    ) {
-        let render = tempfile::tempdir().unwrap();
-        let ffmpeg = Path::new("ffmpeg");
-        let aaxc_file =
-            earmark_fixtures::downloaded_book(ffmpeg, render.path(), asins[0], book, true).unwrap();
-        let aax_file = (!aax.is_empty()).then(|| {
-            earmark_fixtures::downloaded_book(ffmpeg, render.path(), aax[0], book, false).unwrap()
-        });
-        for asin in asins {
-            self.add_content(
-                asin,
-                crate::fake_content::Content {
-                    aaxc: Some(std::fs::read(&aaxc_file.audio).unwrap()),
-                    key_iv: (earmark_fixtures::AAXC_KEY, earmark_fixtures::AAXC_IV),
-                    aax: aax_file
-                        .as_ref()
-                        .filter(|_| aax.contains(asin))
-                        .map(|f| std::fs::read(&f.audio).unwrap()),
-                    metadata: book.chapters_json(asin),
-                    cover: std::fs::read(&aaxc_file.cover).unwrap(),
-                    ..crate::fake_content::Content::default()
-                },
-            );
-        }
-    }
-
     /// Changes what the fake holds for `asin`.
     pub fn edit_content(&self, asin: &str, edit: impl FnOnce(&mut crate::fake_content::Content)) {
         if let Some(content) = self.state.lock().unwrap().content.get_mut(asin) {

@@ -5,6 +5,7 @@
 //! calls (api.audible.com, cds.audible.com, cde-ta-g7g.amazon.com, m.media-amazon.com) ends
 //! up here, told apart by path.
 
+use std::path::Path;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -198,5 +199,40 @@ pub(crate) async fn cover(req: HttpRequest, state: web::Data<Shared>) -> HttpRes
             .content_type("image/jpeg")
             .body(content.cover),
         _ => HttpResponse::NotFound().finish(),
+    }
+}
+
+impl crate::fake_audible::FakeAudible {
+    /// Makes each of `asins` downloadable with `book`'s audio encrypted as AAXC (with the
+    /// fixtures' key and iv), and those also in `aax` as AAX; chapters and cover to match.
+    pub fn offer_downloads(
+        &self,
+        book: &earmark_fixtures::SyntheticBook,
+        asins: &[&str],
+        aax: &[&str],
+    ) {
+        let render = tempfile::tempdir().unwrap();
+        let ffmpeg = Path::new("ffmpeg");
+        let aaxc_file =
+            earmark_fixtures::downloaded_book(ffmpeg, render.path(), asins[0], book, true).unwrap();
+        let aax_file = (!aax.is_empty()).then(|| {
+            earmark_fixtures::downloaded_book(ffmpeg, render.path(), aax[0], book, false).unwrap()
+        });
+        for asin in asins {
+            self.add_content(
+                asin,
+                Content {
+                    aaxc: Some(std::fs::read(&aaxc_file.audio).unwrap()),
+                    key_iv: (earmark_fixtures::AAXC_KEY, earmark_fixtures::AAXC_IV),
+                    aax: aax_file
+                        .as_ref()
+                        .filter(|_| aax.contains(asin))
+                        .map(|f| std::fs::read(&f.audio).unwrap()),
+                    metadata: book.chapters_json(asin),
+                    cover: std::fs::read(&aaxc_file.cover).unwrap(),
+                    ..Content::default()
+                },
+            );
+        }
     }
 }
