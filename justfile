@@ -25,6 +25,8 @@ test: setup fmt-check lint core-is-pure http-knows-no-database
     set -euo pipefail
     eval "$(tests/ensure-postgres.sh)"
     export TEST_DATABASE_URL="${TEST_DATABASE_URL:-}"
+    # The black-box tests start the real binary; no test target of its package builds it.
+    cargo build --bin earmark
     if cargo nextest --version >/dev/null 2>&1; then
         cargo nextest run --workspace --no-fail-fast
     else

@@ -6,11 +6,13 @@
 //! 100 ms and hands every such client the same batch: building a batch per client cost a
 //! copy of every line per client, and held that much memory while it was being sent.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytestring::ByteString;
 use earmark_core::{JobEvent, JobId};
 use serde_json::json;
+use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
 use super::status_message;
@@ -41,8 +43,36 @@ pub struct Frame {
     pub job_id: JobId,
     /// What it is.
     pub kind: FrameKind,
+    /// For a status: the job's `updated_at`, which tells it from a state a client already has.
+    pub as_of: Option<OffsetDateTime>,
     /// The message, as JSON text.
     pub json: Box<str>,
+}
+
+impl Frame {
+    /// Whether this is a status of a job that `known` already shows as of that time or later
+    /// (a client's snapshot can be newer than an event the hub had not yet handed out when
+    /// the client subscribed).
+    pub fn is_stale_for(&self, known: &HashMap<JobId, OffsetDateTime>) -> bool {
+        self.as_of
+            .is_some_and(|at| known.get(&self.job_id).is_some_and(|seen| at <= *seen))
+    }
+}
+
+/// A message ready for clients of all jobs: a status, or a batch of log lines and progress.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The text to send.
+    pub text: ByteString,
+    /// For a status: the frame it came from, to tell a stale one.
+    pub status: Option<Arc<Frame>>,
+}
+
+impl Message {
+    /// See [`Frame::is_stale_for`].
+    pub fn is_stale_for(&self, known: &HashMap<JobId, OffsetDateTime>) -> bool {
+        self.status.as_ref().is_some_and(|f| f.is_stale_for(known))
+    }
 }
 
 /// The shared encoder: one task reading the engine's events; a channel of encoded frames (for
@@ -50,7 +80,7 @@ pub struct Frame {
 #[derive(Debug)]
 pub struct WsHub {
     frames: broadcast::Sender<Arc<Frame>>,
-    messages: broadcast::Sender<ByteString>,
+    messages: broadcast::Sender<Message>,
 }
 
 /// Log lines and progress waiting for the next batch, the latest progress per job only.
@@ -77,9 +107,12 @@ impl Gathered {
         Some(batch)
     }
 
-    fn flush(&mut self, messages: &broadcast::Sender<ByteString>) {
+    fn flush(&mut self, messages: &broadcast::Sender<Message>) {
         if let Some(batch) = self.take_batch() {
-            let _ = messages.send(ByteString::from(batch));
+            let _ = messages.send(Message {
+                text: ByteString::from(batch),
+                status: None,
+            });
         }
     }
 }
@@ -118,7 +151,10 @@ impl WsHub {
                 if frame.kind == FrameKind::Status {
                     // Keep order: what a job said before it changed status goes first.
                     gathered.flush(&messages);
-                    let _ = messages.send(ByteString::from(frame.json.to_string()));
+                    let _ = messages.send(Message {
+                        text: ByteString::from(frame.json.to_string()),
+                        status: Some(frame),
+                    });
                 } else {
                     gathered.push(frame);
                 }
@@ -134,12 +170,16 @@ impl WsHub {
 
     /// Every message for clients of all jobs from now on: statuses, and batches of log lines
     /// and progress, ready to send.
-    pub fn subscribe_messages(&self) -> broadcast::Receiver<ByteString> {
+    pub fn subscribe_messages(&self) -> broadcast::Receiver<Message> {
         self.messages.subscribe()
     }
 }
 
 fn encode(event: &JobEvent) -> Frame {
+    let as_of = match event {
+        JobEvent::Status(job) => Some(job.updated_at),
+        _ => None,
+    };
     let (kind, value) = match event {
         JobEvent::Status(job) => (FrameKind::Status, status_message(job)),
         JobEvent::Progress {
@@ -158,6 +198,7 @@ fn encode(event: &JobEvent) -> Frame {
     Frame {
         job_id: event.job_id(),
         kind,
+        as_of,
         json: value.to_string().into_boxed_str(),
     }
 }
@@ -179,6 +220,36 @@ pub fn batch_of<'a>(messages: impl ExactSizeIterator<Item = &'a str>) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_a_client_already_has_is_stale_and_a_newer_one_is_not() {
+        let now = OffsetDateTime::now_utc();
+        let (known_job, other_job) = (JobId::new(), JobId::new());
+        let known = HashMap::from([(known_job, now)]);
+        let status = |job_id, as_of| Frame {
+            job_id,
+            kind: FrameKind::Status,
+            as_of: Some(as_of),
+            json: "{}".into(),
+        };
+        assert!(
+            status(known_job, now).is_stale_for(&known),
+            "the snapshot's own state"
+        );
+        assert!(status(known_job, now - time::Duration::milliseconds(5)).is_stale_for(&known));
+        assert!(!status(known_job, now + time::Duration::microseconds(1)).is_stale_for(&known));
+        assert!(
+            !status(other_job, now).is_stale_for(&known),
+            "a job the snapshot lacks"
+        );
+        let log = Frame {
+            job_id: known_job,
+            kind: FrameKind::Log,
+            as_of: None,
+            json: "{}".into(),
+        };
+        assert!(!log.is_stale_for(&known), "log lines are never dropped");
+    }
 
     #[test]
     fn batches_are_valid_json_with_their_count() {

@@ -7,18 +7,19 @@
 //! channel on its own: a client that stops reading falls behind alone, and is told how many
 //! events it lost (`{"type":"lost","count":n}`) instead of slowing the jobs or anyone else.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_ws::{AggregatedMessage, Session};
 use earmark_core::{Job, JobFilter, JobId, JobStatus};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 mod hub;
 
 pub use hub::WsHub;
-use hub::{FLUSH_EVERY, Frame, FrameKind, Gathered, batch_of};
+use hub::{FLUSH_EVERY, Frame, FrameKind, Gathered, Message, batch_of};
 use std::sync::Arc;
 
 use crate::error::ApiError;
@@ -108,14 +109,14 @@ async fn open(
                 .get(id)
                 .await
                 .map_err(|e| engine_error(e.into()))?;
-            let mut messages = vec![status_message(&job)];
-            messages.extend(
-                recent_log(&job)
-                    .await
+            let lines = recent_log(&job).await;
+            let mut snapshot = Snapshot::of(std::slice::from_ref(&job));
+            snapshot.messages.extend(
+                lines
                     .into_iter()
                     .map(|line| json!({"type": "log", "job_id": id.to_string(), "line": line})),
             );
-            messages
+            snapshot
         }
         None => {
             let filter = JobFilter {
@@ -123,16 +124,9 @@ async fn open(
                 limit: 1000,
                 ..JobFilter::default()
             };
-            state
-                .engine
-                .queue()
-                .list(filter)
-                .await?
-                .items
-                .iter()
-                .rev()
-                .map(status_message)
-                .collect()
+            let mut jobs = state.engine.queue().list(filter).await?.items;
+            jobs.reverse();
+            Snapshot::of(&jobs)
         }
     };
     let (response, session, stream) = actix_ws::handle(&req, body)
@@ -169,11 +163,28 @@ async fn recent_log(job: &Job) -> Vec<String> {
     lines.into()
 }
 
+/// What a client gets first, and the state of each job it shows: an event the hub hands out
+/// after the client subscribed may be older than that state, and is not sent again.
+struct Snapshot {
+    messages: Vec<Value>,
+    known: HashMap<JobId, OffsetDateTime>,
+}
+
+impl Snapshot {
+    /// The status messages of `jobs`, oldest first.
+    fn of(jobs: &[Job]) -> Self {
+        Self {
+            messages: jobs.iter().map(status_message).collect(),
+            known: jobs.iter().map(|j| (j.id, j.updated_at)).collect(),
+        }
+    }
+}
+
 /// What a client is fed from: single frames it batches itself (one job's client, which
 /// filters), or the hub's ready messages (a client of all jobs).
 enum Feed {
     Frames(tokio::sync::broadcast::Receiver<Arc<Frame>>),
-    Messages(tokio::sync::broadcast::Receiver<bytestring::ByteString>),
+    Messages(tokio::sync::broadcast::Receiver<Message>),
 }
 
 /// Answers a client's text `ping` and pings; `false` when the client is gone.
@@ -201,10 +212,13 @@ async fn answer(
 async fn pump_messages(
     mut session: Session,
     mut incoming: actix_ws::AggregatedMessageStream,
-    mut messages: tokio::sync::broadcast::Receiver<bytestring::ByteString>,
-    snapshot: Vec<Value>,
+    mut messages: tokio::sync::broadcast::Receiver<Message>,
+    snapshot: Snapshot,
 ) {
-    if send_snapshot(&mut session, &snapshot).await.is_err() {
+    if send_snapshot(&mut session, &snapshot.messages)
+        .await
+        .is_err()
+    {
         return;
     }
     let phase = FLUSH_EVERY.mul_f64(f64::from(uuid::Uuid::new_v4().as_bytes()[0]) / 256.0);
@@ -215,7 +229,8 @@ async fn pump_messages(
             _ = tick.tick() => {
                 loop {
                     let sent = match messages.try_recv() {
-                        Ok(text) => session.text(text).await,
+                        Ok(message) if message.is_stale_for(&snapshot.known) => continue,
+                        Ok(message) => session.text(message.text).await,
                         Err(TryRecvError::Lagged(count)) => {
                             session.text(json!({"type": "lost", "count": count}).to_string()).await
                         }
@@ -245,10 +260,13 @@ async fn pump(
     mut session: Session,
     mut incoming: actix_ws::AggregatedMessageStream,
     mut frames: tokio::sync::broadcast::Receiver<Arc<Frame>>,
-    snapshot: Vec<Value>,
+    snapshot: Snapshot,
     only: Option<JobId>,
 ) {
-    if send_snapshot(&mut session, &snapshot).await.is_err() {
+    if send_snapshot(&mut session, &snapshot.messages)
+        .await
+        .is_err()
+    {
         return;
     }
     let mut gathered = Gathered::default();
@@ -257,6 +275,7 @@ async fn pump(
         tokio::select! {
             frame = frames.recv() => match frame {
                 Ok(frame) if only.is_some_and(|id| id != frame.job_id) => {}
+                Ok(frame) if frame.is_stale_for(&snapshot.known) => {}
                 Ok(frame) if frame.kind == FrameKind::Status => {
                     // Keep order: what a job said before it changed status goes first.
                     if flush_gathered(&mut session, &mut gathered).await.is_err()
