@@ -1,17 +1,20 @@
 //! The actix-web application: routes, documentation, key check, error shapes, request logs.
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use actix_cors::Cors;
 
 use actix_web::body::{BodySize, BodyStream, BoxBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
-use actix_web::middleware::{Next, from_fn};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::{Condition, Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::{ApiKeyHash, require_api_key};
+use crate::auth::{AccessPolicy, ApiKeyHash, require_api_key};
 use crate::error::ApiError;
 use crate::metrics::HttpLabels;
 use crate::routes;
@@ -30,6 +33,7 @@ pub fn build(
         InitError = (),
     >,
 > {
+    let cors = cors(&state.access);
     let (app, api) =
         App::new()
             .into_utoipa_app()
@@ -77,8 +81,50 @@ pub fn build(
         .route("/docs", web::get().to(routes::docs::docs_redirect))
         .default_service(web::to(route_not_found))
         .wrap(from_fn(require_api_key))
+        .wrap(cors)
+        .wrap(from_fn(preflights_answer_no_content))
         .wrap(from_fn(head_answers_carry_no_body))
         .wrap(from_fn(log_request))
+}
+
+/// CORS for the origins `access` lists, outside the key check: a listed page's preflight is
+/// answered without credentials, and every answer to it (a 401 too) carries the headers, so
+/// the page can read why it was refused. With no origin listed, nothing changes.
+fn cors(access: &Arc<AccessPolicy>) -> Condition<Cors> {
+    let listed = Arc::clone(access);
+    let cors = Cors::default()
+        .allowed_origin_fn(move |origin, _| {
+            origin.to_str().is_ok_and(|origin| listed.is_listed(origin))
+        })
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allow_any_header()
+        // What a player needs to read from a ranged answer.
+        .expose_headers([
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+            header::CONTENT_LENGTH,
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::RETRY_AFTER,
+        ])
+        .max_age(600);
+    Condition::new(!access.origins().is_empty(), cors)
+}
+
+/// A successful preflight says "no content" (actix-cors answers 200 with an empty body).
+async fn preflights_answer_no_content(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = next.call(req).await?;
+    if preflight && response.status() == StatusCode::OK {
+        *response.response_mut().status_mut() = StatusCode::NO_CONTENT;
+    }
+    Ok(response)
 }
 
 /// A `HEAD` answer keeps its `Content-Length` but loses its body.

@@ -20,6 +20,11 @@ pub enum ApiError {
          first start)"
     )]
     Unauthorized,
+    /// No key, from a trusted network, but sent by a web page of an origin not listed.
+    #[error(
+        "this request came from a web page whose origin earmark does not know: requests without a key are taken from a trusted network only from earmark's own pages and from the origins in EARMARK__SERVER__CORS_ORIGINS; add the page's origin there, or send the API key"
+    )]
+    ForeignOrigin,
     /// A `?token=` that is malformed, tampered with, expired or for something else.
     #[error("{0}")]
     BadToken(#[from] crate::auth::tokens::TokenError),
@@ -94,6 +99,7 @@ impl ApiError {
         use LibraryRepoError as L;
         match self {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::ForeignOrigin => (StatusCode::FORBIDDEN, "foreign_origin", "Forbidden"),
             Self::LoginNotFound => (StatusCode::NOT_FOUND, "login_not_found", "No such login"),
             Self::Accounts(earmark_core::ports::AccountsError::Invalid(_)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

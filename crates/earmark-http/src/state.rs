@@ -31,6 +31,8 @@ pub struct AppState {
     pub open_files: Arc<crate::routes::stream::OpenFiles>,
     /// Signs and checks `?token=` tokens.
     pub tokens: crate::auth::tokens::TokenSigner,
+    /// Trusted networks and the origins browsers may call from.
+    pub access: Arc<crate::auth::AccessPolicy>,
     /// Failed authentication attempts per client address.
     pub auth_failures: Arc<crate::auth::failures::FailedAuth>,
     /// Audible logins and audible-cli profiles.
@@ -64,9 +66,16 @@ impl AppState {
             stream_cache: Arc::default(),
             open_files: Arc::default(),
             tokens,
+            access: Arc::default(),
             auth_failures: Arc::default(),
             accounts,
             logins: Arc::default(),
         }
+    }
+
+    /// The same state, trusting what `access` says (nothing is trusted by default).
+    pub fn with_access(mut self, access: crate::auth::AccessPolicy) -> Self {
+        self.access = Arc::new(access);
+        self
     }
 }

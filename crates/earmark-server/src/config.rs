@@ -43,6 +43,10 @@ pub struct ServerSettings {
     pub bind: String,
     /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
     pub shutdown_timeout_s: u64,
+    /// Origins (`http://host:port`) whose web pages may call the API from a browser
+    /// (`EARMARK__SERVER__CORS_ORIGINS`, comma-separated); none by default.
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub cors_origins: Vec<String>,
 }
 
 /// `[database]`
@@ -59,6 +63,30 @@ pub struct DatabaseSettings {
 pub struct AuthSettings {
     /// A fixed API key; when unset one is generated on first start and stored hashed.
     pub api_key: Option<String>,
+    /// Networks (CIDR) whose requests need no key (`EARMARK__AUTH__TRUSTED_NETWORKS`,
+    /// comma-separated); none by default.
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub trusted_networks: Vec<String>,
+}
+
+/// A list given as one comma-separated string (as environment variables give it) or, in the
+/// settings file, as an array.
+fn comma_separated<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match List::deserialize(d)? {
+        List::One(text) => text.split(',').map(str::to_owned).collect(),
+        List::Many(items) => items,
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
 }
 
 /// `[jobs]`
@@ -273,6 +301,42 @@ mod tests {
             s.converter.aaxtomp3,
             Some(PathBuf::from("/opt/AAXtoMP3/AAXtoMP3"))
         );
+    }
+
+    #[test]
+    fn lists_come_comma_separated_from_the_environment_or_as_arrays_from_the_file() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "EARMARK__SERVER__CORS_ORIGINS",
+                    "http://192.168.1.20:3000, http://localhost:3000,",
+                ),
+                (
+                    "EARMARK__AUTH__TRUSTED_NETWORKS",
+                    "192.168.1.0/24,127.0.0.1/32",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.server.cors_origins,
+            ["http://192.168.1.20:3000", "http://localhost:3000"]
+        );
+        assert_eq!(s.auth.trusted_networks, ["192.168.1.0/24", "127.0.0.1/32"]);
+        let none = Settings::load_from(None, env(&[])).unwrap();
+        assert!(none.server.cors_origins.is_empty() && none.auth.trusted_networks.is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("earmark.toml");
+        std::fs::write(
+            &file,
+            "[server]\ncors_origins = [\"http://a:3000\"]\n[auth]\ntrusted_networks = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let from_file = Settings::load_from(Some(&file), env(&[])).unwrap();
+        assert_eq!(from_file.server.cors_origins, ["http://a:3000"]);
+        assert_eq!(from_file.auth.trusted_networks, ["10.0.0.0/8"]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use earmark_jobs::{Engine, EngineConfig};
 use crate::config::{ConverterEngine, ConverterSettings, Settings};
 use crate::data_dir::DataDir;
 use crate::listen;
+use earmark_http::auth::AccessPolicy;
 use earmark_http::auth::api_key::{self, ApiKeySetupError};
 use earmark_http::state::AppState;
 use earmark_http::tools::{ToolPaths, ToolProbe};
@@ -29,6 +30,9 @@ pub enum StartError {
     /// The API key could not be set up.
     #[error(transparent)]
     ApiKey(#[from] ApiKeySetupError),
+    /// A trusted network or a CORS origin is not written right.
+    #[error(transparent)]
+    Access(#[from] earmark_http::auth::access::AccessError),
     /// The token secret could not be set up.
     #[error(transparent)]
     TokenSecret(#[from] earmark_http::auth::tokens::SecretError),
@@ -73,6 +77,7 @@ fn bind_hint(error: &std::io::Error) -> &'static str {
 /// # Errors
 /// [`StartError`] saying what could not be set up.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let access = access_policy(&settings)?;
     let data_dir = DataDir::prepare(&settings.data_dir)
         .map_err(|e| StartError::DataDir(settings.data_dir.display().to_string(), e))?;
     let _only_user = data_dir
@@ -127,7 +132,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         engine,
         tokens,
         accounts,
-    );
+    )
+    .with_access(access);
 
     let bind = settings.server.bind.clone();
     let listeners = listen::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
@@ -147,6 +153,29 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     server.await.map_err(|e| StartError::Serve(bind, e))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Who needs no key and which web pages may call, as configured; said in the log, since it
+/// opens the API.
+fn access_policy(settings: &Settings) -> Result<AccessPolicy, StartError> {
+    let access = AccessPolicy::new(
+        settings.auth.trusted_networks.iter().map(String::as_str),
+        settings.server.cors_origins.iter().map(String::as_str),
+    )?;
+    let networks: Vec<String> = access
+        .trusted_networks()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if networks.is_empty() {
+        tracing::info!("no trusted network: every request needs the API key");
+    } else {
+        tracing::warn!(networks = ?networks, "requests from these networks need no API key");
+    }
+    if !access.origins().is_empty() {
+        tracing::info!(origins = ?access.origins(), "web pages from these origins may call the API");
+    }
+    Ok(access)
 }
 
 /// The job engine with the handlers this build has, after recovering what a crash interrupted.

@@ -1,5 +1,6 @@
 //! Who may call the API: the key check every route but the public ones passes through.
 
+pub mod access;
 pub mod api_key;
 pub mod failures;
 pub mod tokens;
@@ -12,6 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use base64::Engine;
 
+pub use access::{AccessPolicy, Keyless};
 pub use api_key::ApiKeyHash;
 
 use crate::error::ApiError;
@@ -52,7 +54,8 @@ fn query_token(query: &str) -> Option<String> {
         .remove("token")
 }
 
-/// Whether `req` may pass: the API key, or on stream and WebSocket paths a valid token.
+/// Whether `req` may pass: the API key; on stream and WebSocket paths a valid token; with
+/// neither, a trusted network (unless a foreign web page sent the request).
 fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<(), ApiError> {
     if let Some((scope, target)) = tokens::token_route(req.path())
         && let Some(token) = query_token(req.query_string())
@@ -61,17 +64,17 @@ fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<(), ApiError> 
             .tokens
             .verify(&token, scope, target, time::OffsetDateTime::now_utc())?);
     }
-    let allowed = match (
-        req.app_data::<web::Data<ApiKeyHash>>(),
-        presented_key(req.headers()),
-    ) {
-        (Some(hash), Some(key)) => hash.matches(&key),
-        _ => false,
+    let Some(key) = presented_key(req.headers()) else {
+        let peer = req.peer_addr().map(|a| a.ip());
+        return match state.access.keyless(peer, req.headers()) {
+            Keyless::Allowed => Ok(()),
+            Keyless::ForeignOrigin => Err(ApiError::ForeignOrigin),
+            Keyless::Untrusted => Err(ApiError::Unauthorized),
+        };
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
+    match req.app_data::<web::Data<ApiKeyHash>>() {
+        Some(hash) if hash.matches(&key) => Ok(()),
+        _ => Err(ApiError::Unauthorized),
     }
 }
 
@@ -91,7 +94,11 @@ pub async fn require_api_key(
             let refusal = ApiError::Unauthorized.error_response();
             return Ok(req.into_response(refusal).map_into_right_body());
         };
-        let ip = req.peer_addr().map(|a| a.ip());
+        // A trusted network is never locked out, nor counted against.
+        let ip = req
+            .peer_addr()
+            .map(|a| a.ip())
+            .filter(|ip| !state.access.is_trusted(*ip));
         let refusal = match ip.and_then(|ip| state.auth_failures.blocked(ip)) {
             Some(wait) => Some(ApiError::TooManyFailures(wait.as_secs().max(1))),
             None => authenticate(&req, &state).err(),
