@@ -98,6 +98,33 @@ impl Client {
         self.pending.pop_front()
     }
 
+    /// Whole frames as sent (batches not unpacked) until one satisfies `done` (included), or
+    /// panics after `within`.
+    fn frames_until(&mut self, within: Duration, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            match self.socket.read() {
+                Ok(Message::Text(text)) => {
+                    let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                    let finished = done(&frame);
+                    seen.push(frame);
+                    if finished {
+                        return seen;
+                    }
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => panic!("socket: {e}"),
+            }
+        }
+        panic!("condition not met within {within:?}; frames: {seen:?}");
+    }
+
     /// Messages until one satisfies `done` (included), or panics after `within`.
     fn until(&mut self, within: Duration, done: impl Fn(&Value) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + within;
@@ -297,7 +324,7 @@ async fn ping_is_answered_and_one_job_replays_its_log() {
     let addr = serve(state.clone());
     let other = submit(&state, 4, "echo unrelated").await;
     let (mut client, first) = tokio::task::spawn_blocking(move || {
-        let mut client = Client::connect(&addr, &format!("/jobs/ws/{id}"), Some(support::KEY))
+        let mut client = Client::connect(&addr, &format!("/ws/jobs/{id}"), Some(support::KEY))
             .expect("handshake");
         let first: Vec<Value> = (0..3)
             .filter_map(|_| client.next(Duration::from_secs(5)))
@@ -375,4 +402,94 @@ async fn a_browser_connects_with_a_ws_token_instead_of_the_key() {
         Some(tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 401),
         other => panic!("a stream token must not open the socket, got {other:?}"),
     }
+}
+
+/// The web client reads every `batch` on `/jobs/ws` as the complete list of active jobs: it
+/// gets one (the snapshot), then statuses only, a job's progress among them.
+#[actix_web::test]
+async fn the_web_clients_feed_is_one_snapshot_then_statuses_with_progress() {
+    let (_db, _dir, state) = rig().await;
+    let waiting = submit(&state, 1, "echo x").await;
+    let addr = serve(state.clone());
+    let mut client = tokio::task::spawn_blocking(move || {
+        Client::connect(&addr, "/jobs/ws", Some(support::KEY)).expect("handshake")
+    })
+    .await
+    .expect("join");
+    let chatty = submit(
+        &state,
+        2,
+        "for i in 1 2 3 4 5; do echo line $i; printf 'progress: %d\\n' $((i*20)); sleep 0.15; done",
+    )
+    .await;
+    state.engine.start();
+    let frames = tokio::task::spawn_blocking(move || {
+        client.frames_until(Duration::from_secs(15), |f| {
+            f["type"] == "status" && f["job_id"] == chatty.to_string() && f["status"] == "COMPLETED"
+        })
+    })
+    .await
+    .expect("join");
+    let snapshot = &frames[0];
+    assert_eq!(snapshot["type"], "batch");
+    assert_eq!(snapshot["messages"][0]["job_id"], waiting.to_string());
+    let kinds: Vec<&str> = frames[1..]
+        .iter()
+        .filter_map(|f| f["type"].as_str())
+        .collect();
+    assert!(
+        kinds.iter().all(|k| *k == "status"),
+        "only statuses after the snapshot: {kinds:?}"
+    );
+    let progress: Vec<f64> = frames[1..]
+        .iter()
+        .filter(|f| f["job_id"] == chatty.to_string() && f["status"] == "RUNNING")
+        .filter_map(|f| f["progress"].as_f64())
+        .collect();
+    assert!(
+        progress.iter().any(|p| *p > 0.0 && *p < 100.0),
+        "progress arrives as statuses: {progress:?}"
+    );
+    let first = frames
+        .iter()
+        .find(|f| f["job_id"] == chatty.to_string())
+        .expect("the new job announced");
+    assert_eq!(first["status"], "QUEUED");
+    assert_eq!(first["task_type"], "CONVERT");
+    assert_eq!(first["book_asin"], "B000000002");
+    assert_eq!(first["attempt"], 0);
+}
+
+/// On the web client's one-job path the client is greeted with `connected` (it starts its log
+/// view afresh on it), then gets the job's status and its recent log lines.
+#[actix_web::test]
+async fn the_web_clients_job_feed_says_connected_first() {
+    let (_db, _dir, state) = rig().await;
+    let id = submit(&state, 3, "echo one; echo two").await;
+    state.engine.start();
+    for _ in 0..100 {
+        if state.engine.queue().get(id).await.expect("job").status
+            == earmark_core::JobStatus::Completed
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let addr = serve(state.clone());
+    let messages = tokio::task::spawn_blocking(move || {
+        let mut client = Client::connect(&addr, &format!("/jobs/ws/{id}"), Some(support::KEY))
+            .expect("handshake");
+        (0..4)
+            .filter_map(|_| client.next(Duration::from_secs(5)))
+            .collect::<Vec<Value>>()
+    })
+    .await
+    .expect("join");
+    assert_eq!(messages[0]["type"], "connected");
+    assert_eq!(messages[0]["job_id"], id.to_string());
+    assert_eq!(messages[1]["status"], "COMPLETED");
+    assert_eq!(
+        (messages[2]["line"].as_str(), messages[3]["line"].as_str()),
+        (Some("one"), Some("two"))
+    );
 }

@@ -5,6 +5,10 @@
 //! clients of all jobs it also gathers log lines and progress into one batch message every
 //! 100 ms and hands every such client the same batch: building a batch per client cost a
 //! copy of every line per client, and held that much memory while it was being sent.
+//!
+//! The web client's feed (`/jobs/ws`) reads a `batch` as the complete list of active jobs, so
+//! it gets no batches after its snapshot: statuses, and each job's latest progress once per
+//! flush as a `status` message too (the client shows progress from status messages).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -81,6 +85,63 @@ impl Message {
 pub struct WsHub {
     frames: broadcast::Sender<Arc<Frame>>,
     messages: broadcast::Sender<Message>,
+    client: broadcast::Sender<Message>,
+}
+
+/// The web client's feed: the last status of every active job, and the progress each made
+/// since the last flush, sent as status messages.
+#[derive(Debug, Default)]
+struct ClientFeed {
+    last_status: HashMap<JobId, serde_json::Value>,
+    progressed: HashMap<JobId, (f64, Option<String>)>,
+}
+
+impl ClientFeed {
+    fn status(
+        &mut self,
+        event: &JobEvent,
+        frame: &Arc<Frame>,
+        client: &broadcast::Sender<Message>,
+    ) {
+        let JobEvent::Status(job) = event else { return };
+        self.progressed.remove(&job.id);
+        if job.status.is_terminal() {
+            self.last_status.remove(&job.id);
+        } else {
+            self.last_status.insert(job.id, status_message(job));
+        }
+        let _ = client.send(Message {
+            text: ByteString::from(frame.json.to_string()),
+            status: Some(frame.clone()),
+        });
+    }
+
+    fn progress(&mut self, event: &JobEvent) {
+        if let JobEvent::Progress {
+            job_id,
+            percent,
+            line,
+        } = event
+        {
+            self.progressed.insert(*job_id, (*percent, line.clone()));
+        }
+    }
+
+    fn flush(&mut self, client: &broadcast::Sender<Message>) {
+        for (job_id, (percent, line)) in self.progressed.drain() {
+            let Some(last) = self.last_status.get_mut(&job_id) else {
+                continue;
+            };
+            last["progress"] = json!(percent);
+            if let Some(line) = line {
+                last["message"] = json!(line);
+            }
+            let _ = client.send(Message {
+                text: ByteString::from(last.to_string()),
+                status: None,
+            });
+        }
+    }
 }
 
 /// Log lines and progress waiting for the next batch, the latest progress per job only.
@@ -122,18 +183,22 @@ impl WsHub {
     pub fn start(mut events: broadcast::Receiver<JobEvent>) -> Arc<Self> {
         let (frames, _) = broadcast::channel(FRAME_BUFFER);
         let (messages, _) = broadcast::channel(MESSAGE_BUFFER);
+        let (client, _) = broadcast::channel(FRAME_BUFFER);
         let hub = Arc::new(Self {
             frames: frames.clone(),
             messages: messages.clone(),
+            client: client.clone(),
         });
         tokio::spawn(async move {
             let mut gathered = Gathered::default();
+            let mut client_feed = ClientFeed::default();
             let mut tick = tokio::time::interval(FLUSH_EVERY);
             loop {
                 let event = tokio::select! {
                     event = events.recv() => event,
                     _ = tick.tick() => {
                         gathered.flush(&messages);
+                        client_feed.flush(&client);
                         continue;
                     }
                 };
@@ -151,11 +216,13 @@ impl WsHub {
                 if frame.kind == FrameKind::Status {
                     // Keep order: what a job said before it changed status goes first.
                     gathered.flush(&messages);
+                    client_feed.status(&event, &frame, &client);
                     let _ = messages.send(Message {
                         text: ByteString::from(frame.json.to_string()),
                         status: Some(frame),
                     });
                 } else {
+                    client_feed.progress(&event);
                     gathered.push(frame);
                 }
             }
@@ -166,6 +233,11 @@ impl WsHub {
     /// Every frame from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
         self.frames.subscribe()
+    }
+
+    /// The web client's feed from now on: statuses, and progress as statuses, never a batch.
+    pub fn subscribe_client(&self) -> broadcast::Receiver<Message> {
+        self.client.subscribe()
     }
 
     /// Every message for clients of all jobs from now on: statuses, and batches of log lines

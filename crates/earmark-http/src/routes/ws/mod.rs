@@ -1,4 +1,5 @@
-//! `/ws/jobs` (also `/jobs/ws`), and `/ws/jobs/{id}` (also `/jobs/ws/{id}`): live job events.
+//! `/ws/jobs` and `/ws/jobs/{id}`: live job events; `/jobs/ws` and `/jobs/ws/{id}`: the same
+//! in the shape the web client reads.
 //!
 //! A connection first receives a snapshot (`batch` of the active jobs' `status` messages; for
 //! one job, its status and its recent log lines), then `status`, `progress` and `log` events as
@@ -6,21 +7,23 @@
 //! so a chatty job costs a few frames a second. Each connection reads the engine's event
 //! channel on its own: a client that stops reading falls behind alone, and is told how many
 //! events it lost (`{"type":"lost","count":n}`) instead of slowing the jobs or anyone else.
+//!
+//! The web client reads any `batch` on `/jobs/ws` as the complete list of active jobs, so that
+//! path sends one batch (the snapshot) and then only `status` messages, a job's progress
+//! included (once per 100 ms at most); it has no log lines. On `/jobs/ws/{id}` it first gets
+//! `{"type":"connected","job_id":...}`, on which it starts its log view afresh.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use actix_ws::{AggregatedMessage, Session};
 use earmark_core::{Job, JobFilter, JobId, JobStatus};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 mod hub;
+mod pump;
 
 pub use hub::WsHub;
-use hub::{FLUSH_EVERY, Frame, FrameKind, Gathered, Message, batch_of};
-use std::sync::Arc;
+use pump::{Feed, Snapshot, pump, pump_messages};
 
 use crate::error::ApiError;
 use crate::routes::jobs::{JobView, StatusMessage, engine_error};
@@ -44,16 +47,16 @@ pub async fn all_jobs(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    open(req, body, state, None).await
+    open(req, body, state, Audience::AllJobs).await
 }
 
-/// The same, at the web client's other path.
+/// Live events of every job in the web client's shape: the snapshot, then statuses only.
 pub async fn all_jobs_alias(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    open(req, body, state, None).await
+    open(req, body, state, Audience::WebClient).await
 }
 
 /// Live events of one job, after its recent log lines.
@@ -65,44 +68,50 @@ pub async fn one_job(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    one_job_inner(req, body, state, &id).await
+    open(req, body, state, Audience::OneJob(job_id(&id)?, false)).await
 }
 
-/// The same, at the web client's other path.
+/// The same, at the web client's path, greeted with `connected` first.
 pub async fn one_job_alias(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    one_job_inner(req, body, state, &id).await
+    open(req, body, state, Audience::OneJob(job_id(&id)?, true)).await
 }
 
-async fn one_job_inner(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-    id: &str,
-) -> Result<HttpResponse, ApiError> {
-    let id = uuid::Uuid::parse_str(id)
+fn job_id(raw: &str) -> Result<JobId, ApiError> {
+    uuid::Uuid::parse_str(raw)
         .map(JobId)
-        .map_err(|_| ApiError::Validation(format!("`{id}` is not a job id")))?;
-    open(req, body, state, Some(id)).await
+        .map_err(|_| ApiError::Validation(format!("`{raw}` is not a job id")))
+}
+
+/// Who is listening, and so what it is sent.
+#[derive(Debug, Clone, Copy)]
+enum Audience {
+    /// Every job, in earmark's shape.
+    AllJobs,
+    /// Every job, in the web client's shape.
+    WebClient,
+    /// One job; `true` for the web client (greeted with `connected`).
+    OneJob(JobId, bool),
 }
 
 async fn open(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
-    only: Option<JobId>,
+    audience: Audience,
 ) -> Result<HttpResponse, ApiError> {
     // Subscribe before the snapshot is read, so nothing falls between them.
-    let feed = match only {
-        Some(_) => Feed::Frames(state.ws_hub.subscribe()),
-        None => Feed::Messages(state.ws_hub.subscribe_messages()),
+    let (feed, only) = match audience {
+        Audience::OneJob(id, _) => (Feed::Frames(state.ws_hub.subscribe()), Some(id)),
+        Audience::AllJobs => (Feed::Messages(state.ws_hub.subscribe_messages()), None),
+        Audience::WebClient => (Feed::Messages(state.ws_hub.subscribe_client()), None),
     };
-    let snapshot = match only {
-        Some(id) => {
+    let snapshot = match audience {
+        Audience::OneJob(id, web_client) => {
             let job = state
                 .engine
                 .queue()
@@ -116,9 +125,12 @@ async fn open(
                     .into_iter()
                     .map(|line| json!({"type": "log", "job_id": id.to_string(), "line": line})),
             );
+            if web_client {
+                snapshot.greeting = Some(json!({"type": "connected", "job_id": id.to_string()}));
+            }
             snapshot
         }
-        None => {
+        Audience::AllJobs | Audience::WebClient => {
             let filter = JobFilter {
                 statuses: JobStatus::ACTIVE.to_vec(),
                 limit: 1000,
@@ -161,168 +173,4 @@ async fn recent_log(job: &Job) -> Vec<String> {
         lines.push_back(line.to_owned());
     }
     lines.into()
-}
-
-/// What a client gets first, and the state of each job it shows: an event the hub hands out
-/// after the client subscribed may be older than that state, and is not sent again.
-struct Snapshot {
-    messages: Vec<Value>,
-    known: HashMap<JobId, OffsetDateTime>,
-}
-
-impl Snapshot {
-    /// The status messages of `jobs`, oldest first.
-    fn of(jobs: &[Job]) -> Self {
-        Self {
-            messages: jobs.iter().map(status_message).collect(),
-            known: jobs.iter().map(|j| (j.id, j.updated_at)).collect(),
-        }
-    }
-}
-
-/// What a client is fed from: single frames it batches itself (one job's client, which
-/// filters), or the hub's ready messages (a client of all jobs).
-enum Feed {
-    Frames(tokio::sync::broadcast::Receiver<Arc<Frame>>),
-    Messages(tokio::sync::broadcast::Receiver<Message>),
-}
-
-/// Answers a client's text `ping` and pings; `false` when the client is gone.
-async fn answer(
-    session: &mut Session,
-    message: Option<Result<AggregatedMessage, actix_ws::ProtocolError>>,
-) -> bool {
-    match message {
-        Some(Ok(AggregatedMessage::Text(text))) if text.trim().eq_ignore_ascii_case("ping") => {
-            session.text("pong").await.is_ok()
-        }
-        Some(Ok(AggregatedMessage::Ping(bytes))) => session.pong(&bytes).await.is_ok(),
-        Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => false,
-        Some(Ok(_)) => true,
-    }
-}
-
-/// Moves the hub's ready messages to a client of all jobs until either side goes away.
-///
-/// Each client sends on a 100 ms tick of its own, at a phase of its own, everything that is
-/// ready by then. A hundred clients woken by the same batch at the same instant would queue
-/// a hundred sends on the workers in one burst, and every HTTP request arriving meanwhile
-/// (a `GET /jobs`, a range of a stream) would wait behind them; spread over the 100 ms, a
-/// request waits behind one or two. The price is up to one more tick of delay.
-async fn pump_messages(
-    mut session: Session,
-    mut incoming: actix_ws::AggregatedMessageStream,
-    mut messages: tokio::sync::broadcast::Receiver<Message>,
-    snapshot: Snapshot,
-) {
-    if send_snapshot(&mut session, &snapshot.messages)
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let phase = FLUSH_EVERY.mul_f64(f64::from(uuid::Uuid::new_v4().as_bytes()[0]) / 256.0);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, FLUSH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                loop {
-                    let sent = match messages.try_recv() {
-                        Ok(message) if message.is_stale_for(&snapshot.known) => continue,
-                        Ok(message) => session.text(message.text).await,
-                        Err(TryRecvError::Lagged(count)) => {
-                            session.text(json!({"type": "lost", "count": count}).to_string()).await
-                        }
-                        Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Closed) => {
-                            let _ = session.close(None).await;
-                            return;
-                        }
-                    };
-                    if sent.is_err() {
-                        return;
-                    }
-                }
-            }
-            message = incoming.recv() => {
-                if !answer(&mut session, message).await {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = session.close(None).await;
-}
-
-/// Moves frames to one client until either side goes away.
-async fn pump(
-    mut session: Session,
-    mut incoming: actix_ws::AggregatedMessageStream,
-    mut frames: tokio::sync::broadcast::Receiver<Arc<Frame>>,
-    snapshot: Snapshot,
-    only: Option<JobId>,
-) {
-    if send_snapshot(&mut session, &snapshot.messages)
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let mut gathered = Gathered::default();
-    let mut flush = tokio::time::interval(FLUSH_EVERY);
-    loop {
-        tokio::select! {
-            frame = frames.recv() => match frame {
-                Ok(frame) if only.is_some_and(|id| id != frame.job_id) => {}
-                Ok(frame) if frame.is_stale_for(&snapshot.known) => {}
-                Ok(frame) if frame.kind == FrameKind::Status => {
-                    // Keep order: what a job said before it changed status goes first.
-                    if flush_gathered(&mut session, &mut gathered).await.is_err()
-                        || session.text(frame.json.to_string()).await.is_err()
-                    {
-                        return;
-                    }
-                }
-                Ok(frame) => gathered.push(frame),
-                Err(RecvError::Lagged(count)) => {
-                    if flush_gathered(&mut session, &mut gathered).await.is_err()
-                        || session.text(json!({"type": "lost", "count": count}).to_string()).await.is_err()
-                    {
-                        return;
-                    }
-                }
-                Err(RecvError::Closed) => break,
-            },
-            _ = flush.tick() => {
-                if flush_gathered(&mut session, &mut gathered).await.is_err() {
-                    return;
-                }
-            }
-            message = incoming.recv() => {
-                if !answer(&mut session, message).await {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = session.close(None).await;
-}
-
-/// The snapshot a client gets first, as one batch.
-async fn send_snapshot(session: &mut Session, snapshot: &[Value]) -> Result<(), actix_ws::Closed> {
-    let snapshot: Vec<String> = snapshot.iter().map(Value::to_string).collect();
-    session
-        .text(batch_of(snapshot.iter().map(String::as_str)))
-        .await
-}
-
-async fn flush_gathered(
-    session: &mut Session,
-    gathered: &mut Gathered,
-) -> Result<(), actix_ws::Closed> {
-    match gathered.take_batch() {
-        Some(batch) => session.text(batch).await,
-        None => Ok(()),
-    }
 }
