@@ -262,26 +262,35 @@ macro_rules! impl_job_queue {
 
             async fn delete_finished(
                 &self,
-                before: Option<time::OffsetDateTime>,
-            ) -> Result<u64, earmark_core::ports::JobQueueError> {
-                use diesel::ExpressionMethods;
+                which: earmark_core::ports::FinishedJobs,
+            ) -> Result<Vec<earmark_core::Job>, earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
                 use diesel_async::RunQueryDsl;
-                use earmark_core::JobStatus;
+                use $crate::rows::JobRow;
                 use $crate::schema::jobs;
                 use $crate::sql_types::DbTime;
 
-                let finished: Vec<&str> = JobStatus::ALL
+                let finished: Vec<&str> = earmark_core::JobStatus::ALL
                     .iter()
                     .filter(|s| s.is_terminal())
+                    .filter(|s| which.statuses.is_empty() || which.statuses.contains(s))
                     .map(|s| s.as_str())
                     .collect();
+                // Far in the future when unset: one statement serves both cases.
+                let before = which
+                    .before
+                    .unwrap_or(time::OffsetDateTime::now_utc() + time::Duration::days(36_500));
                 let mut conn = self.conn().await?;
-                let mut query = diesel::delete(jobs::table).filter(jobs::status.eq_any(finished)).into_boxed::<$backend>();
-                if let Some(before) = before {
-                    query = query.filter(jobs::finished_at.lt(DbTime::new(before)));
-                }
-                let deleted = query.execute(&mut *conn).await.map_err($crate::error::StoreError::from)?;
-                Ok(deleted as u64)
+                let rows: Vec<JobRow> = diesel::delete(
+                    jobs::table
+                        .filter(jobs::status.eq_any(finished))
+                        .filter(jobs::finished_at.lt(DbTime::new(before))),
+                )
+                .returning(JobRow::as_returning())
+                .get_results(&mut *conn)
+                .await
+                .map_err($crate::error::StoreError::from)?;
+                Ok(rows.into_iter().map(JobRow::into_job).collect::<Result<_, _>>()?)
             }
 
             async fn recover_interrupted(

@@ -48,6 +48,8 @@ pub fn build(
                 ApiError::Validation(format!("invalid path: {err}")).into()
             }))
             .service(routes::health::healthz)
+            .service(routes::health::health)
+            .service(routes::health::live)
             .service(routes::stream::stream)
             .service(routes::chapters::book_chapters)
             .service(routes::metrics::metrics)
@@ -66,6 +68,18 @@ pub fn build(
             .service(routes::library::list)
             .service(routes::library::series)
             .service(routes::library::sync)
+            // Literal paths before `/library/{asin}`, which would take them for ASINs.
+            .service(routes::library::sync_status)
+            .route("/library/local", web::get().to(route_not_found))
+            .route("/library/local/{tail:.*}", web::route().to(route_not_found))
+            .route(
+                "/library/continue-listening",
+                web::get().to(route_not_found),
+            )
+            .route(
+                "/library/repair/{tail:.*}",
+                web::route().to(route_not_found),
+            )
             .service(routes::library::detail)
             .service(routes::library::cover)
             .service(routes::jobs::download)

@@ -454,6 +454,7 @@ async fn the_web_clients_feed_is_one_snapshot_then_statuses_with_progress() {
         .iter()
         .find(|f| f["job_id"] == chatty.to_string())
         .expect("the new job announced");
+    earmark_testkit::shape::assert_shape(first, "ws-status.json");
     assert_eq!(first["status"], "QUEUED");
     assert_eq!(first["task_type"], "CONVERT");
     assert_eq!(first["book_asin"], "B000000002");

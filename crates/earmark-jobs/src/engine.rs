@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use earmark_core::ports::{
-    Enqueued, JobHandler, JobQueue, JobQueueError, JobSubmitter, RecoveryReport,
+    Enqueued, FinishedJobs, JobHandler, JobQueue, JobQueueError, JobSubmitter, RecoveryReport,
 };
 use earmark_core::{Job, JobEvent, JobId, JobStatus, JobUpdate, NewJob, TaskType};
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
@@ -186,6 +186,33 @@ impl Engine {
             original_job_id: Some(id),
         })
         .await
+    }
+
+    /// Deletes the finished jobs `which` selects and, with `delete_logs`, their log files
+    /// (only files inside the engine's logs directory); returns how many jobs were deleted.
+    ///
+    /// # Errors
+    /// Queue errors.
+    pub async fn clear_history(
+        &self,
+        which: FinishedJobs,
+        delete_logs: bool,
+    ) -> Result<usize, EngineError> {
+        let deleted = self.inner.queue.delete_finished(which).await?;
+        if delete_logs {
+            for path in deleted.iter().filter_map(|j| j.log_file_path.as_deref()) {
+                let path = std::path::Path::new(path);
+                if !path.starts_with(&self.inner.config.logs_dir) {
+                    continue;
+                }
+                if let Err(e) = tokio::fs::remove_file(path).await
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove a job log");
+                }
+            }
+        }
+        Ok(deleted.len())
     }
 
     /// Start-up recovery, before [`Engine::start`]: jobs left RUNNING are re-queued (or failed

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use earmark_core::ports::{
-    Applied, Enqueued, JobContext, JobEffects, JobFailure, JobHandler, JobPage, JobQueue,
-    JobQueueError, RecoveryReport,
+    Applied, Enqueued, FinishedJobs, JobContext, JobEffects, JobFailure, JobHandler, JobPage,
+    JobQueue, JobQueueError, RecoveryReport,
 };
 use earmark_core::{
     Job, JobFilter, JobId, JobSpec, JobStatus, JobUpdate, NewJob, OutputFile, SyncParams, TaskType,
@@ -82,11 +82,8 @@ impl JobQueue for GatedQueue {
     async fn promote_due(&self, now: time::OffsetDateTime) -> Result<Vec<Job>, JobQueueError> {
         self.real.promote_due(now).await
     }
-    async fn delete_finished(
-        &self,
-        before: Option<time::OffsetDateTime>,
-    ) -> Result<u64, JobQueueError> {
-        self.real.delete_finished(before).await
+    async fn delete_finished(&self, which: FinishedJobs) -> Result<Vec<Job>, JobQueueError> {
+        self.real.delete_finished(which).await
     }
     async fn recover_interrupted(
         &self,

@@ -13,6 +13,7 @@ pub mod fake_audible;
 pub mod fake_content;
 pub mod seed;
 pub mod server;
+pub mod shape;
 pub mod stand_in;
 pub mod wrk;
 

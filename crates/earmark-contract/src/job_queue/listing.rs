@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use earmark_core::ports::JobQueue;
+use earmark_core::ports::{FinishedJobs, JobQueue};
 use earmark_core::{JobFilter, JobStatus, TaskType};
 
 use super::{convert, download, to};
@@ -103,12 +103,28 @@ pub async fn history_deletion_spares_active_jobs(jobs: Arc<dyn JobQueue>) {
     jobs.claim_next(TaskType::Convert).await.unwrap();
 
     let long_ago = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-    assert_eq!(
-        jobs.delete_finished(Some(long_ago)).await.unwrap(),
-        0,
+    let before_long_ago = FinishedJobs {
+        before: Some(long_ago),
+        ..FinishedJobs::default()
+    };
+    assert!(
+        jobs.delete_finished(before_long_ago)
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing finished that long ago"
     );
-    assert_eq!(jobs.delete_finished(None).await.unwrap(), 2);
+    let only_failed = FinishedJobs {
+        statuses: vec![JobStatus::Failed, JobStatus::Running],
+        ..FinishedJobs::default()
+    };
+    assert!(
+        jobs.delete_finished(only_failed).await.unwrap().is_empty(),
+        "no job failed, and running ones are never deleted"
+    );
+    let deleted = jobs.delete_finished(FinishedJobs::default()).await.unwrap();
+    assert_eq!(deleted.len(), 2);
+    assert!(deleted.iter().all(|j| j.status.is_terminal()));
     let left: HashSet<_> = jobs
         .list(JobFilter {
             limit: 10,

@@ -50,6 +50,16 @@ pub struct Applied {
     pub follow_ups: Vec<Enqueued>,
 }
 
+/// Which finished jobs [`JobQueue::delete_finished`] deletes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinishedJobs {
+    /// Only these statuses (COMPLETED, FAILED, CANCELLED; any other never matches); every
+    /// finished status when empty.
+    pub statuses: Vec<JobStatus>,
+    /// Only jobs that finished before this instant; any time when `None`.
+    pub before: Option<time::OffsetDateTime>,
+}
+
 /// One page of a job listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobPage {
@@ -154,15 +164,12 @@ pub trait JobQueue: Send + Sync {
     /// `Unavailable` or `Storage`.
     async fn promote_due(&self, now: time::OffsetDateTime) -> Result<Vec<Job>, JobQueueError>;
 
-    /// Deletes finished jobs (COMPLETED, FAILED, CANCELLED) that finished before `before`
-    /// (all finished jobs when `None`), returning how many. Active jobs are never deleted.
+    /// Deletes the finished jobs `which` selects and returns them (their logs are the
+    /// caller's to remove). Active jobs are never deleted, whatever `which` says.
     ///
     /// # Errors
     /// `Unavailable` or `Storage`.
-    async fn delete_finished(
-        &self,
-        before: Option<time::OffsetDateTime>,
-    ) -> Result<u64, JobQueueError>;
+    async fn delete_finished(&self, which: FinishedJobs) -> Result<Vec<Job>, JobQueueError>;
 
     /// Start-up recovery: every RUNNING job is re-queued when `attempts < max_attempts`, else
     /// failed with an "interrupted" error.

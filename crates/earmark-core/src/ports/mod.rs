@@ -20,7 +20,7 @@ pub use job_handler::{
     BookChange, Cancelled, FailureClass, JobContext, JobEffects, JobFailure, JobHandler, Stop,
 };
 pub use job_queue::{
-    Applied, Enqueued, JobPage, JobQueue, JobQueueError, JobSubmitter, RecoveryReport,
+    Applied, Enqueued, FinishedJobs, JobPage, JobQueue, JobQueueError, JobSubmitter, RecoveryReport,
 };
 pub use library_repo::{LibraryRepo, LibraryRepoError};
 pub use library_source::{LibrarySource, LibrarySourceError};

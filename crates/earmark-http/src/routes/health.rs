@@ -46,6 +46,42 @@ pub struct DatabaseStatus {
 )]
 #[route("/healthz", method = "GET", method = "HEAD")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    report(&state).await
+}
+
+/// The same report at the path the web client's server checks (its `/api/health` asks
+/// earmark's `/health`): like every route but `/healthz`, it needs the key or a trusted
+/// network.
+#[utoipa::path(
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready (possibly degraded: see `tools`)", body = Health),
+        (status = 503, description = "Not ready: database or data directory failing", body = Health),
+    )
+)]
+#[route("/health", method = "GET", method = "HEAD")]
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    report(&state).await
+}
+
+/// Liveness alone: `{"status":"ok"}` while the process serves, whatever the database does
+/// (what the web client's start-up scripts wait for).
+#[utoipa::path(tag = "health", responses((status = 200, body = Live)))]
+#[route("/health/live", method = "GET", method = "HEAD")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Live {
+        status: "ok".into(),
+    })
+}
+
+/// The liveness answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Live {
+    /// Always `ok`.
+    pub status: String,
+}
+
+async fn report(state: &AppState) -> HttpResponse {
     let root = state.data_root.clone();
     let (ping, disk, tools) = tokio::join!(
         state.library.ping(),

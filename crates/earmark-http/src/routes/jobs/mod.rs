@@ -6,7 +6,10 @@ use earmark_core::ports::JobQueueError;
 use earmark_core::{Asin, JobFilter, JobId, JobSpec, JobStatus, NewJob, TaskType};
 use earmark_jobs::EngineError;
 
+mod history;
 mod shapes;
+
+pub use history::clear_history;
 
 pub use shapes::*;
 
@@ -135,18 +138,32 @@ pub async fn list(
     query: web::Query<JobQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let statuses = upper_list::<JobStatus>("status", query.status.as_deref())?;
-    let task_type = query
-        .task_type
-        .map(|t| t.to_ascii_uppercase().parse::<TaskType>())
-        .transpose()
-        .map_err(|e| ApiError::Validation(format!("task_type: {e}")))?;
+    // The web client also asks for PAUSED jobs and REPAIR jobs, which this earmark has
+    // none of (yet): such a filter is valid and matches nothing.
+    let (status_names, not_yet) = split_names(query.status.as_deref(), &["PAUSED"]);
+    let statuses = upper_list::<JobStatus>("status", status_names.as_deref())?;
+    let empty = JobList {
+        items: Vec::new(),
+        total: 0,
+    };
+    if not_yet && statuses.is_empty() {
+        return Ok(HttpResponse::Ok().json(empty));
+    }
+    let task_type = match query.task_type.map(|t| t.to_ascii_uppercase()) {
+        Some(later) if later == "REPAIR" => return Ok(HttpResponse::Ok().json(empty)),
+        other => other
+            .map(|t| t.parse::<TaskType>())
+            .transpose()
+            .map_err(|e| ApiError::Validation(format!("task_type: {e}")))?,
+    };
     let asin = query
         .book_asin
         .map(|a| Asin::parse(&a))
         .transpose()
         .map_err(|e| ApiError::Validation(format!("book_asin: {e}")))?;
-    let limit = query.limit.unwrap_or(50);
+    // The client lists the active jobs with no limit and expects them all.
+    let all_active = !statuses.is_empty() && statuses.iter().all(|s| !s.is_terminal());
+    let limit = query.limit.unwrap_or(if all_active { 500 } else { 50 });
     if !(1..=500).contains(&limit) {
         return Err(ApiError::Validation(format!("limit {limit}: use 1 to 500")));
     }
@@ -162,6 +179,20 @@ pub async fn list(
         items: page.items.into_iter().map(JobView::from).collect(),
         total: page.total,
     }))
+}
+
+/// The comma-separated `raw` without the names in `later` (case-insensitive), and whether
+/// any of those was there.
+fn split_names(raw: Option<&str>, later: &[&str]) -> (Option<String>, bool) {
+    let Some(raw) = raw else {
+        return (None, false);
+    };
+    let (kept, dropped): (Vec<&str>, Vec<&str>) = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .partition(|n| !later.iter().any(|l| l.eq_ignore_ascii_case(n)));
+    (Some(kept.join(",")), !dropped.is_empty())
 }
 
 fn job_id(raw: &str) -> Result<JobId, ApiError> {
@@ -210,7 +241,7 @@ pub async fn log(
 }
 
 /// Cancels a job: a waiting one at once, a running one by stopping its whole process tree.
-#[utoipa::path(tag = "jobs", responses((status = 200, body = JobView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Already finished", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "jobs", responses((status = 200, body = CancelAnswer), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Already finished", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[delete("/jobs/{id}")]
 pub async fn cancel(
     state: web::Data<AppState>,
@@ -221,7 +252,14 @@ pub async fn cancel(
         .cancel(job_id(&id)?)
         .await
         .map_err(engine_error)?;
-    Ok(HttpResponse::Ok().json(JobView::from(job)))
+    let message = match job.status {
+        JobStatus::Cancelled => "cancelled".to_owned(),
+        other => format!("asked to stop; it is still {other}, and stops shortly"),
+    };
+    Ok(HttpResponse::Ok().json(CancelAnswer {
+        job: JobView::from(job),
+        message,
+    }))
 }
 
 /// A new attempt at a failed or cancelled job (`original_job_id` links them).
@@ -247,12 +285,4 @@ pub async fn retry(
         status: enqueued.job.status.as_str().into(),
         message: message.into(),
     }))
-}
-
-/// Deletes finished jobs (completed, failed, cancelled); active jobs stay.
-#[utoipa::path(tag = "jobs", responses((status = 200, body = Deleted)))]
-#[delete("/jobs/history")]
-pub async fn clear_history(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let deleted = state.engine.queue().delete_finished(None).await?;
-    Ok(HttpResponse::Ok().json(Deleted { deleted }))
 }

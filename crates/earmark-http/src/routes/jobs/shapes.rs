@@ -146,9 +146,9 @@ pub struct DownloadRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConvertOptions {
-    /// `mp3`, `m4a`, `m4b`, `flac` or `opus`.
-    #[schema(value_type = String)]
-    pub format: OutputFormat,
+    /// `mp3`, `m4a`, `m4b` (the default), `flac` or `opus`.
+    #[schema(value_type = Option<String>)]
+    pub format: Option<OutputFormat>,
     /// `single` (default) or `chapters`.
     #[schema(value_type = Option<String>)]
     pub mode: Option<ConversionMode>,
@@ -172,7 +172,7 @@ impl ConvertOptions {
     /// A 422 naming the refused option.
     pub fn try_into_domain(self) -> Result<ConvertParams, ApiError> {
         ConvertParams::try_from(earmark_core::ConvertOptions {
-            format: Some(self.format),
+            format: Some(self.format.unwrap_or(OutputFormat::M4b)),
             mode: self.mode,
             naming_scheme: self.naming_scheme,
             dir_naming_scheme: self.dir_naming_scheme,
@@ -241,7 +241,8 @@ pub struct JobQuery {
     pub task_type: Option<String>,
     /// Only jobs for this book.
     pub book_asin: Option<String>,
-    /// At most this many (default 50, at most 500).
+    /// At most this many (default 50, or 500 when only active statuses are asked for; at most
+    /// 500).
     pub limit: Option<u32>,
     /// Skip this many.
     pub offset: Option<u32>,
@@ -261,4 +262,16 @@ pub struct JobList {
 pub struct Deleted {
     /// Count.
     pub deleted: u64,
+    /// The same in words.
+    pub message: String,
+}
+
+/// The answer to a cancel: the job as it now is, and what happened.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CancelAnswer {
+    /// The job.
+    #[serde(flatten)]
+    pub job: JobView,
+    /// What happened, in words.
+    pub message: String,
 }

@@ -3,18 +3,20 @@
 
 use std::path::Path;
 
-use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
-use earmark_core::{Asin, JobFilter, JobSpec, NewJob, SyncParams};
+use actix_web::{HttpRequest, HttpResponse, get, http::header, web};
+use earmark_core::{Asin, JobFilter};
 
 mod query;
+mod refresh;
 mod shapes;
 
 pub use query::{LibraryParams, LibraryRequest};
+pub use refresh::{SyncStatus, sync, sync_status};
 pub use shapes::*;
 
 use crate::error::ApiError;
 use crate::routes::chapters::FileView;
-use crate::routes::jobs::{Accepted, JobView, engine_error};
+use crate::routes::jobs::JobView;
 use crate::routes::wire::rfc3339;
 use crate::state::AppState;
 
@@ -138,45 +140,4 @@ pub async fn cover(
             .finish()),
         None => Err(ApiError::NoCover(asin)),
     }
-}
-
-/// Refreshes the library from Audible through audible-cli, as a SYNC job: 202 with the job
-/// at once. While a sync is queued or running, another request returns that job.
-#[utoipa::path(tag = "library", request_body(content = Option<SyncRequest>), responses((status = 202, body = Accepted)))]
-#[post("/library/sync")]
-pub async fn sync(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    // The body is optional; but one that is there must be right, not silently ignored.
-    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        SyncRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Validation(format!("the body is not a sync request: {e}")))?
-    };
-    if let Some(profile) = &request.profile
-        && (profile.is_empty()
-            || !profile
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(ApiError::Validation(format!(
-            "profile `{profile}`: use letters, digits, `-`, `_` and `.`"
-        )));
-    }
-    let enqueued = state
-        .engine
-        .submit(NewJob::from(JobSpec::Sync(SyncParams {
-            profile: request.profile,
-        })))
-        .await
-        .map_err(engine_error)?;
-    Ok(HttpResponse::Accepted().json(Accepted {
-        job_id: Some(enqueued.job.id.to_string()),
-        job_ids: None,
-        status: enqueued.job.status.as_str().into(),
-        message: if enqueued.created {
-            "library sync queued".into()
-        } else {
-            "a library sync is already queued or running: returning that job".into()
-        },
-    }))
 }

@@ -1,0 +1,95 @@
+//! `POST /library/sync` and `GET /library/sync/status`: refreshing the library from Audible.
+
+use actix_web::{HttpResponse, get, post, web};
+use earmark_core::{BookQuery, JobFilter, JobSpec, JobStatus, NewJob, SyncParams, TaskType};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::SyncRequest;
+use crate::error::ApiError;
+use crate::routes::jobs::{Accepted, engine_error};
+use crate::routes::wire::rfc3339;
+use crate::state::AppState;
+
+/// Refreshes the library from Audible through audible-cli, as a SYNC job: 202 with the job
+/// at once. While a sync is queued or running, another request returns that job.
+#[utoipa::path(tag = "library", request_body(content = Option<SyncRequest>), responses((status = 202, body = Accepted)))]
+#[post("/library/sync")]
+pub async fn sync(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    // The body is optional; but one that is there must be right, not silently ignored.
+    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Validation(format!("the body is not a sync request: {e}")))?
+    };
+    if let Some(profile) = &request.profile
+        && (profile.is_empty()
+            || !profile
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(ApiError::Validation(format!(
+            "profile `{profile}`: use letters, digits, `-`, `_` and `.`"
+        )));
+    }
+    let enqueued = state
+        .engine
+        .submit(NewJob::from(JobSpec::Sync(SyncParams {
+            profile: request.profile,
+        })))
+        .await
+        .map_err(engine_error)?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        job_id: Some(enqueued.job.id.to_string()),
+        job_ids: None,
+        status: enqueued.job.status.as_str().into(),
+        message: if enqueued.created {
+            "library sync queued".into()
+        } else {
+            "a library sync is already queued or running: returning that job".into()
+        },
+    }))
+}
+
+/// When the library was last refreshed, as the web client shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SyncStatus {
+    /// When the last completed sync finished (RFC 3339), if one ever did.
+    pub last_sync_completed_at: Option<String>,
+    /// That sync's job.
+    pub last_sync_job_id: Option<String>,
+    /// Books in the library now (removed ones not counted).
+    pub total_books: u64,
+}
+
+/// The last completed library sync and the size of the library.
+#[utoipa::path(tag = "library", responses((status = 200, body = SyncStatus)))]
+#[get("/library/sync/status")]
+pub async fn sync_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let last = state
+        .engine
+        .queue()
+        .list(JobFilter {
+            statuses: vec![JobStatus::Completed],
+            task_type: Some(TaskType::Sync),
+            limit: 1,
+            ..JobFilter::default()
+        })
+        .await?
+        .items
+        .into_iter()
+        .next();
+    let books = state
+        .library
+        .list_books(BookQuery {
+            limit: 1,
+            ..BookQuery::default()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(SyncStatus {
+        last_sync_completed_at: last.as_ref().and_then(|j| j.finished_at).map(rfc3339),
+        last_sync_job_id: last.map(|j| j.id.to_string()),
+        total_books: books.total,
+    }))
+}
