@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use earmark_core::ports::LibraryRepo;
 use earmark_core::{
-    Book, BookQuery, BookSortKey, BookStatus, BookUpdate, SeriesCount, SortDirection,
+    Book, BookQuery, BookSortKey, BookStatus, BookUpdate, ContentType, SeriesCount, SeriesFilter,
+    SortDirection,
 };
 
 use crate::{asin, record};
@@ -23,6 +24,7 @@ macro_rules! library_browse_contract {
             text_search_matches_every_word_in_any_field,
             search_wildcards_are_literal,
             filters_by_status_series_and_author,
+            filters_by_no_series_content_type_and_local_files,
             removed_books_are_listed_only_on_request,
             series_summary_counts_listed_books,
         );
@@ -235,7 +237,7 @@ pub async fn filters_by_status_series_and_author(repo: Arc<dyn LibraryRepo>) {
     }
     let query = |statuses: Vec<BookStatus>, series: Option<&str>, author: Option<&str>| BookQuery {
         statuses,
-        series: series.map(str::to_owned),
+        series: series.map(|s| SeriesFilter::Titled(s.to_owned())),
         author: author.map(str::to_owned),
         sort: BookSortKey::Asin,
         ..BookQuery::default()
@@ -270,6 +272,72 @@ pub async fn filters_by_status_series_and_author(repo: Arc<dyn LibraryRepo>) {
         .await
         .unwrap();
     assert_eq!((page.books.len(), page.total), (1, 4));
+}
+
+/// Books of no series, podcasts or books (as the item Audible sent says), and books with or
+/// without a file on this server.
+pub async fn filters_by_no_series_content_type_and_local_files(repo: Arc<dyn LibraryRepo>) {
+    let mut records: Vec<_> = (1..=6).map(record).collect();
+    // Books 3 and 6 are in a series (see `record`); 4 is a podcast parent, 5 an episode.
+    records[3].metadata_json["content_type"] = "Podcast".into();
+    records[4].metadata_json["content_delivery_type"] = "PodcastEpisode".into();
+    repo.upsert_books(records).await.unwrap();
+    let local = |aax: bool, converted: bool| BookUpdate {
+        local_path_aax: Some(aax.then(|| "/data/downloads/a.aaxc".to_owned())),
+        local_path_converted: Some(converted.then(|| "/data/converted/a.m4b".to_owned())),
+        ..BookUpdate::default()
+    };
+    repo.update_book(&asin(1), local(true, false))
+        .await
+        .unwrap();
+    repo.update_book(&asin(2), local(true, true)).await.unwrap();
+    let by = |query: BookQuery| {
+        let repo = repo.clone();
+        async move {
+            asins(
+                &all(
+                    &repo,
+                    BookQuery {
+                        sort: BookSortKey::Asin,
+                        ..query
+                    },
+                )
+                .await,
+            )
+        }
+    };
+    let numbered = |ns: &[u32]| ns.iter().map(|n| asin(*n).to_string()).collect::<Vec<_>>();
+    let no_series = by(BookQuery {
+        series: Some(SeriesFilter::Without),
+        ..BookQuery::default()
+    })
+    .await;
+    assert_eq!(no_series, numbered(&[1, 2, 4, 5]));
+    let podcasts = by(BookQuery {
+        content_type: Some(ContentType::Podcast),
+        ..BookQuery::default()
+    })
+    .await;
+    assert_eq!(podcasts, numbered(&[4, 5]));
+    let books = by(BookQuery {
+        content_type: Some(ContentType::Audiobook),
+        ..BookQuery::default()
+    })
+    .await;
+    assert_eq!(books, numbered(&[1, 2, 3, 6]));
+    let with_files = by(BookQuery {
+        has_local: Some(true),
+        ..BookQuery::default()
+    })
+    .await;
+    assert_eq!(with_files, numbered(&[1, 2]));
+    let without = by(BookQuery {
+        has_local: Some(false),
+        content_type: Some(ContentType::Audiobook),
+        ..BookQuery::default()
+    })
+    .await;
+    assert_eq!(without, numbered(&[3, 6]));
 }
 
 /// Tombstones stay out of lists unless asked for.

@@ -26,7 +26,8 @@ pub use domain::job_spec::{
     UnreadableSpec,
 };
 pub use domain::library_query::{
-    BookPage, BookQuery, BookSortKey, SeriesCount, SeriesSummary, SortDirection,
+    BookPage, BookQuery, BookSortKey, ContentType, SeriesCount, SeriesFilter, SeriesSummary,
+    SortDirection,
 };
 pub use domain::naming::{NamingScheme, NamingSchemeError, safe_file_name, safe_relative_path};
 pub use domain::secret::{ActivationBytes, ActivationBytesError};

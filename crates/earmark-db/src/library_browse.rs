@@ -44,8 +44,34 @@ macro_rules! filter_books {
             let statuses: Vec<&str> = q.statuses.iter().map(|s| s.as_str()).collect();
             query = query.filter(books::status.eq_any(statuses));
         }
-        if let Some(series) = &q.series {
-            query = query.filter(books::series.eq(series.clone()));
+        match &q.series {
+            Some(earmark_core::SeriesFilter::Titled(series)) => {
+                query = query.filter(books::series.eq(series.clone()));
+            }
+            Some(earmark_core::SeriesFilter::Without) => {
+                query = query.filter(books::series.is_null());
+            }
+            None => {}
+        }
+        if let Some(content_type) = q.content_type {
+            query = query.filter(books::content_type.eq(content_type.as_str()));
+        }
+        match q.has_local {
+            Some(true) => {
+                query = query.filter(
+                    books::local_path_aax
+                        .is_not_null()
+                        .or(books::local_path_converted.is_not_null()),
+                );
+            }
+            Some(false) => {
+                query = query.filter(
+                    books::local_path_aax
+                        .is_null()
+                        .and(books::local_path_converted.is_null()),
+                );
+            }
+            None => {}
         }
         if let Some(author) = &q.author {
             query = query.filter(

@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 use earmark_core::{
-    Asin, Book, BookRecord, BookStatus, BookUpdate, FileKind, Job, JobId, JobSpec, JobStatus,
-    NewJob, NewStoredFile, OutputFormat, StoredFile, TaskType,
+    Asin, Book, BookRecord, BookStatus, BookUpdate, ContentType, FileKind, Job, JobId, JobSpec,
+    JobStatus, NewJob, NewStoredFile, OutputFormat, StoredFile, TaskType,
 };
 
 use crate::error::StoreError;
@@ -38,6 +38,7 @@ pub struct BookRow {
     pub series_asin: Option<String>,
     pub release_date: Option<String>,
     pub purchase_date: Option<String>,
+    pub content_type: String,
 }
 
 /// The library-record columns of a book, written by a sync; `None` writes NULL.
@@ -58,6 +59,7 @@ pub struct BookRecordChanges {
     pub series_asin: Option<String>,
     pub release_date: Option<String>,
     pub purchase_date: Option<String>,
+    pub content_type: String,
 }
 
 /// A change to a book's local-state columns; `None` leaves a column, `Some(None)` clears it.
@@ -102,6 +104,7 @@ impl BookRow {
             series_asin: changes.series_asin,
             release_date: changes.release_date,
             purchase_date: changes.purchase_date,
+            content_type: changes.content_type,
         }
     }
 
@@ -178,6 +181,9 @@ impl BookRecordChanges {
             series_asin: record.series_asin.clone(),
             release_date: record.release_date.clone(),
             purchase_date: record.purchase_date.clone(),
+            content_type: ContentType::of_item(&record.metadata_json)
+                .as_str()
+                .to_owned(),
         }
     }
 }

@@ -28,6 +28,7 @@ diesel::table! {
         series_asin -> Nullable<Text>,
         release_date -> Nullable<Text>,
         purchase_date -> Nullable<Text>,
+        content_type -> Text,
     }
 }
 

@@ -43,6 +43,44 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// What kind of listening an item is.
+    ContentType, "content type" {
+        /// A book (of one part or several).
+        Audiobook => "audiobook",
+        /// A podcast or one of its episodes.
+        Podcast => "podcast",
+    }
+}
+
+impl ContentType {
+    /// What Audible's library item says it is: a podcast when its `content_type` is
+    /// `Podcast` or its `content_delivery_type` is a podcast's (`PodcastParent`, `Periodical`,
+    /// `PodcastEpisode`), a book otherwise.
+    pub fn of_item(item: &serde_json::Value) -> Self {
+        let field = |key: &str| item.get(key).and_then(serde_json::Value::as_str);
+        let podcast = field("content_type") == Some("Podcast")
+            || matches!(
+                field("content_delivery_type"),
+                Some("PodcastParent" | "Periodical" | "PodcastEpisode")
+            );
+        if podcast {
+            ContentType::Podcast
+        } else {
+            ContentType::Audiobook
+        }
+    }
+}
+
+/// Which series a book list is limited to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeriesFilter {
+    /// Books of the series with this exact title.
+    Titled(String),
+    /// Books that belong to no series.
+    Without,
+}
+
 /// A page of the library, filtered and ordered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookQuery {
@@ -51,8 +89,13 @@ pub struct BookQuery {
     pub text: Option<String>,
     /// Only books in one of these statuses; empty means any.
     pub statuses: Vec<BookStatus>,
-    /// Only books of this series (exact title).
-    pub series: Option<String>,
+    /// Only books of this series, or of none.
+    pub series: Option<SeriesFilter>,
+    /// Only books, or only podcasts.
+    pub content_type: Option<ContentType>,
+    /// Only books with a downloaded or converted file on this server (`true`), or only books
+    /// with neither (`false`).
+    pub has_local: Option<bool>,
     /// Only books whose authors contain this (case-insensitively).
     pub author: Option<String>,
     /// Whether books removed from the Audible library are listed too.
@@ -73,6 +116,8 @@ impl Default for BookQuery {
             text: None,
             statuses: Vec::new(),
             series: None,
+            content_type: None,
+            has_local: None,
             author: None,
             include_removed: false,
             sort: BookSortKey::Title,

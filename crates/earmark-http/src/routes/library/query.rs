@@ -1,7 +1,10 @@
 //! `GET /library`'s query string: read as text, then validated here, so that every bad value
 //! gets a 422 naming the parameter and what it accepts.
 
-use earmark_core::{Asin, BookQuery, BookSortKey, BookStatus, ChangeCursor, SortDirection};
+use earmark_core::{
+    Asin, BookQuery, BookSortKey, BookStatus, ChangeCursor, ContentType, SeriesFilter,
+    SortDirection,
+};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -28,10 +31,15 @@ pub struct LibraryParams {
     pub search: Option<String>,
     /// Comma-separated statuses, e.g. `DOWNLOADED,COMPLETED`.
     pub status: Option<String>,
-    /// Exact series title.
+    /// Exact series title; `__none__` for books of no series.
     pub series: Option<String>,
     /// Same as `series`.
     pub series_title: Option<String>,
+    /// `audiobook` or `podcast`.
+    pub content_type: Option<String>,
+    /// `true`: only books with a downloaded or converted file here; `false`: only books with
+    /// neither.
+    pub has_local: Option<String>,
     /// Part of an author's name.
     pub author: Option<String>,
     /// `title` (default), `author`, `narrator`, `series`, `runtime_length_min`,
@@ -125,6 +133,16 @@ pub fn parse_cursor(raw: &str) -> Result<ChangeCursor, ApiError> {
     })
 }
 
+/// `true`/`1` or `false`/`0`, when given.
+fn boolean(name: &str, raw: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match raw.map(str::trim) {
+        None => Ok(None),
+        Some("false" | "0") => Ok(Some(false)),
+        Some("true" | "1") => Ok(Some(true)),
+        Some(other) => Err(invalid(name, other, "use true or false")),
+    }
+}
+
 /// The wire form of a cursor, see [`parse_cursor`].
 pub fn format_cursor(cursor: &ChangeCursor) -> String {
     format!("{}~{}", rfc3339(cursor.updated_at), cursor.asin)
@@ -153,6 +171,8 @@ impl LibraryParams {
                 ("status", self.status.as_deref()),
                 ("series", series),
                 ("author", self.author.as_deref()),
+                ("content_type", self.content_type.as_deref()),
+                ("has_local", self.has_local.as_deref()),
                 ("sort_by", self.sort_by.as_deref()),
                 ("sort_dir", direction),
                 ("page", self.page.as_deref()),
@@ -206,11 +226,20 @@ impl LibraryParams {
             .transpose()
             .map_err(|e| ApiError::Validation(format!("sort_dir: {e}")))?
             .unwrap_or(SortDirection::Asc);
-        let include_removed = match self.include_removed.as_deref().map(str::trim) {
-            None | Some("false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(other) => return Err(invalid("include_removed", other, "use true or false")),
-        };
+        let include_removed =
+            boolean("include_removed", self.include_removed.as_deref())?.unwrap_or(false);
+        let has_local = boolean("has_local", self.has_local.as_deref())?;
+        let content_type = self
+            .content_type
+            .as_deref()
+            .map(|c| c.trim().to_ascii_lowercase().parse::<ContentType>())
+            .transpose()
+            .map_err(|e| ApiError::Validation(format!("content_type: {e}")))?;
+        let series = non_empty(series).map(|title| match title.as_str() {
+            // The web client's "No Series" choice.
+            "__none__" => SeriesFilter::Without,
+            _ => SeriesFilter::Titled(title),
+        });
 
         let page = number("page", self.page.as_deref(), 1, u64::from(u32::MAX))?;
         let page_size = number(
@@ -240,7 +269,9 @@ impl LibraryParams {
             query: BookQuery {
                 text: non_empty(text),
                 statuses,
-                series: non_empty(series),
+                series,
+                content_type,
+                has_local,
                 author: non_empty(self.author.as_deref()),
                 include_removed,
                 sort,
@@ -294,12 +325,22 @@ mod tests {
             ("status", "new,downloaded"),
         ]);
         assert_eq!(q.text.as_deref(), Some("earthsea"));
-        assert_eq!(q.series.as_deref(), Some("Earthsea"));
+        assert_eq!(q.series, Some(SeriesFilter::Titled("Earthsea".into())));
         assert_eq!(
             (q.sort, q.direction),
             (BookSortKey::PurchaseDate, SortDirection::Desc)
         );
         assert_eq!(q.statuses, vec![BookStatus::New, BookStatus::Downloaded]);
+        let q = browse(&[
+            ("series", "__none__"),
+            ("content_type", "podcast"),
+            ("has_local", "true"),
+        ]);
+        assert_eq!(q.series, Some(SeriesFilter::Without));
+        assert_eq!(q.content_type, Some(ContentType::Podcast));
+        assert_eq!(q.has_local, Some(true));
+        assert!(parse(&[("content_type", "film")]).is_err());
+        assert!(parse(&[("has_local", "maybe")]).is_err());
     }
 
     #[test]
