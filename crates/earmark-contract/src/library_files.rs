@@ -16,6 +16,8 @@ macro_rules! library_files_contract {
             $setup, library_files, library:
             files_are_registered_by_path,
             racing_writers_all_succeed,
+            removal_leaves_a_tombstone_and_forgets_files_when_asked,
+            incomplete_downloads_have_side_files_but_no_audio,
         );
     };
 }
@@ -121,4 +123,111 @@ async fn files_in_library(repo: &Arc<dyn LibraryRepo>) -> usize {
         total += repo.files_of(&asin(n)).await.unwrap().len();
     }
     total
+}
+
+fn file(n: u32, kind: FileKind, name: &str) -> NewStoredFile {
+    NewStoredFile {
+        asin: asin(n),
+        kind,
+        path: format!("/data/downloads/{}/{name}", asin(n)),
+        size: 100,
+        mime: "application/octet-stream".into(),
+    }
+}
+
+/// Removing a book leaves a tombstone the change feed reports; its files stay registered
+/// unless the caller asks to forget them, and then they come back to be deleted and the
+/// book's local state is cleared. Unknown books are `BookNotFound`.
+pub async fn removal_leaves_a_tombstone_and_forgets_files_when_asked(repo: Arc<dyn LibraryRepo>) {
+    assert!(matches!(
+        repo.remove_book(&asin(1), true).await,
+        Err(LibraryRepoError::BookNotFound(_))
+    ));
+    repo.upsert_books(vec![record(1), record(2)]).await.unwrap();
+    for n in [1, 2] {
+        repo.add_file(file(n, FileKind::Aaxc, "a.aaxc"))
+            .await
+            .unwrap();
+        repo.add_file(file(n, FileKind::Cover, "c.jpg"))
+            .await
+            .unwrap();
+        let update = BookUpdate {
+            status: Some(BookStatus::Downloaded),
+            local_path_aax: Some(Some(format!("/data/downloads/{}/a.aaxc", asin(n)))),
+            ..BookUpdate::default()
+        };
+        repo.update_book(&asin(n), update).await.unwrap();
+    }
+    let before = repo.changes_since(None, None, 10).await.unwrap().next_since;
+
+    let kept = repo.remove_book(&asin(1), false).await.unwrap();
+    assert!(kept.book.removed_at.is_some());
+    assert!(kept.forgotten.is_empty());
+    assert_eq!(kept.book.status, BookStatus::Downloaded, "local state kept");
+    assert_eq!(repo.files_of(&asin(1)).await.unwrap().len(), 2);
+
+    let gone = repo.remove_book(&asin(2), true).await.unwrap();
+    let mut names: Vec<_> = gone.forgotten.iter().map(|f| f.kind).collect();
+    names.sort_by_key(|k| k.as_str());
+    assert_eq!(names, [FileKind::Aaxc, FileKind::Cover]);
+    assert!(repo.files_of(&asin(2)).await.unwrap().is_empty());
+    assert_eq!(gone.book.status, BookStatus::New);
+    assert_eq!(gone.book.local_path_aax, None);
+    let first_removal = gone.book.removed_at;
+    let again = repo.remove_book(&asin(2), true).await.unwrap();
+    assert!(again.forgotten.is_empty(), "nothing left to forget");
+    assert_eq!(
+        again.book.removed_at, first_removal,
+        "removed once, when first removed"
+    );
+
+    let feed = repo.changes_since(Some(before), None, 10).await.unwrap();
+    let tombstones: Vec<_> = feed
+        .books
+        .iter()
+        .filter(|b| b.removed_at.is_some())
+        .map(|b| b.record.asin.clone())
+        .collect();
+    assert_eq!(tombstones, [asin(1), asin(2)], "both in the change feed");
+    repo.upsert_books(vec![record(2)]).await.unwrap();
+    assert_eq!(
+        repo.get_book(&asin(2)).await.unwrap().removed_at,
+        None,
+        "a sync brings it back"
+    );
+}
+
+/// Incomplete downloads are the books in the library with stored files but no downloaded
+/// audio and no converted file.
+pub async fn incomplete_downloads_have_side_files_but_no_audio(repo: Arc<dyn LibraryRepo>) {
+    repo.upsert_books((1..=4).map(record).collect())
+        .await
+        .unwrap();
+    // 1: a cover and a voucher only; 2: downloaded; 3: nothing; 4: a cover, but removed.
+    repo.add_file(file(1, FileKind::Cover, "c.jpg"))
+        .await
+        .unwrap();
+    repo.add_file(file(1, FileKind::Voucher, "v.voucher"))
+        .await
+        .unwrap();
+    repo.add_file(file(2, FileKind::Aaxc, "a.aaxc"))
+        .await
+        .unwrap();
+    let downloaded = BookUpdate {
+        local_path_aax: Some(Some("/data/downloads/B000000002/a.aaxc".into())),
+        ..BookUpdate::default()
+    };
+    repo.update_book(&asin(2), downloaded).await.unwrap();
+    repo.add_file(file(4, FileKind::Cover, "c.jpg"))
+        .await
+        .unwrap();
+    repo.remove_book(&asin(4), false).await.unwrap();
+    let incomplete: Vec<_> = repo
+        .incomplete_downloads()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.record.asin)
+        .collect();
+    assert_eq!(incomplete, [asin(1)]);
 }

@@ -5,6 +5,7 @@ pub mod conversion;
 pub mod domain;
 pub mod download;
 pub mod free_space;
+pub mod library_removal;
 pub mod library_sync;
 mod placing;
 pub mod ports;

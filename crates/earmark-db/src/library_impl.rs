@@ -310,6 +310,111 @@ macro_rules! impl_library_repo {
                 }
             }
 
+            async fn remove_book(
+                &self,
+                asin: &earmark_core::Asin,
+                forget_files: bool,
+            ) -> Result<earmark_core::ports::RemovedBook, earmark_core::ports::LibraryRepoError>
+            {
+                use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::rows::{BookLocalChanges, BookRow, FileRow};
+                use $crate::schema::{books, files};
+
+                let mut conn = self.conn().await?;
+                let removed = conn
+                    .$write_txn(async |c| {
+                        let now = self.write_clock(c).await?;
+                        let Some(row) = books::table
+                            .find(asin.as_str())
+                            .select(BookRow::as_select())
+                            .first(c)
+                            .await
+                            .optional()?
+                        else {
+                            return Ok(None);
+                        };
+                        diesel::update(books::table.find(asin.as_str()))
+                            .set((
+                                books::removed_at.eq(Some(row.removed_at.unwrap_or(now))),
+                                books::updated_at.eq(now),
+                            ))
+                            .execute(c)
+                            .await?;
+                        let mut forgotten = Vec::new();
+                        if forget_files {
+                            forgotten = files::table
+                                .filter(files::asin.eq(asin.as_str()))
+                                .order((files::created_at.asc(), files::id.asc()))
+                                .select(FileRow::as_select())
+                                .load(c)
+                                .await?;
+                            diesel::delete(files::table.filter(files::asin.eq(asin.as_str())))
+                                .execute(c)
+                                .await?;
+                            let cleared = earmark_core::BookUpdate {
+                                status: Some(earmark_core::BookStatus::New),
+                                local_path_aax: Some(None),
+                                local_path_voucher: Some(None),
+                                local_path_cover: Some(None),
+                                local_path_converted: Some(None),
+                                conversion_format: Some(None),
+                                error_message: Some(None),
+                            };
+                            diesel::update(books::table.find(asin.as_str()))
+                                .set(BookLocalChanges::from_update(cleared, now))
+                                .execute(c)
+                                .await?;
+                        }
+                        let row = books::table
+                            .find(asin.as_str())
+                            .select(BookRow::as_select())
+                            .first(c)
+                            .await?;
+                        Ok::<_, $crate::error::StoreError>(Some((row, forgotten)))
+                    })
+                    .await?;
+                let Some((row, forgotten)) = removed else {
+                    return Err(earmark_core::ports::LibraryRepoError::BookNotFound(
+                        asin.clone(),
+                    ));
+                };
+                Ok(earmark_core::ports::RemovedBook {
+                    book: row.into_book()?,
+                    forgotten: forgotten
+                        .into_iter()
+                        .map(FileRow::into_file)
+                        .collect::<Result<_, _>>()?,
+                })
+            }
+
+            async fn incomplete_downloads(
+                &self,
+            ) -> Result<Vec<earmark_core::Book>, earmark_core::ports::LibraryRepoError> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::rows::BookRow;
+                use $crate::schema::{books, files};
+
+                let mut conn = self.conn().await?;
+                let rows = books::table
+                    .filter(books::removed_at.is_null())
+                    .filter(books::local_path_aax.is_null())
+                    .filter(books::local_path_converted.is_null())
+                    .filter(diesel::dsl::exists(
+                        files::table.filter(files::asin.eq(books::asin)),
+                    ))
+                    .order((books::updated_at.asc(), books::asin.asc()))
+                    .select(BookRow::as_select())
+                    .load(&mut *conn)
+                    .await
+                    .map_err($crate::error::StoreError::from)?;
+                Ok(rows
+                    .into_iter()
+                    .map(BookRow::into_book)
+                    .collect::<Result<_, _>>()?)
+            }
+
             async fn ping(&self) -> Result<(), earmark_core::ports::LibraryRepoError> {
                 use diesel_async::RunQueryDsl;
 

@@ -70,6 +70,10 @@ pub fn build(
             .service(routes::library::sync)
             // Literal paths before `/library/{asin}`, which would take them for ASINs.
             .service(routes::library::sync_status)
+            .service(routes::library::incomplete_downloads)
+            .service(routes::library::remove_many)
+            // The web client asks for details of its local items as `local:<id>`.
+            .route("/library/local:{tail:.*}", web::route().to(route_not_found))
             .route("/library/local", web::get().to(route_not_found))
             .route("/library/local/{tail:.*}", web::route().to(route_not_found))
             .route(
@@ -81,6 +85,8 @@ pub fn build(
                 web::route().to(route_not_found),
             )
             .service(routes::library::detail)
+            .service(routes::library::book_details)
+            .service(routes::library::remove_one)
             .service(routes::library::cover)
             .service(routes::jobs::download)
             .service(routes::jobs::convert)

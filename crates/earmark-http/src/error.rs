@@ -69,12 +69,26 @@ pub enum ApiError {
     /// Something that should not fail did; the message is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A book cannot be removed while a job for it is waiting or running.
+    #[error("{0}")]
+    BookBusy(String),
     /// A library operation failed.
     #[error(transparent)]
     Library(#[from] LibraryRepoError),
     /// A job-queue operation failed.
     #[error(transparent)]
     Jobs(#[from] JobQueueError),
+}
+
+impl From<earmark_core::library_removal::RemovalError> for ApiError {
+    fn from(e: earmark_core::library_removal::RemovalError) -> Self {
+        use earmark_core::library_removal::RemovalError as R;
+        match e {
+            busy @ R::Busy { .. } => Self::BookBusy(busy.to_string()),
+            R::Library(e) => Self::Library(e),
+            R::Jobs(e) => Self::Jobs(e),
+        }
+    }
 }
 
 /// An RFC 9457 problem document.
@@ -155,6 +169,11 @@ impl ApiError {
             Self::Jobs(JobQueueError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "job_not_found", "Job not found")
             }
+            Self::BookBusy(_) => (
+                StatusCode::CONFLICT,
+                "book_busy",
+                "Book has a job in progress",
+            ),
             Self::Jobs(JobQueueError::InvalidTransition { .. }) => (
                 StatusCode::CONFLICT,
                 "invalid_job_transition",

@@ -25,6 +25,25 @@ fn keyed(request: TestRequest) -> TestRequest {
     request.insert_header(("X-Api-Key", support::KEY))
 }
 
+/// Sends `request` with the key; its status and JSON body (`null` when it has none).
+async fn call<S, B>(app: &S, request: TestRequest) -> (StatusCode, Value)
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    let res = test::call_service(app, keyed(request).to_request()).await;
+    let status = res.status();
+    let body = test::read_body(res).await;
+    (
+        status,
+        serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+    )
+}
+
 async fn the_job_calls_answer_in_the_clients_shapes(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let stand_in = Arc::new(StandIn::default());
@@ -39,18 +58,7 @@ async fn the_job_calls_answer_in_the_clients_shapes(db: TestDb) {
     );
     let engine = state.engine.clone();
     let app = app!(state);
-    let call = |request: TestRequest| {
-        let app = &app;
-        async move {
-            let res = test::call_service(app, keyed(request).to_request()).await;
-            let status = res.status();
-            let body = test::read_body(res).await;
-            (
-                status,
-                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
-            )
-        }
-    };
+    let call = |request: TestRequest| call(&app, request);
 
     // A conversion asked for without a format: the client's batch convert sends only the ASIN.
     let (status, created) = call(
@@ -167,5 +175,310 @@ async fn health_answers_and_the_literal_library_paths_are_not_taken_for_asins() 
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{later}");
         let problem: Value = test::read_body_json(res).await;
         assert_eq!(problem["code"], "route_not_found", "{later}: {problem}");
+    }
+}
+
+fn record(n: u32, title: &str) -> earmark_core::BookRecord {
+    let asin = Asin::parse(&format!("B{n:09}")).unwrap();
+    earmark_core::BookRecord {
+        title: title.into(),
+        subtitle: None,
+        author: Some("Ada Fixture".into()),
+        narrator: Some("Nora Reader".into()),
+        series: None,
+        series_sequence: None,
+        series_asin: None,
+        runtime_min: Some(90),
+        cover_url: Some(format!(
+            "https://m.media-amazon.com/images/I/{n}._SL500_.jpg"
+        )),
+        release_date: Some("2021-05-04".into()),
+        purchase_date: Some("2024-02-01T10:00:00Z".into()),
+        metadata_json: json!({
+            "asin": asin.as_str(),
+            "title": title,
+            "publisher_summary": "<p>A book made by the tests.</p>",
+            "language": "english",
+            "category_ladders": [{"ladder": [
+                {"id": "1", "name": "Science Fiction & Fantasy"},
+                {"id": "2", "name": "Fantasy"}
+            ], "root": "Genres"}]
+        }),
+        asin,
+    }
+}
+
+async fn register(
+    db: &earmark_db::Database,
+    asin: &Asin,
+    kind: earmark_core::FileKind,
+    path: &std::path::Path,
+) {
+    let size = i64::try_from(std::fs::metadata(path).unwrap().len()).unwrap();
+    db.library
+        .add_file(earmark_core::NewStoredFile {
+            asin: asin.clone(),
+            kind,
+            path: path.display().to_string(),
+            size,
+            mime: "application/octet-stream".into(),
+        })
+        .await
+        .unwrap();
+}
+
+/// Details with real chapters (from audible-cli's chapter file, or from the converted file's
+/// own chapter list) and real file facts, incomplete downloads, and removal with and without
+/// files, refused while a job runs.
+async fn book_details_incomplete_downloads_and_removal(db: TestDb) {
+    use earmark_core::{BookStatus, BookUpdate, FileKind, OutputFormat};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_owned();
+    let synthetic = earmark_fixtures::SyntheticBook::short(2);
+    let render = data.join("render");
+    std::fs::create_dir_all(&render).unwrap();
+    let (downloaded, converted) = {
+        let (render, synthetic) = (render.clone(), synthetic.clone());
+        tokio::task::spawn_blocking(move || {
+            let ffmpeg = std::path::Path::new("ffmpeg");
+            let downloaded =
+                earmark_fixtures::downloaded_book(ffmpeg, &render, "B000000001", &synthetic, true)
+                    .unwrap();
+            let converted = synthetic
+                .render(ffmpeg, &render.join(".render-B000000001"))
+                .unwrap();
+            (downloaded, converted)
+        })
+        .await
+        .unwrap()
+    };
+    let library = &db.db.library;
+    library
+        .upsert_books((1..=4).map(|n| record(n, &format!("Book {n}"))).collect())
+        .await
+        .unwrap();
+    let asin = |n: u32| Asin::parse(&format!("B{n:09}")).unwrap();
+
+    // 1: downloaded AAXC with audible-cli's chapter file.
+    let one = data.join("downloads/B000000001");
+    std::fs::create_dir_all(&one).unwrap();
+    let mut placed = Vec::new();
+    for (kind, from) in [
+        (FileKind::Aaxc, &downloaded.audio),
+        (FileKind::Voucher, downloaded.voucher.as_ref().unwrap()),
+        (FileKind::Chapters, &downloaded.chapters),
+        (FileKind::Cover, &downloaded.cover),
+    ] {
+        let to = one.join(from.file_name().unwrap());
+        std::fs::rename(from, &to).unwrap();
+        register(&db.db, &asin(1), kind, &to).await;
+        placed.push(to);
+    }
+    let aaxc = placed[0].display().to_string();
+    let update = BookUpdate {
+        status: Some(BookStatus::Downloaded),
+        local_path_aax: Some(Some(aaxc)),
+        ..BookUpdate::default()
+    };
+    library.update_book(&asin(1), update).await.unwrap();
+    // 2: converted to m4b, no chapter file: the chapters are the file's own.
+    let two = data.join("library/Fantasy/Ada Fixture/Book 2");
+    std::fs::create_dir_all(&two).unwrap();
+    let m4b = two.join("Book 2.m4b");
+    std::fs::copy(&converted, &m4b).unwrap();
+    register(&db.db, &asin(2), FileKind::Converted, &m4b).await;
+    let update = BookUpdate {
+        status: Some(BookStatus::Completed),
+        local_path_converted: Some(Some(m4b.display().to_string())),
+        conversion_format: Some(Some(OutputFormat::M4b)),
+        ..BookUpdate::default()
+    };
+    library.update_book(&asin(2), update).await.unwrap();
+    // 3: nothing yet. 4: a cover but no audio, as a download that never finished leaves it.
+    let four = data.join("downloads/B000000004");
+    std::fs::create_dir_all(&four).unwrap();
+    std::fs::write(four.join("B000000004_(500).jpg"), b"jpeg").unwrap();
+    register(
+        &db.db,
+        &asin(4),
+        FileKind::Cover,
+        &four.join("B000000004_(500).jpg"),
+    )
+    .await;
+
+    let stand_in = Arc::new(StandIn::default());
+    let handler: Arc<dyn JobHandler> = stand_in.clone();
+    let state = support::state_with_handlers(
+        db.db.clone(),
+        &data,
+        HashMap::from([(TaskType::Convert, handler)]),
+    );
+    let engine = state.engine.clone();
+    let app = app!(state);
+    let call = |request: TestRequest| call(&app, request);
+
+    let titles = |details: &Value| -> Vec<(String, u64, u64)> {
+        details["chapters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["title"].as_str().unwrap().to_owned(),
+                    c["start_offset_ms"].as_u64().unwrap(),
+                    c["end_offset_ms"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let expected = vec![
+        ("Opening Credits".to_owned(), 0, 2000),
+        ("Chapter One".to_owned(), 2000, 4000),
+        ("Chapter Two".to_owned(), 4000, 6000),
+    ];
+    let (status, first) = call(TestRequest::get().uri("/library/B000000001/details")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_shape(&first, "book-details.json");
+    assert_eq!(titles(&first), expected, "from the chapter file");
+    assert_eq!(first["chapters_synthetic"], false);
+    assert_eq!(
+        first["genres"],
+        json!(["Science Fiction & Fantasy", "Fantasy"])
+    );
+    assert_eq!(first["description"], "<p>A book made by the tests.</p>");
+    let tech = &first["technical"];
+    assert_eq!(tech["format"], "aaxc");
+    assert_eq!(
+        (tech["channels"].as_u64(), tech["sample_rate"].as_u64()),
+        (Some(2), Some(44_100))
+    );
+    assert_eq!(
+        tech["file_size"].as_u64(),
+        Some(std::fs::metadata(&placed[0]).unwrap().len())
+    );
+    let duration = tech["duration_ms"].as_u64().unwrap();
+    assert!(
+        (5_900..=6_100).contains(&duration),
+        "the track's own duration: {duration}"
+    );
+    assert_eq!(first["duration_total_ms"].as_u64(), Some(duration));
+    assert!(tech["bitrate"].as_u64().unwrap() > 0);
+
+    let (_, second) = call(TestRequest::get().uri("/library/B000000002/details")).await;
+    assert_shape(&second, "book-details.json");
+    let marks = titles(&second);
+    assert_eq!(marks.len(), 3, "the m4b's own chapter list: {second}");
+    for ((title, start, _), (want, want_start, _)) in marks.iter().zip(&expected) {
+        assert_eq!(title, want);
+        assert!(start.abs_diff(*want_start) < 50, "{title} at {start}");
+    }
+    assert_eq!(second["chapters_synthetic"], false);
+    assert_eq!(second["technical"]["format"], "m4b");
+
+    let (_, third) = call(TestRequest::get().uri("/library/B000000003/details")).await;
+    assert_eq!(third["chapters_synthetic"], true, "{third}");
+    assert_eq!(third["technical"], Value::Null);
+    assert_eq!(third["duration_total_ms"], 90 * 60_000, "the running time");
+    assert_eq!(titles(&third), [("Book 3".to_owned(), 0, 90 * 60_000)]);
+    let (status, _) = call(TestRequest::get().uri("/library/local:5d0c7c68/details")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the client's local items are not books"
+    );
+
+    let (status, incomplete) = call(TestRequest::get().uri("/library/downloads/incomplete")).await;
+    assert_eq!(status, StatusCode::OK, "{incomplete}");
+    assert_shape(&incomplete, "incomplete-downloads.json");
+    assert_eq!(incomplete["total"], 1);
+    assert_eq!(incomplete["items"][0]["asin"], "B000000004");
+    assert!(
+        incomplete["items"][0]["cover_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("_(500).jpg")
+    );
+
+    // Removal: one book with its files, then a batch that a queued job holds back.
+    let (status, removed) =
+        call(TestRequest::delete().uri("/library/B000000001?delete_files=true")).await;
+    assert_eq!(status, StatusCode::OK, "{removed}");
+    assert_shape(&removed, "books-deleted.json");
+    assert_eq!(
+        (
+            removed["deleted"].as_u64(),
+            removed["files_deleted"].as_u64()
+        ),
+        (Some(1), Some(4))
+    );
+    assert!(!one.exists(), "its files and its folder are gone");
+    assert!(
+        data.join("downloads").exists(),
+        "the downloads folder stays"
+    );
+    let (_, listed) = call(TestRequest::get().uri("/library?limit=10")).await;
+    assert_eq!(listed["total"], 3, "a removed book is not listed: {listed}");
+
+    let queued = engine
+        .submit(stand_in.job(TaskType::Convert, asin(2), "true"))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let batch = json!({"asins": ["B000000002", "B000000003", "B000000099"]});
+    let (status, refused) = call(
+        TestRequest::post()
+            .uri("/library/delete?delete_files=true")
+            .set_json(&batch),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "book_busy");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&queued.to_string())
+    );
+    assert!(m4b.exists(), "nothing removed while the job waits");
+    let (_, still) = call(TestRequest::get().uri("/library?limit=10")).await;
+    assert_eq!(still["total"], 3);
+
+    call(TestRequest::delete().uri(&format!("/jobs/{queued}"))).await;
+    let (status, removed) = call(
+        TestRequest::post()
+            .uri("/library/delete?delete_files=true")
+            .set_json(&batch),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{removed}");
+    assert_shape(&removed, "books-deleted.json");
+    assert_eq!(removed["deleted"], 2, "the unknown ASIN is passed over");
+    assert!(
+        !m4b.exists() && !data.join("library/Fantasy").exists(),
+        "emptied folders go too"
+    );
+    assert!(data.join("library").exists());
+    let (_, feed) = call(TestRequest::get().uri("/library?since=1970-01-01T00:00:00Z")).await;
+    let tombstones = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["removed_at"].is_string())
+        .count();
+    assert_eq!(tombstones, 3, "the change feed reports each removal");
+    let (status, _) = call(TestRequest::delete().uri("/library/B000000099")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn book_details_incomplete_downloads_and_removal_on_sqlite() {
+    book_details_incomplete_downloads_and_removal(TestDb::sqlite().await).await;
+}
+
+#[actix_web::test]
+async fn book_details_incomplete_downloads_and_removal_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        book_details_incomplete_downloads_and_removal(db).await;
     }
 }

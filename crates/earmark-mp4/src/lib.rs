@@ -6,8 +6,10 @@
 //! the samples they encrypt. Malformed input never panics: a box that does not fit ends the
 //! walk, a field that is not there is `None`.
 
+mod facts;
 mod sample_table;
 
+pub use facts::{AudioFacts, ChapterMark, MAX_MOOV_BYTES, audio_facts, nero_chapters, read_moov};
 pub use sample_table::SampleTable;
 
 /// One box: where it starts, how big it is (header included), how big its header is, and
@@ -131,7 +133,8 @@ pub fn sound_track(buf: &[u8], moov: &Mp4Box) -> Option<SoundTrack> {
 mod tests {
     use super::*;
 
-    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    /// A box of `kind` around `body`.
+    pub(crate) fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
         let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
         out.extend_from_slice(kind);
         out.extend_from_slice(body);

@@ -27,6 +27,15 @@ pub enum LibraryRepoError {
     Storage(#[source] BoxError),
 }
 
+/// A book removed from the library, and the files it no longer owns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemovedBook {
+    /// The book as it is now (its tombstone).
+    pub book: Book,
+    /// The files unregistered with it, to be deleted from disk; empty unless asked for.
+    pub forgotten: Vec<StoredFile>,
+}
+
 /// Where books and their files are kept.
 ///
 /// Every write moves the touched books' `updated_at` to a time later than every watermark
@@ -114,6 +123,29 @@ pub trait LibraryRepo: Send + Sync {
     /// # Errors
     /// MUST return `FileNotFound` when no file has this id.
     async fn get_file(&self, id: Uuid) -> Result<StoredFile, LibraryRepoError>;
+
+    /// Removes a book at the person's request: a tombstone (`removed_at`, a new `updated_at`)
+    /// that the change feed reports and listings leave out; a later sync that finds the book
+    /// in the Audible library brings it back. With `forget_files`, in the same transaction,
+    /// its stored files are unregistered and its local paths cleared (status `NEW`, no error),
+    /// and the unregistered files are returned so that the caller deletes them from disk.
+    /// Removing a removed book again changes nothing but what `forget_files` asks.
+    ///
+    /// # Errors
+    /// MUST return `BookNotFound` when no book has this ASIN.
+    async fn remove_book(
+        &self,
+        asin: &Asin,
+        forget_files: bool,
+    ) -> Result<RemovedBook, LibraryRepoError>;
+
+    /// Books in the library (not removed) that have stored files but neither downloaded audio
+    /// nor a converted file: what a download that never finished left behind. Oldest change
+    /// first.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn incomplete_downloads(&self) -> Result<Vec<Book>, LibraryRepoError>;
 
     /// Proves the store answers, for readiness checks.
     ///

@@ -22,7 +22,7 @@ pub use job_handler::{
 pub use job_queue::{
     Applied, Enqueued, FinishedJobs, JobPage, JobQueue, JobQueueError, JobSubmitter, RecoveryReport,
 };
-pub use library_repo::{LibraryRepo, LibraryRepoError};
+pub use library_repo::{LibraryRepo, LibraryRepoError, RemovedBook};
 pub use library_source::{LibrarySource, LibrarySourceError};
 
 #[cfg(any(test, feature = "testing"))]

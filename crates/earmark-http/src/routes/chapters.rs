@@ -108,7 +108,7 @@ pub async fn book_chapters(
     }))
 }
 
-async fn read_chapters(file: &StoredFile) -> Result<Vec<Chapter>, ApiError> {
+pub(crate) async fn read_chapters(file: &StoredFile) -> Result<Vec<Chapter>, ApiError> {
     let text = tokio::fs::read(&file.path).await.map_err(|e| {
         tracing::warn!(file_id = %file.id, error = %e, "chapter file unreadable");
         ApiError::FileGone(file.id.to_string())

@@ -6,12 +6,18 @@ use std::path::Path;
 use actix_web::{HttpRequest, HttpResponse, get, http::header, web};
 use earmark_core::{Asin, JobFilter};
 
+mod details;
+mod incomplete;
 mod query;
 mod refresh;
+mod removal;
 mod shapes;
 
+pub use details::{BookDetails, DetailsChapter, Technical, book_details};
+pub use incomplete::{IncompleteDownload, IncompleteDownloads, incomplete_downloads};
 pub use query::{LibraryParams, LibraryRequest};
 pub use refresh::{SyncStatus, sync, sync_status};
+pub use removal::{RemovalParams, RemovalRequest, Removed, remove_many, remove_one};
 pub use shapes::*;
 
 use crate::error::ApiError;
