@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use earmark_fixtures::{AAXC_IV, AAXC_KEY, SyntheticBook, hex};
 use earmark_testkit::fake_audible::{FakeAudible, library_item, write_profile};
+use earmark_testkit::ws_client::WsClient;
 use earmark_testkit::{Server, start_ok};
 use serde_json::{Value, json};
 
@@ -343,7 +344,28 @@ fn cancel_stops_audible_cli_and_keeps_no_partial_file() {
     });
     s.fake
         .trickle(Some((256 * 1024, Duration::from_millis(150))));
+    let addr = s.server.base.trim_start_matches("http://").to_owned();
+    let mut feed = WsClient::connect(&addr, "/jobs/ws", Some(KEY.1)).unwrap();
     let id = s.request("/jobs/download", json!({"asin": "B000000001"}));
+    // The web client's feed shows the transfer as it goes, under the names it reads.
+    let seen = feed.until(WAIT, |m| {
+        m["type"] == "status"
+            && m["job_id"] == id.as_str()
+            && m["meta"]["download_bytes_current"].is_u64()
+    });
+    let meta = &seen.last().unwrap()["meta"];
+    let (bytes, total) = (
+        meta["download_bytes_current"].as_u64().unwrap(),
+        meta["download_bytes_total"].as_u64().unwrap(),
+    );
+    assert!(
+        bytes > 0 && bytes < total,
+        "part of the licensed size: {meta}"
+    );
+    assert!(
+        meta["download_bytes_per_sec"].as_u64().unwrap() > 0,
+        "{meta}"
+    );
     let running = s.server.wait_for_job(&id, &[KEY], WAIT, |j| {
         j["status_message"]
             .as_str()

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use earmark_core::FileKind;
 use earmark_core::ports::{
     DownloadError, DownloadFormat, DownloadOutput, DownloadRequest, Downloader, JobContext,
     LibrarySourceError, ProducedFile,
 };
+use earmark_core::{FileKind, Transfer};
 
 use crate::cli::{AudibleCli, Finished, classify_failure};
 
@@ -127,7 +127,12 @@ async fn report_progress(dir: PathBuf, estimate: Option<u64>, ctx: &dyn JobConte
         let percent = expected
             .filter(|e| *e > 0)
             .map_or(0.0, |e| (95.0 * bytes as f64 / e as f64).min(95.0));
-        ctx.progress(percent, Some(&message));
+        let transfer = Transfer {
+            bytes,
+            total: expected.filter(|_| licensed),
+            bytes_per_sec: rate as u64,
+        };
+        ctx.transfer(percent, Some(&message), transfer);
     }
 }
 

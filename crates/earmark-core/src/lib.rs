@@ -18,7 +18,7 @@ pub use domain::book::{
     Book, BookRecord, BookStatus, BookUpdate, ChangeCursor, ChangePage, UpsertSummary,
 };
 pub use domain::chapter::{Chapter, ChapterFileError, chapters_from_audible};
-pub use domain::event::JobEvent;
+pub use domain::event::{JobEvent, Transfer};
 pub use domain::file::{FileKind, Fingerprint, NewStoredFile, OutputFile, StoredFile};
 pub use domain::format::{ConversionMode, DownloadFormat, OutputFormat};
 pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};

@@ -6,8 +6,7 @@
 
 use earmark_testkit::app as support;
 
-use std::collections::{HashMap, VecDeque};
-use std::net::TcpStream;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,8 +18,9 @@ use earmark_http::auth::ApiKeyHash;
 use earmark_http::auth::tokens::TokenScope;
 use earmark_http::state::AppState;
 use earmark_testkit::stand_in::StandIn;
+use earmark_testkit::ws_client::WsClient;
 use serde_json::Value;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
 /// Serves `state` on a free loopback port; returns `host:port`.
 fn serve(state: AppState) -> String {
@@ -33,116 +33,6 @@ fn serve(state: AppState) -> String {
     let addr = server.addrs()[0].to_string();
     actix_web::rt::spawn(server.run());
     addr
-}
-
-/// A blocking WebSocket client that unpacks `batch` frames into their messages.
-struct Client {
-    socket: WebSocket<TcpStream>,
-    pending: VecDeque<Value>,
-}
-
-impl Client {
-    fn connect(addr: &str, path: &str, key: Option<&str>) -> Result<Self, tungstenite::Error> {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("timeout");
-        let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
-            "ws://{addr}{path}"
-        ))?;
-        if let Some(key) = key {
-            request
-                .headers_mut()
-                .insert("X-Api-Key", key.parse().expect("header"));
-        }
-        let (socket, _) = tungstenite::client(request, stream).map_err(|e| match e {
-            tungstenite::HandshakeError::Failure(e) => e,
-            tungstenite::HandshakeError::Interrupted(_) => tungstenite::Error::ConnectionClosed,
-        })?;
-        Ok(Self {
-            socket,
-            pending: VecDeque::new(),
-        })
-    }
-
-    /// The next message, waiting up to `within`.
-    fn next(&mut self, within: Duration) -> Option<Value> {
-        let deadline = Instant::now() + within;
-        while self.pending.is_empty() {
-            if Instant::now() > deadline {
-                return None;
-            }
-            match self.socket.read() {
-                Ok(Message::Text(text)) => {
-                    let value: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
-                    if value["type"] == "batch" {
-                        assert_eq!(
-                            value["count"].as_u64().map(|c| c as usize),
-                            value["messages"].as_array().map(Vec::len)
-                        );
-                        self.pending
-                            .extend(value["messages"].as_array().cloned().unwrap_or_default());
-                    } else {
-                        self.pending.push_back(value);
-                    }
-                }
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => panic!("socket: {e}"),
-            }
-        }
-        self.pending.pop_front()
-    }
-
-    /// Whole frames as sent (batches not unpacked) until one satisfies `done` (included), or
-    /// panics after `within`.
-    fn frames_until(&mut self, within: Duration, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + within;
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            match self.socket.read() {
-                Ok(Message::Text(text)) => {
-                    let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
-                    let finished = done(&frame);
-                    seen.push(frame);
-                    if finished {
-                        return seen;
-                    }
-                }
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => panic!("socket: {e}"),
-            }
-        }
-        panic!("condition not met within {within:?}; frames: {seen:?}");
-    }
-
-    /// Messages until one satisfies `done` (included), or panics after `within`.
-    fn until(&mut self, within: Duration, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + within;
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            if let Some(message) = self.next(Duration::from_millis(200)) {
-                let finished = done(&message);
-                seen.push(message);
-                if finished {
-                    return seen;
-                }
-            }
-        }
-        panic!(
-            "condition not met within {within:?}; last messages: {:?}",
-            seen.iter().rev().take(5).collect::<Vec<_>>()
-        );
-    }
 }
 
 fn completed(id: JobId) -> impl Fn(&Value) -> bool {
@@ -192,7 +82,7 @@ async fn a_client_gets_the_snapshot_then_every_event_in_order() {
     .await;
     let addr = serve(state.clone());
     let mut client = tokio::task::spawn_blocking(move || {
-        Client::connect(&addr, "/ws/jobs", Some(support::KEY)).expect("handshake")
+        WsClient::connect(&addr, "/ws/jobs", Some(support::KEY)).expect("handshake")
     })
     .await
     .expect("join");
@@ -243,7 +133,7 @@ async fn a_client_that_never_reads_slows_nobody() {
     // The stalled client connects and then never reads a byte.
     let stalled = tokio::task::spawn_blocking(move || {
         let client =
-            Client::connect(&stalled_addr, "/ws/jobs", Some(support::KEY)).expect("handshake");
+            WsClient::connect(&stalled_addr, "/ws/jobs", Some(support::KEY)).expect("handshake");
         rustix::net::sockopt::set_socket_recv_buffer_size(client.socket.get_ref(), 4096)
             .expect("small receive buffer");
         client
@@ -251,7 +141,7 @@ async fn a_client_that_never_reads_slows_nobody() {
     .await
     .expect("join");
     let mut reader = tokio::task::spawn_blocking(move || {
-        Client::connect(&reader_addr, "/ws/jobs", Some(support::KEY)).expect("handshake")
+        WsClient::connect(&reader_addr, "/ws/jobs", Some(support::KEY)).expect("handshake")
     })
     .await
     .expect("join");
@@ -324,7 +214,7 @@ async fn ping_is_answered_and_one_job_replays_its_log() {
     let addr = serve(state.clone());
     let other = submit(&state, 4, "echo unrelated").await;
     let (mut client, first) = tokio::task::spawn_blocking(move || {
-        let mut client = Client::connect(&addr, &format!("/ws/jobs/{id}"), Some(support::KEY))
+        let mut client = WsClient::connect(&addr, &format!("/ws/jobs/{id}"), Some(support::KEY))
             .expect("handshake");
         let first: Vec<Value> = (0..3)
             .filter_map(|_| client.next(Duration::from_secs(5)))
@@ -367,7 +257,7 @@ async fn the_socket_needs_the_key() {
     let (_db, _dir, state) = rig().await;
     let addr = serve(state.state);
     let refused =
-        tokio::task::spawn_blocking(move || Client::connect(&addr, "/ws/jobs", None).err())
+        tokio::task::spawn_blocking(move || WsClient::connect(&addr, "/ws/jobs", None).err())
             .await
             .expect("join");
     match refused {
@@ -384,7 +274,7 @@ async fn a_browser_connects_with_a_ws_token_instead_of_the_key() {
     let stream_token = state.tokens.issue(TokenScope::Stream, None, in_a_minute);
     let addr = serve(state.state);
     let (connected, refused) = tokio::task::spawn_blocking(move || {
-        let mut client = Client::connect(&addr, &format!("/ws/jobs?token={ws_token}"), None)
+        let mut client = WsClient::connect(&addr, &format!("/ws/jobs?token={ws_token}"), None)
             .expect("a ws token opens the socket");
         client.socket.send(Message::text("ping")).expect("send");
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -392,7 +282,8 @@ async fn a_browser_connects_with_a_ws_token_instead_of_the_key() {
         while !pong && Instant::now() < deadline {
             pong = matches!(client.socket.read(), Ok(Message::Text(t)) if t.as_str() == "pong");
         }
-        let refused = Client::connect(&addr, &format!("/jobs/ws?token={stream_token}"), None).err();
+        let refused =
+            WsClient::connect(&addr, &format!("/jobs/ws?token={stream_token}"), None).err();
         (pong, refused)
     })
     .await
@@ -412,7 +303,7 @@ async fn the_web_clients_feed_is_one_snapshot_then_statuses_with_progress() {
     let waiting = submit(&state, 1, "echo x").await;
     let addr = serve(state.clone());
     let mut client = tokio::task::spawn_blocking(move || {
-        Client::connect(&addr, "/jobs/ws", Some(support::KEY)).expect("handshake")
+        WsClient::connect(&addr, "/jobs/ws", Some(support::KEY)).expect("handshake")
     })
     .await
     .expect("join");
@@ -478,7 +369,7 @@ async fn the_web_clients_job_feed_says_connected_first() {
     }
     let addr = serve(state.clone());
     let messages = tokio::task::spawn_blocking(move || {
-        let mut client = Client::connect(&addr, &format!("/jobs/ws/{id}"), Some(support::KEY))
+        let mut client = WsClient::connect(&addr, &format!("/jobs/ws/{id}"), Some(support::KEY))
             .expect("handshake");
         (0..4)
             .filter_map(|_| client.next(Duration::from_secs(5)))

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use earmark_core::ports::{Cancelled, FailureClass, JobContext, JobEffects, JobFailure};
-use earmark_core::{Job, JobEvent, JobUpdate, OutputFile};
+use earmark_core::{Job, JobEvent, JobUpdate, OutputFile, Transfer};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::engine::Inner;
@@ -40,6 +40,26 @@ struct Run {
 }
 
 impl Run {
+    /// Keeps the latest progress for the job row and tells subscribers.
+    fn report(&self, percent: f64, message: Option<&str>, transfer: Option<Transfer>) {
+        self.touch();
+        let percent = percent.clamp(0.0, 100.0);
+        if let Ok(mut progress) = self.progress.lock() {
+            *progress = Some((percent, message.map(str::to_owned)));
+        }
+        if let Some(message) = message
+            && let Ok(mut last) = self.last_message.lock()
+        {
+            *last = Some(message.to_owned());
+        }
+        let _ = self.events.send(JobEvent::Progress {
+            job_id: self.job.id,
+            percent,
+            line: message.map(str::to_owned),
+            transfer,
+        });
+    }
+
     fn touch(&self) {
         self.last_activity_ms
             .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -72,21 +92,11 @@ impl JobContext for Run {
     }
 
     fn progress(&self, percent: f64, message: Option<&str>) {
-        self.touch();
-        let percent = percent.clamp(0.0, 100.0);
-        if let Ok(mut progress) = self.progress.lock() {
-            *progress = Some((percent, message.map(str::to_owned)));
-        }
-        if let Some(message) = message
-            && let Ok(mut last) = self.last_message.lock()
-        {
-            *last = Some(message.to_owned());
-        }
-        let _ = self.events.send(JobEvent::Progress {
-            job_id: self.job.id,
-            percent,
-            line: message.map(str::to_owned),
-        });
+        self.report(percent, message, None);
+    }
+
+    fn transfer(&self, percent: f64, message: Option<&str>, transfer: Transfer) {
+        self.report(percent, message, Some(transfer));
     }
 
     fn cancelled(&self) -> Cancelled<'_> {

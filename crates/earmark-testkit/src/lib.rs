@@ -16,5 +16,6 @@ pub mod server;
 pub mod shape;
 pub mod stand_in;
 pub mod wrk;
+pub mod ws_client;
 
 pub use server::*;

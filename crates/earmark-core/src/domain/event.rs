@@ -15,6 +15,8 @@ pub enum JobEvent {
         percent: f64,
         /// What it is doing, when it said.
         line: Option<String>,
+        /// How far its transfer is, for a download.
+        transfer: Option<Transfer>,
     },
     /// A running job wrote a log line.
     Log {
@@ -23,6 +25,17 @@ pub enum JobEvent {
         /// The line, secrets masked.
         line: String,
     },
+}
+
+/// How far a download's transfer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    /// Bytes received so far.
+    pub bytes: u64,
+    /// The bytes expected in all, once known.
+    pub total: Option<u64>,
+    /// The average rate since the transfer started.
+    pub bytes_per_sec: u64,
 }
 
 impl JobEvent {

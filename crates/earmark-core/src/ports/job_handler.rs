@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use crate::domain::asin::Asin;
 use crate::domain::book::BookUpdate;
+use crate::domain::event::Transfer;
 use crate::domain::file::{NewStoredFile, OutputFile};
 use crate::domain::job::{Job, NewJob, TaskType};
 use crate::domain::job_spec::JobSpec;
@@ -140,6 +141,13 @@ pub trait JobContext: Send + Sync {
 
     /// Reports progress (0 to 100) and optionally what is happening.
     fn progress(&self, percent: f64, message: Option<&str>);
+
+    /// Reports a download's progress with how many bytes have arrived; contexts that show no
+    /// byte counts report it as plain progress.
+    fn transfer(&self, percent: f64, message: Option<&str>, transfer: Transfer) {
+        let _ = transfer;
+        self.progress(percent, message);
+    }
 
     /// Completes when the job must stop; pass it to the process runner.
     fn cancelled(&self) -> Cancelled<'_>;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytestring::ByteString;
-use earmark_core::{JobEvent, JobId};
+use earmark_core::{JobEvent, JobId, Transfer};
 use serde_json::json;
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
@@ -93,7 +93,7 @@ pub struct WsHub {
 #[derive(Debug, Default)]
 struct ClientFeed {
     last_status: HashMap<JobId, serde_json::Value>,
-    progressed: HashMap<JobId, (f64, Option<String>)>,
+    progressed: HashMap<JobId, (f64, Option<String>, Option<Transfer>)>,
 }
 
 impl ClientFeed {
@@ -121,20 +121,25 @@ impl ClientFeed {
             job_id,
             percent,
             line,
+            transfer,
         } = event
         {
-            self.progressed.insert(*job_id, (*percent, line.clone()));
+            self.progressed
+                .insert(*job_id, (*percent, line.clone(), *transfer));
         }
     }
 
     fn flush(&mut self, client: &broadcast::Sender<Message>) {
-        for (job_id, (percent, line)) in self.progressed.drain() {
+        for (job_id, (percent, line, transfer)) in self.progressed.drain() {
             let Some(last) = self.last_status.get_mut(&job_id) else {
                 continue;
             };
             last["progress"] = json!(percent);
             if let Some(line) = line {
                 last["message"] = json!(line);
+            }
+            if let (Some(transfer), Some(meta)) = (transfer, last["meta"].as_object_mut()) {
+                meta.extend(transfer_fields(&transfer));
             }
             let _ = client.send(Message {
                 text: ByteString::from(last.to_string()),
@@ -258,10 +263,14 @@ fn encode(event: &JobEvent) -> Frame {
             job_id,
             percent,
             line,
-        } => (
-            FrameKind::Progress,
-            json!({"type": "progress", "job_id": job_id.to_string(), "percent": percent, "line": line}),
-        ),
+            transfer,
+        } => {
+            let mut message = json!({"type": "progress", "job_id": job_id.to_string(), "percent": percent, "line": line});
+            if let (Some(transfer), Some(fields)) = (transfer, message.as_object_mut()) {
+                fields.extend(transfer_fields(transfer));
+            }
+            (FrameKind::Progress, message)
+        }
         JobEvent::Log { job_id, line } => (
             FrameKind::Log,
             json!({"type": "log", "job_id": job_id.to_string(), "line": line}),
@@ -273,6 +282,21 @@ fn encode(event: &JobEvent) -> Frame {
         as_of,
         json: value.to_string().into_boxed_str(),
     }
+}
+
+/// A transfer under the names the web client reads from a status message's `meta`
+/// (`download_bytes_current`, `download_bytes_total`, `download_bytes_per_sec`).
+fn transfer_fields(transfer: &Transfer) -> serde_json::Map<String, serde_json::Value> {
+    let mut fields = serde_json::Map::new();
+    fields.insert("download_bytes_current".into(), json!(transfer.bytes));
+    if let Some(total) = transfer.total {
+        fields.insert("download_bytes_total".into(), json!(total));
+    }
+    fields.insert(
+        "download_bytes_per_sec".into(),
+        json!(transfer.bytes_per_sec),
+    );
+    fields
 }
 
 /// `{"type":"batch","messages":[...],"count":n}` from already-encoded messages.
