@@ -11,8 +11,9 @@ forbidden_in_http := "earmark-db diesel diesel-async diesel_migrations deadpool 
 default:
     @./just --list
 
-# Serve on the embedded default (SQLite under ./data) or whatever EARMARK__* says.
-serve:
+# Install what the main job needs (once; later runs skip it), then serve on the embedded
+# default (SQLite under ./data) or whatever EARMARK__* says.
+serve: setup
     cargo run --bin earmark
 
 # Install what the service and its tests drive: ffmpeg, audible-cli 0.6.0 (vendor/).
