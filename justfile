@@ -20,12 +20,13 @@ serve: setup
 setup:
     vendor/setup.sh
 
-# Everything CI checks: setup, PostgreSQL, formatting, lints, core purity, the whole test suite.
+# Everything CI checks: setup, PostgreSQL, Chromium, formatting, lints, core purity, the whole test suite.
 test: setup fmt-check lint core-is-pure http-knows-no-database
     #!/usr/bin/env bash
     set -euo pipefail
     eval "$(tests/ensure-postgres.sh)"
     export TEST_DATABASE_URL="${TEST_DATABASE_URL:-}"
+    tests/ensure-chromium.sh
     # The black-box tests start the real binary; no test target of its package builds it.
     cargo build --bin earmark
     if cargo nextest --version >/dev/null 2>&1; then

@@ -88,3 +88,48 @@ pub fn downloaded_into(
     });
     placed
 }
+
+/// Seeds `record` as converted into the database at `db_url` (created and migrated if it is
+/// not yet): `book` rendered by ffmpeg as an m4a (AAC, chapters) under
+/// `<data>/converted/<title>/`, registered as the book's converted file, status COMPLETED.
+/// Returns the file's path.
+pub fn converted_into(
+    db_url: &str,
+    data: &Path,
+    record: BookRecord,
+    book: &SyntheticBook,
+) -> std::path::PathBuf {
+    let asin = record.asin.clone();
+    let render = data.join("fixture-render").join(asin.as_str());
+    std::fs::create_dir_all(&render).unwrap();
+    let plain = book.render(Path::new("ffmpeg"), &render).unwrap();
+    let dir = data.join("converted").join(&record.title);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.m4a", record.title));
+    std::fs::rename(&plain, &path).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = earmark_db::connect(db_url, &earmark_db::PoolSettings::default())
+            .await
+            .unwrap();
+        db.library.upsert_books(vec![record]).await.unwrap();
+        let size = i64::try_from(std::fs::metadata(&path).unwrap().len()).unwrap();
+        db.library
+            .add_file(NewStoredFile {
+                asin: asin.clone(),
+                kind: FileKind::Converted,
+                path: path.display().to_string(),
+                size,
+                mime: "audio/mp4".into(),
+            })
+            .await
+            .unwrap();
+        let update = BookUpdate {
+            status: Some(BookStatus::Completed),
+            local_path_converted: Some(Some(path.display().to_string())),
+            conversion_format: Some(Some(earmark_core::OutputFormat::M4a)),
+            ..BookUpdate::default()
+        };
+        db.library.update_book(&asin, update).await.unwrap();
+    });
+    path
+}
