@@ -45,6 +45,7 @@ impl RecordingContext {
                 updated_at: now,
                 run_after: None,
                 outputs: Vec::new(),
+                paused_at: None,
             },
             work_dir: work_dir.into(),
             reports: Mutex::new(Vec::new()),

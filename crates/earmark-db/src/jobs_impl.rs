@@ -11,8 +11,28 @@ macro_rules! jobs_matching {
         let filter: &earmark_core::JobFilter = $filter;
         let mut query = jobs::table.into_boxed::<$backend>();
         if !filter.statuses.is_empty() {
-            let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-            query = query.filter(jobs::status.eq_any(statuses));
+            use diesel::BoolExpressionMethods;
+            use earmark_core::JobStatus;
+            // PAUSED is no stored status but `paused_at` on an active row; an active status
+            // asked for means that status and not paused.
+            let (active, ended): (Vec<&str>, Vec<&str>) = filter
+                .statuses
+                .iter()
+                .filter(|s| **s != JobStatus::Paused)
+                .map(|s| s.as_str())
+                .partition(|s| JobStatus::ACTIVE.iter().any(|a| a.as_str() == *s));
+            let held: Vec<&str> = if filter.statuses.contains(&JobStatus::Paused) {
+                JobStatus::ACTIVE.iter().map(|s| s.as_str()).collect()
+            } else {
+                Vec::new()
+            };
+            query = query.filter(
+                jobs::status
+                    .eq_any(active)
+                    .and(jobs::paused_at.is_null())
+                    .or(jobs::status.eq_any(ended))
+                    .or(jobs::paused_at.is_not_null().and(jobs::status.eq_any(held))),
+            );
         }
         if let Some(task_type) = filter.task_type {
             query = query.filter(jobs::task_type.eq(task_type.as_str()));
@@ -105,6 +125,7 @@ macro_rules! impl_job_queue {
                         let candidate: Option<DbId> = jobs::table
                             .filter(jobs::task_type.eq(task_type.as_str()))
                             .filter(jobs::status.eq(queued))
+                            .filter(jobs::paused_at.is_null())
                             .order((jobs::created_at.asc(), jobs::id.asc()))
                             .select(jobs::id)
                             .limit(1)
@@ -179,6 +200,56 @@ macro_rules! impl_job_queue {
                         })
                         .collect::<Result<_, $crate::error::StoreError>>()?,
                 })
+            }
+
+            async fn set_paused(
+                &self,
+                id: earmark_core::JobId,
+                paused: bool,
+            ) -> Result<earmark_core::Job, earmark_core::ports::JobQueueError> {
+                use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::rows::JobRow;
+                use $crate::schema::jobs;
+                use $crate::sql_types::{DbId, DbTime};
+
+                let mut conn = self.conn().await?;
+                let outcome = conn
+                    .$write_txn(async |c| {
+                        let Some(row) = jobs::table
+                            .find(DbId(id.0))
+                            .select(JobRow::as_select())
+                            .first(c)
+                            .await
+                            .optional()?
+                        else {
+                            return Ok(Err(earmark_core::ports::JobQueueError::NotFound(id)));
+                        };
+                        let status = row.job_status()?;
+                        if status.is_terminal() {
+                            let to = if paused { earmark_core::JobStatus::Paused } else { status };
+                            return Ok(Err(earmark_core::ports::JobQueueError::InvalidTransition {
+                                id,
+                                from: status,
+                                to,
+                            }));
+                        }
+                        if row.paused_at.is_some() == paused {
+                            return Ok(Ok(row));
+                        }
+                        let now = DbTime::now();
+                        let row = diesel::update(jobs::table.find(DbId(id.0)))
+                            .set((
+                                jobs::paused_at.eq(paused.then_some(now)),
+                                jobs::updated_at.eq(now),
+                            ))
+                            .returning(JobRow::as_returning())
+                            .get_result(c)
+                            .await?;
+                        Ok::<_, $crate::error::StoreError>(Ok(row))
+                    })
+                    .await?;
+                Ok(outcome?.into_job()?)
             }
 
             async fn record_outputs(

@@ -228,6 +228,7 @@ pub struct JobRow {
     pub updated_at: DbTime,
     pub run_after: Option<DbTime>,
     pub outputs: String,
+    pub paused_at: Option<DbTime>,
 }
 
 /// A change to a job; `None` leaves a column as it is.
@@ -245,6 +246,7 @@ pub struct JobChanges {
     pub updated_at: Option<DbTime>,
     pub run_after: Option<Option<DbTime>>,
     pub outputs: Option<String>,
+    pub paused_at: Option<Option<DbTime>>,
 }
 
 impl JobRow {
@@ -268,6 +270,7 @@ impl JobRow {
             updated_at: now,
             run_after: None,
             outputs: "[]".to_owned(),
+            paused_at: None,
         }
     }
 
@@ -306,6 +309,7 @@ impl JobRow {
             // A record that cannot be read is no record: the next attempt then treats files in
             // its way as somebody else's, which is the safe side.
             outputs: serde_json::from_str(&self.outputs).unwrap_or_default(),
+            paused_at: self.paused_at.map(DbTime::get),
         })
     }
 }

@@ -54,6 +54,7 @@ diesel::table! {
         updated_at -> TimeSql,
         run_after -> Nullable<TimeSql>,
         outputs -> Text,
+        paused_at -> Nullable<TimeSql>,
     }
 }
 

@@ -96,6 +96,8 @@ pub fn build(
             .service(routes::jobs::log)
             .service(routes::jobs::cancel)
             .service(routes::jobs::retry)
+            .service(routes::jobs::pause)
+            .service(routes::jobs::resume)
             .split_for_parts();
     app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .route("/docs", web::get().to(routes::docs::docs_redirect))

@@ -181,6 +181,8 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
             "/jobs/history",
             "/jobs/{id}",
             "/jobs/{id}/log",
+            "/jobs/{id}/pause",
+            "/jobs/{id}/resume",
             "/jobs/{id}/retry",
             "/library",
             "/library/delete",

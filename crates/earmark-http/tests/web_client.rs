@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use earmark_core::ports::JobHandler;
-use earmark_core::{Asin, JobStatus, TaskType};
+use earmark_core::{Asin, JobId, JobStatus, TaskType};
 use earmark_db::testing::TestDb;
 use earmark_testkit::app;
 use earmark_testkit::app as support;
@@ -133,18 +133,6 @@ async fn the_job_calls_answer_in_the_clients_shapes(db: TestDb) {
     assert_eq!(left["total"], 1);
     let (status, refused) = call(TestRequest::delete().uri("/jobs/history?status=RUNNING")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-}
-
-#[actix_web::test]
-async fn the_job_calls_answer_in_the_clients_shapes_on_sqlite() {
-    the_job_calls_answer_in_the_clients_shapes(TestDb::sqlite().await).await;
-}
-
-#[actix_web::test]
-async fn the_job_calls_answer_in_the_clients_shapes_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        the_job_calls_answer_in_the_clients_shapes(db).await;
-    }
 }
 
 #[actix_web::test]
@@ -471,14 +459,131 @@ async fn book_details_incomplete_downloads_and_removal(db: TestDb) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[actix_web::test]
-async fn book_details_incomplete_downloads_and_removal_on_sqlite() {
-    book_details_incomplete_downloads_and_removal(TestDb::sqlite().await).await;
+/// Pause and resume: a paused waiting job is not started; a paused running job's process
+/// stands still and goes on where it stood; PAUSED is listed as the client asks for it; an
+/// ended job cannot be paused.
+async fn jobs_pause_and_resume(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let stand_in = Arc::new(StandIn::default());
+    let handler: Arc<dyn JobHandler> = stand_in.clone();
+    let state = support::state_with_handlers(
+        db.db.clone(),
+        dir.path(),
+        HashMap::from([(TaskType::Convert, handler)]),
+    );
+    let engine = state.engine.clone();
+    let app = app!(state);
+    let call = |request: TestRequest| call(&app, request);
+    let ticks = dir.path().join("ticks");
+    let counting = format!(
+        "i=0; while [ $i -lt 30 ]; do echo $i >> {}; i=$((i+1)); sleep 0.05; done",
+        ticks.display()
+    );
+    let asin = |n: u32| Asin::parse(&format!("B{n:09}")).unwrap();
+    let running = engine
+        .submit(stand_in.job(TaskType::Convert, asin(1), &counting))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let waiting = engine
+        .submit(stand_in.job(TaskType::Convert, asin(2), "true"))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let (status, paused) = call(TestRequest::post().uri(&format!("/jobs/{waiting}/pause"))).await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    assert_eq!(paused["status"], "PAUSED");
+    assert!(paused["message"].is_string());
+
+    engine.start();
+    let status_of = |id: JobId| {
+        let engine = engine.clone();
+        async move { engine.queue().get(id).await.unwrap() }
+    };
+    let completes = |id: JobId| {
+        let engine = engine.clone();
+        async move {
+            for _ in 0..200 {
+                if engine.queue().get(id).await.unwrap().status == JobStatus::Completed {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("job {id} did not complete");
+        }
+    };
+    for _ in 0..200 {
+        if ticks.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (status, held) = call(TestRequest::post().uri(&format!("/jobs/{running}/pause"))).await;
+    assert_eq!(status, StatusCode::OK, "{held}");
+    assert_eq!(held["status"], "PAUSED");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let at_pause = std::fs::read_to_string(&ticks).unwrap().lines().count();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let later = std::fs::read_to_string(&ticks).unwrap().lines().count();
+    assert_eq!(at_pause, later, "the paused process stands still");
+    assert!(later < 30, "paused before it finished: {later}");
+    let (_, listed) =
+        call(TestRequest::get().uri("/jobs?status=RUNNING,PENDING,QUEUED,PAUSED")).await;
+    assert_shape(&listed, "job-list.json");
+    assert_eq!(listed["total"], 2, "{listed}");
+    let (_, only_paused) = call(TestRequest::get().uri("/jobs?status=PAUSED")).await;
+    assert_eq!(only_paused["total"], 2);
+    let (_, only_running) = call(TestRequest::get().uri("/jobs?status=RUNNING")).await;
+    assert_eq!(
+        only_running["total"], 0,
+        "a paused job is not listed as running"
+    );
+
+    let (status, resumed) = call(TestRequest::post().uri(&format!("/jobs/{running}/resume"))).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!(resumed["status"], "RUNNING");
+    completes(running).await;
+    assert_eq!(
+        std::fs::read_to_string(&ticks).unwrap().lines().count(),
+        30,
+        "on where it stood"
+    );
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let still = status_of(waiting).await;
+    assert_eq!(
+        still.shown_status(),
+        JobStatus::Paused,
+        "a free lane does not take a paused job"
+    );
+    let (_, resumed) = call(TestRequest::post().uri(&format!("/jobs/{waiting}/resume"))).await;
+    assert_eq!(resumed["status"], "QUEUED");
+    completes(waiting).await;
+    let (status, refused) = call(TestRequest::post().uri(&format!("/jobs/{running}/pause"))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
 }
 
-#[actix_web::test]
-async fn book_details_incomplete_downloads_and_removal_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        book_details_incomplete_downloads_and_removal(db).await;
-    }
+/// One test of `case` on SQLite and one on PostgreSQL, named `<case>_on_<backend>`.
+macro_rules! on_both_databases {
+    ($($case:ident => $sqlite:ident, $postgres:ident;)+) => {$(
+        #[actix_web::test]
+        async fn $sqlite() {
+            $case(TestDb::sqlite().await).await;
+        }
+
+        #[actix_web::test]
+        async fn $postgres() {
+            if let Some(db) = TestDb::postgres().await {
+                $case(db).await;
+            }
+        }
+    )+};
+}
+
+on_both_databases! {
+    the_job_calls_answer_in_the_clients_shapes => the_job_calls_answer_in_the_clients_shapes_on_sqlite, the_job_calls_answer_in_the_clients_shapes_on_postgres;
+    book_details_incomplete_downloads_and_removal => book_details_incomplete_downloads_and_removal_on_sqlite, book_details_incomplete_downloads_and_removal_on_postgres;
+    jobs_pause_and_resume => jobs_pause_and_resume_on_sqlite, jobs_pause_and_resume_on_postgres;
 }

@@ -33,8 +33,13 @@ pub enum EngineError {
     },
 }
 
-/// A job running in this process: its kind, and the switch that stops it.
-pub(crate) type RunningJob = (TaskType, watch::Sender<Option<StopReason>>);
+/// A job running in this process: its kind, the switch that stops it, and the one that holds
+/// its processes while it is paused.
+pub(crate) struct RunningJob {
+    pub(crate) task_type: TaskType,
+    pub(crate) stop: watch::Sender<Option<StopReason>>,
+    pub(crate) hold: watch::Sender<bool>,
+}
 
 /// The job engine. Cheap to clone; all clones drive the same lanes.
 #[derive(Clone)]
@@ -87,8 +92,8 @@ impl Engine {
     pub fn running_by_kind(&self) -> HashMap<TaskType, usize> {
         let mut counts = HashMap::new();
         if let Ok(running) = self.inner.running.lock() {
-            for (task_type, _) in running.values() {
-                *counts.entry(*task_type).or_insert(0) += 1;
+            for job in running.values() {
+                *counts.entry(job.task_type).or_insert(0) += 1;
             }
         }
         counts
@@ -167,6 +172,34 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Pauses a job: a waiting one is not claimed until it is resumed; a running one has its
+    /// whole process tree stopped (SIGSTOP), its watchdog and timeouts standing still, and it
+    /// keeps its lane. The pause is stored, so it outlasts a restart. Returns the job as it
+    /// then is (shown as PAUSED).
+    ///
+    /// # Errors
+    /// `InvalidTransition` (as [`EngineError::Queue`]) when the job already ended.
+    pub async fn pause(&self, id: JobId) -> Result<Job, EngineError> {
+        let job = self.inner.queue.set_paused(id, true).await?;
+        self.inner.hold(id, true);
+        self.inner.publish_status(&job);
+        Ok(job)
+    }
+
+    /// Resumes a paused job: a running one continues (SIGCONT) where it stood; a waiting one
+    /// (or one whose process a restart ended) takes its place in the queue again.
+    ///
+    /// # Errors
+    /// `InvalidTransition` (as [`EngineError::Queue`]) when the job already ended.
+    pub async fn resume(&self, id: JobId) -> Result<Job, EngineError> {
+        let job = self.inner.queue.set_paused(id, false).await?;
+        if !self.inner.hold(id, false) {
+            self.inner.wake(job.task_type());
+        }
+        self.inner.publish_status(&job);
+        Ok(job)
     }
 
     /// A new attempt at a failed or cancelled job, linked to it by `original_job_id`.
@@ -305,9 +338,21 @@ impl Inner {
 
     pub(crate) fn stop(&self, id: JobId, reason: StopReason) {
         if let Ok(running) = self.running.lock()
-            && let Some((_, stop)) = running.get(&id)
+            && let Some(job) = running.get(&id)
         {
-            let _ = stop.send(Some(reason));
+            let _ = job.stop.send(Some(reason));
+        }
+    }
+
+    /// Holds (`true`) or releases the processes of a job running here; false when it does not
+    /// run here.
+    fn hold(&self, id: JobId, held: bool) -> bool {
+        match self.running.lock() {
+            Ok(running) => running.get(&id).is_some_and(|job| {
+                job.hold.send_replace(held);
+                true
+            }),
+            Err(_) => false,
         }
     }
 }

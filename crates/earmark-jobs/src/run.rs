@@ -11,7 +11,7 @@ use earmark_core::ports::{Cancelled, FailureClass, JobContext, JobEffects, JobFa
 use earmark_core::{Job, JobEvent, JobUpdate, OutputFile, Transfer};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
-use crate::engine::Inner;
+use crate::engine::{Inner, RunningJob};
 use crate::finish::{Outcome, finish};
 
 /// Why a run was told to stop.
@@ -178,8 +178,16 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
     inner.publish_status(&job);
 
     let (stop_tx, stop_rx) = watch::channel(None);
+    let (hold_tx, hold_rx) = watch::channel(false);
     if let Ok(mut running) = inner.running.lock() {
-        running.insert(id, (job.task_type(), stop_tx.clone()));
+        running.insert(
+            id,
+            RunningJob {
+                task_type: job.task_type(),
+                stop: stop_tx.clone(),
+                hold: hold_tx.clone(),
+            },
+        );
     }
     let ctx = Run {
         inner: inner.clone(),
@@ -195,7 +203,7 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
     };
 
     let outcome = {
-        let mut work = std::pin::pin!(handler.run(&ctx));
+        let mut work = std::pin::pin!(earmark_process::held_by(hold_rx, handler.run(&ctx)));
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_size = 0;
         let mut stopped_at: Option<tokio::time::Instant> = None;
@@ -211,7 +219,8 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
                         flushing = spawn_flush(&inner, &ctx);
                     }
                     let size = tree_size(&work_dir);
-                    if size != last_size {
+                    // A paused job's silence is not a stall.
+                    if size != last_size || *hold_tx.borrow() {
                         last_size = size;
                         ctx.touch();
                     }

@@ -76,6 +76,9 @@ impl JobQueue for GatedQueue {
     ) -> Result<(), JobQueueError> {
         self.real.record_outputs(id, outputs).await
     }
+    async fn set_paused(&self, id: JobId, paused: bool) -> Result<Job, JobQueueError> {
+        self.real.set_paused(id, paused).await
+    }
     async fn counts(&self) -> Result<Vec<(TaskType, JobStatus, u64)>, JobQueueError> {
         self.real.counts().await
     }

@@ -241,6 +241,12 @@ where
     };
 
     tokio::pin!(cancel);
+    let mut hold = crate::hold::current();
+    let mut stopped_since: Option<Instant> = None;
+    if hold.as_ref().is_some_and(|h| *h.borrow()) {
+        signal_group(pgid, Signal::STOP);
+        stopped_since = Some(Instant::now());
+    }
     let started = Instant::now();
     let far = started + Duration::from_secs(60 * 60 * 24 * 365);
     let mut timeout_at = spec.timeout.map_or(far, |t| started + t);
@@ -264,16 +270,30 @@ where
                 status = Some(waited.map_err(|e| ProcessError::Wait(name.clone(), e))?);
                 drain_until = Instant::now() + DRAIN_AFTER_EXIT;
             },
+            held = crate::hold::next_change(&mut hold), if status.is_none() && stop_reason.is_none() => {
+                if held && stopped_since.is_none() {
+                    signal_group(pgid, Signal::STOP);
+                    stopped_since = Some(Instant::now());
+                } else if !held && let Some(since) = stopped_since.take() {
+                    signal_group(pgid, Signal::CONT);
+                    // The time it stood still is not the program's: its timeout moves on.
+                    if timeout_at < far {
+                        timeout_at += since.elapsed();
+                    }
+                }
+            },
             () = &mut cancel, if cancel_armed => {
                 cancel_armed = false;
                 if stop_reason.is_none() && status.is_none() {
                     stop_reason = Some(ProcessError::Cancelled(name.clone()));
                     signal_group(pgid, Signal::TERM);
+                    // A stopped group must run to act on its TERM.
+                    signal_group(pgid, Signal::CONT);
                     kill_at = Instant::now() + spec.grace;
                     timeout_at = far;
                 }
             },
-            () = sleep_until(timeout_at.min(kill_at).min(drain_until)) => {
+            () = sleep_until(kill_at.min(drain_until).min(if stopped_since.is_some() { far } else { timeout_at })) => {
                 let now = Instant::now();
                 if now >= drain_until {
                     // The program is done; whatever still holds its pipes is not ours to wait for.
@@ -283,7 +303,7 @@ where
                 if now >= kill_at {
                     signal_group(pgid, Signal::KILL);
                     kill_at = far;
-                } else if now >= timeout_at {
+                } else if now >= timeout_at && stopped_since.is_none() {
                     stop_reason = Some(ProcessError::TimedOut { program: name.clone(), after: spec.timeout.unwrap_or_default() });
                     signal_group(pgid, Signal::TERM);
                     kill_at = now + spec.grace;

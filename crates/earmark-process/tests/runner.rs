@@ -271,3 +271,45 @@ async fn tools_run_at_the_requested_niceness_and_their_children_inherit_it() {
         .to_string();
     assert!(lines.iter().all(|l| l.text == own), "{lines:?}");
 }
+
+#[tokio::test]
+async fn a_held_group_stands_still_and_its_timeout_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let beats = dir.path().join("beats");
+    // A grandchild that writes a beat every 50 ms, and a parent that counts to 30 in about
+    // 1.5 s of running time; the timeout (2.5 s) is shorter than the run with its hold.
+    let script = format!(
+        "(while :; do echo x >> {b}; sleep 0.05; done) & i=0; while [ $i -lt 30 ]; do echo $i; i=$((i+1)); sleep 0.05; done; kill $!",
+        b = beats.display()
+    );
+    let spec = ProcessSpec {
+        timeout: Some(Duration::from_millis(2500)),
+        ..sh(&script)
+    };
+    let (hold, held) = tokio::sync::watch::channel(false);
+    let beats_seen = beats.clone();
+    let holder = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        hold.send(true).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let at_hold = std::fs::read_to_string(&beats_seen).unwrap().len();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let after_hold = std::fs::read_to_string(&beats_seen).unwrap().len();
+        hold.send(false).unwrap();
+        (at_hold, after_hold)
+    });
+    let begun = Instant::now();
+    let mut lines = Vec::new();
+    let result = earmark_process::held_by(held, run(&spec, pending(), |l| lines.push(l))).await;
+    let (at_hold, after_hold) = holder.await.unwrap();
+    assert!(
+        result.unwrap().success(),
+        "the hold did not count against the timeout"
+    );
+    assert!(
+        begun.elapsed() > Duration::from_millis(2500),
+        "it stood still while held"
+    );
+    assert_eq!(at_hold, after_hold, "the grandchild stood still too");
+    assert_eq!(lines.len(), 30, "and went on where it was");
+}

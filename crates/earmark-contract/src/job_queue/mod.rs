@@ -3,11 +3,13 @@
 mod claims;
 mod enqueue;
 mod listing;
+mod pausing;
 mod recovery;
 
 pub use claims::*;
 pub use enqueue::*;
 pub use listing::*;
+pub use pausing::*;
 pub use recovery::*;
 
 use earmark_core::{DownloadParams, JobSpec, JobStatus, JobUpdate, NewJob, SyncParams};
@@ -32,6 +34,7 @@ macro_rules! job_queue_contract {
             backed_off_jobs_are_queued_when_due,
             history_deletion_spares_active_jobs,
             counts_group_by_kind_and_status,
+            paused_jobs_are_not_claimed_and_survive_recovery,
         );
     };
 }

@@ -32,6 +32,9 @@ wire_enum! {
         Queued => "QUEUED",
         /// A worker is running it.
         Running => "RUNNING",
+        /// Held by the person (`POST /jobs/{id}/pause`): never stored as a status, but as
+        /// `paused_at` on a PENDING, QUEUED or RUNNING job, which keeps what it resumes to.
+        Paused => "PAUSED",
         /// Finished and its outputs are in place.
         Completed => "COMPLETED",
         /// Finished without its outputs; `error` says why.
@@ -43,8 +46,12 @@ wire_enum! {
 
 impl JobStatus {
     /// The statuses of a job that is not finished: a second request for the same work joins it.
-    pub const ACTIVE: &'static [JobStatus] =
-        &[JobStatus::Pending, JobStatus::Queued, JobStatus::Running];
+    pub const ACTIVE: &'static [JobStatus] = &[
+        JobStatus::Pending,
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Paused,
+    ];
 
     /// True once the job can no longer change.
     pub const fn is_terminal(self) -> bool {
@@ -158,9 +165,22 @@ pub struct Job {
     /// The files an attempt recorded just before putting them in place, so that the next
     /// attempt after a crash recognises them as its own (see `JobContext::record_outputs`).
     pub outputs: Vec<OutputFile>,
+    /// When the person paused it; `None` while it is not paused. A paused job keeps its
+    /// `status` (what it resumes to) and shows as [`JobStatus::Paused`].
+    pub paused_at: Option<OffsetDateTime>,
 }
 
 impl Job {
+    /// The status a person sees: [`JobStatus::Paused`] for a paused job that has not ended,
+    /// else the stored one.
+    pub fn shown_status(&self) -> JobStatus {
+        if self.paused_at.is_some() && !self.status.is_terminal() {
+            JobStatus::Paused
+        } else {
+            self.status
+        }
+    }
+
     /// The job's lane.
     pub fn task_type(&self) -> TaskType {
         self.spec.task_type()

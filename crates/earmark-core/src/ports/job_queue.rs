@@ -139,6 +139,15 @@ pub trait JobQueue: Send + Sync {
         effects: JobEffects,
     ) -> Result<Applied, JobQueueError>;
 
+    /// Pauses (`paused` true) or resumes a job that has not ended: sets or clears its
+    /// `paused_at`, keeping its status, and moves `updated_at`. A paused job is never claimed.
+    /// Pausing a paused job, or resuming one that is not paused, changes nothing.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown id and `InvalidTransition` (to `PAUSED`, or to
+    /// its own status for a resume) for a job that has ended.
+    async fn set_paused(&self, id: JobId, paused: bool) -> Result<Job, JobQueueError>;
+
     /// Records the files the job's running attempt is about to put in place, replacing what
     /// an earlier attempt recorded; [`JobQueue::get`] and [`JobQueue::claim_next`] return
     /// them in `Job::outputs` from then on.

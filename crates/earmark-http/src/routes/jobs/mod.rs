@@ -7,9 +7,11 @@ use earmark_core::{Asin, JobFilter, JobId, JobSpec, JobStatus, NewJob, TaskType}
 use earmark_jobs::EngineError;
 
 mod history;
+mod pausing;
 mod shapes;
 
 pub use history::clear_history;
+pub use pausing::{pause, resume};
 
 pub use shapes::*;
 
@@ -138,17 +140,13 @@ pub async fn list(
     query: web::Query<JobQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    // The web client also asks for PAUSED jobs and REPAIR jobs, which this earmark has
-    // none of (yet): such a filter is valid and matches nothing.
-    let (status_names, not_yet) = split_names(query.status.as_deref(), &["PAUSED"]);
-    let statuses = upper_list::<JobStatus>("status", status_names.as_deref())?;
+    let statuses = upper_list::<JobStatus>("status", query.status.as_deref())?;
+    // The web client also asks for REPAIR jobs, which this earmark has none of (yet): such a
+    // filter is valid and matches nothing.
     let empty = JobList {
         items: Vec::new(),
         total: 0,
     };
-    if not_yet && statuses.is_empty() {
-        return Ok(HttpResponse::Ok().json(empty));
-    }
     let task_type = match query.task_type.map(|t| t.to_ascii_uppercase()) {
         Some(later) if later == "REPAIR" => return Ok(HttpResponse::Ok().json(empty)),
         other => other
@@ -179,20 +177,6 @@ pub async fn list(
         items: page.items.into_iter().map(JobView::from).collect(),
         total: page.total,
     }))
-}
-
-/// The comma-separated `raw` without the names in `later` (case-insensitive), and whether
-/// any of those was there.
-fn split_names(raw: Option<&str>, later: &[&str]) -> (Option<String>, bool) {
-    let Some(raw) = raw else {
-        return (None, false);
-    };
-    let (kept, dropped): (Vec<&str>, Vec<&str>) = raw
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .partition(|n| !later.iter().any(|l| l.eq_ignore_ascii_case(n)));
-    (Some(kept.join(",")), !dropped.is_empty())
 }
 
 fn job_id(raw: &str) -> Result<JobId, ApiError> {
@@ -241,7 +225,7 @@ pub async fn log(
 }
 
 /// Cancels a job: a waiting one at once, a running one by stopping its whole process tree.
-#[utoipa::path(tag = "jobs", responses((status = 200, body = CancelAnswer), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Already finished", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "jobs", responses((status = 200, body = JobAnswer), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Already finished", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[delete("/jobs/{id}")]
 pub async fn cancel(
     state: web::Data<AppState>,
@@ -256,7 +240,7 @@ pub async fn cancel(
         JobStatus::Cancelled => "cancelled".to_owned(),
         other => format!("asked to stop; it is still {other}, and stops shortly"),
     };
-    Ok(HttpResponse::Ok().json(CancelAnswer {
+    Ok(HttpResponse::Ok().json(JobAnswer {
         job: JobView::from(job),
         message,
     }))

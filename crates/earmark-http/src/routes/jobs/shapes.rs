@@ -51,7 +51,7 @@ impl From<Job> for JobView {
             id: job.id.to_string(),
             task_type: job.task_type().as_str().to_owned(),
             book_asin: job.asin().map(ToString::to_string),
-            status: job.status.as_str().to_owned(),
+            status: job.shown_status().as_str().to_owned(),
             progress_percent: job.progress_percent,
             status_message: job.status_message,
             log_file_path: job.log_file_path,
@@ -266,9 +266,9 @@ pub struct Deleted {
     pub message: String,
 }
 
-/// The answer to a cancel: the job as it now is, and what happened.
+/// The answer to a cancel, pause or resume: the job as it now is, and what happened.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CancelAnswer {
+pub struct JobAnswer {
     /// The job.
     #[serde(flatten)]
     pub job: JobView,
