@@ -360,3 +360,66 @@ fn books_left_mid_job_by_an_older_crash_are_set_right_at_start_on_sqlite() {
 fn books_left_mid_job_by_an_older_crash_are_set_right_at_start_on_postgres() {
     leftovers_are_set_right(Backend::Postgres);
 }
+
+/// A job paused and then the server killed: after the restart it is still PAUSED and nothing
+/// runs it (the stopped process tree of the first run is gone); resumed, it completes.
+fn paused_round(world: &World) {
+    seed::downloaded_into(
+        &world.db_url,
+        &world.data(),
+        earmark_contract::record(1),
+        &SyntheticBook::short(60),
+        true,
+    );
+    let server = world.start();
+    let body = json!({"asin": "B000000001", "format": "mp3", "dir_naming_scheme": "paused"});
+    let id = accepted(&server, "/jobs/convert", &body);
+    let paused = server.post_json(&format!("/jobs/{id}/pause"), &json!({}), &[KEY]);
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    assert_eq!(paused.json()["status"], "PAUSED");
+    server.kill_hard();
+
+    let server = world.start();
+    let cwd = world.cwd.path().display().to_string();
+    std::thread::sleep(Duration::from_secs(1));
+    let job = server.get(&format!("/jobs/{id}"), &[KEY]).json();
+    assert_eq!(
+        job["status"], "PAUSED",
+        "the pause outlasts the restart: {job}"
+    );
+    let listed = server
+        .get("/jobs?status=RUNNING,PENDING,QUEUED,PAUSED", &[KEY])
+        .json();
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert!(
+        sizes_under(&world.data().join("converted")).is_empty(),
+        "nothing ran it"
+    );
+    let left = earmark_testkit::running_processes(|c| c.contains("ffmpeg") && c.contains(&cwd));
+    assert!(
+        left.is_empty(),
+        "the first run's stopped tree is gone: {left:?}"
+    );
+
+    let resumed = server.post_json(&format!("/jobs/{id}/resume"), &json!({}), &[KEY]);
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    let job = finished(&server, &id);
+    let log = server.get(&format!("/jobs/{id}/log"), &[KEY]).text();
+    assert_eq!(job["status"], "COMPLETED", "{job}\n{log}");
+    assert_eq!(sizes_under(&world.data().join("converted")).len(), 1);
+    server.terminate(Duration::from_secs(10));
+}
+
+#[test]
+fn a_paused_job_stays_paused_through_a_kill_and_completes_when_resumed_on_sqlite() {
+    if let Some(world) = World::new(&Backend::Sqlite) {
+        paused_round(&world);
+    }
+}
+
+#[test]
+fn a_paused_job_stays_paused_through_a_kill_and_completes_when_resumed_on_postgres() {
+    if let Some(world) = World::new(&Backend::Postgres) {
+        paused_round(&world);
+    }
+}
