@@ -225,7 +225,10 @@ fn an_aax_lands_and_a_refused_aax_falls_back_to_aaxc() {
             .contains("aax-fallback"),
         "{refused}"
     );
-    // ... and --aax-fallback gets the AAXC.
+    // ... and --aax-fallback gets the AAXC, with the cover size the settings ask for.
+    let bigger = json!({"cover_size": "1215"});
+    let reply = s.server.request_json("PATCH", "/settings", &bigger, &[KEY]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
     let fallback = s.request(
         "/jobs/download",
         json!({"asin": "B000000002", "format": "aax-fallback"}),
@@ -236,9 +239,14 @@ fn an_aax_lands_and_a_refused_aax_falls_back_to_aaxc() {
         "{}",
         s.log(&fallback)
     );
+    let names = s.names("B000000002");
     assert!(
-        s.names("B000000002")
-            .contains(&"B000000002-AAX_44_64.aaxc".to_owned())
+        names.contains(&"B000000002-AAX_44_64.aaxc".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"B000000002_(1215).jpg".to_owned()),
+        "the cover in the size of the settings: {names:?}"
     );
 }
 

@@ -46,7 +46,7 @@ impl AudibleDownloader {
             format!("--{}", request.format.as_str()),
             "--cover".into(),
             "--cover-size".into(),
-            "500".into(),
+            request.cover_size.to_string(),
             "--chapter".into(),
         ];
         if request.pdf {
@@ -246,7 +246,7 @@ async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput
         mime: "application/json".into(),
     });
     let mut warnings = Vec::new();
-    let cover = format!("{asin}_(500).jpg");
+    let cover = format!("{asin}_({}).jpg", request.cover_size);
     if names.contains(&cover) {
         files.push(ProducedFile {
             relative: cover.into(),
@@ -254,7 +254,10 @@ async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput
             mime: "image/jpeg".into(),
         });
     } else {
-        warnings.push("Audible offers no 500 px cover for this book".to_owned());
+        warnings.push(format!(
+            "Audible offers no {} px cover for this book",
+            request.cover_size
+        ));
     }
     let pdf = format!("{asin}.pdf");
     if request.pdf && names.contains(&pdf) {

@@ -6,6 +6,7 @@ pub mod job_queue;
 pub mod library_browse;
 pub mod library_files;
 pub mod library_repo;
+pub mod settings_store;
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ pub trait Fixture: Send + Sync + 'static {
     fn library(&self) -> Arc<dyn LibraryRepo>;
     /// The job queue under test.
     fn jobs(&self) -> Arc<dyn JobQueue>;
+    /// The settings store under test.
+    fn settings(&self) -> Arc<dyn earmark_core::ports::SettingsStore>;
     /// Both, for suites whose operations span them.
     fn both(&self) -> (Arc<dyn LibraryRepo>, Arc<dyn JobQueue>) {
         (self.library(), self.jobs())

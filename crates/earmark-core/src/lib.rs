@@ -32,3 +32,4 @@ pub use domain::library_query::{
 };
 pub use domain::naming::{NamingScheme, NamingSchemeError, safe_file_name, safe_relative_path};
 pub use domain::secret::{ActivationBytes, ActivationBytesError};
+pub use domain::settings::{NamingVariables, Settings, SettingsError};

@@ -7,6 +7,7 @@ mod library_impl;
 mod postgres;
 mod rows;
 mod schema;
+mod settings_impl;
 mod sql_types;
 mod sqlite;
 mod store_impl;
@@ -110,6 +111,8 @@ pub struct Database {
     pub library: Arc<dyn LibraryRepo>,
     /// Jobs.
     pub jobs: Arc<dyn JobQueue>,
+    /// The person's settings.
+    pub settings: Arc<dyn earmark_core::ports::SettingsStore>,
     /// Which backend this is.
     pub backend: Backend,
 }
@@ -156,7 +159,8 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, DbE
             let store = Arc::new(PgStore::connect(&url, settings).await?);
             Ok(Database {
                 library: store.clone(),
-                jobs: store,
+                jobs: store.clone(),
+                settings: store,
                 backend: Backend::Postgres,
             })
         }
@@ -170,7 +174,8 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, DbE
             let store = Arc::new(SqliteStore::open(&path, settings).await?);
             Ok(Database {
                 library: store.clone(),
-                jobs: store,
+                jobs: store.clone(),
+                settings: store,
                 backend: Backend::Sqlite,
             })
         }

@@ -74,4 +74,11 @@ diesel::table! {
 }
 
 diesel::joinable!(files -> books (asin));
-diesel::allow_tables_to_appear_in_same_query!(books, jobs, files);
+diesel::table! {
+    settings (id) {
+        id -> Integer,
+        body -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(books, jobs, files, settings);

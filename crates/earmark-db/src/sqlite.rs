@@ -21,6 +21,7 @@ use crate::error::StoreError;
 use crate::jobs_impl::{impl_job_queue, jobs_matching, jobs_page};
 use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
+use crate::settings_impl::impl_settings_store;
 use crate::sql_types::DbTime;
 use crate::store_writes::impl_store_writes;
 
@@ -151,6 +152,10 @@ impl SqliteStore {
 impl_library_browse! {
     store = SqliteStore,
     backend = diesel::sqlite::Sqlite,
+}
+
+impl_settings_store! {
+    store = SqliteStore,
 }
 
 impl_library_repo! {

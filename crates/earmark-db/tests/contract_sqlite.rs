@@ -14,6 +14,9 @@ impl earmark_contract::Fixture for Sqlite {
     fn jobs(&self) -> Arc<dyn JobQueue> {
         self.0.db.jobs.clone()
     }
+    fn settings(&self) -> Arc<dyn earmark_core::ports::SettingsStore> {
+        self.0.db.settings.clone()
+    }
 }
 
 async fn setup() -> Option<Sqlite> {
@@ -25,3 +28,4 @@ earmark_contract::library_browse_contract!(setup);
 earmark_contract::library_files_contract!(setup);
 earmark_contract::job_queue_contract!(setup);
 earmark_contract::job_effects_contract!(setup);
+earmark_contract::settings_store_contract!(setup);

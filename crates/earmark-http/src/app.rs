@@ -97,6 +97,9 @@ pub fn build(
             .service(routes::jobs::cancel)
             .service(routes::jobs::retry)
             .service(routes::jobs::pause)
+            .service(routes::settings::read)
+            .service(routes::settings::change)
+            .service(routes::settings::naming_variables)
             .service(routes::jobs::resume)
             .split_for_parts();
     app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))

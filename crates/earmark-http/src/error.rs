@@ -78,6 +78,9 @@ pub enum ApiError {
     /// A job-queue operation failed.
     #[error(transparent)]
     Jobs(#[from] JobQueueError),
+    /// Reading or saving the settings failed.
+    #[error(transparent)]
+    Settings(#[from] earmark_core::ports::SettingsStoreError),
 }
 
 impl From<earmark_core::library_removal::RemovalError> for ApiError {
@@ -179,12 +182,16 @@ impl ApiError {
                 "invalid_job_transition",
                 "Job state conflict",
             ),
-            Self::Library(L::Unavailable(_)) | Self::Jobs(JobQueueError::Unavailable(_)) => (
+            Self::Library(L::Unavailable(_))
+            | Self::Jobs(JobQueueError::Unavailable(_))
+            | Self::Settings(earmark_core::ports::SettingsStoreError::Unavailable(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",
                 "Database unavailable",
             ),
-            Self::Library(L::Storage(_)) | Self::Jobs(JobQueueError::Storage(_)) => (
+            Self::Library(L::Storage(_))
+            | Self::Jobs(JobQueueError::Storage(_))
+            | Self::Settings(earmark_core::ports::SettingsStoreError::Storage(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
                 "Internal error",

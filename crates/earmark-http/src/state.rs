@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use earmark_core::ports::LibraryRepo;
+use earmark_core::ports::{LibraryRepo, SettingsStore};
 
 use crate::routes::stream::StreamLookupCache;
 use crate::tools::ToolProbe;
@@ -13,6 +13,10 @@ use crate::tools::ToolProbe;
 pub struct AppState {
     /// Books and their files.
     pub library: Arc<dyn LibraryRepo>,
+    /// The person's settings: defaults of requests and of retries.
+    pub settings: Arc<dyn SettingsStore>,
+    /// Serialises settings changes (read, patch, save) within this process.
+    pub settings_writes: Arc<tokio::sync::Mutex<()>>,
     /// The database backend's name (`sqlite`, `postgres`), for health reports.
     pub backend: &'static str,
     /// The absolute data directory: streams and covers are served from inside it only.
@@ -45,8 +49,10 @@ impl AppState {
     /// The state over these parts, with what every deployment builds the same way made fresh:
     /// the WebSocket hub on `engine`'s events, metrics, the stream cache, the failed-attempt
     /// counter and the table of pending logins. Needs a runtime (the hub is a task).
+    #[expect(clippy::too_many_arguments, reason = "every part a deployment chooses")]
     pub fn new(
         library: Arc<dyn LibraryRepo>,
+        settings: Arc<dyn SettingsStore>,
         backend: &'static str,
         data_root: PathBuf,
         tools: Arc<ToolProbe>,
@@ -57,6 +63,8 @@ impl AppState {
         let ws_hub = crate::routes::ws::WsHub::start(engine.subscribe());
         Self {
             library,
+            settings,
+            settings_writes: Arc::default(),
             backend,
             data_root,
             tools,

@@ -195,6 +195,8 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
             "/library/{asin}/cover",
             "/library/{asin}/details",
             "/metrics",
+            "/settings",
+            "/settings/naming-variables",
             "/stream/{file_id}",
             "/ws/jobs",
             "/ws/jobs/{id}"

@@ -25,6 +25,21 @@ fn keyed(request: TestRequest) -> TestRequest {
     request.insert_header(("X-Api-Key", support::KEY))
 }
 
+/// State whose engine runs conversions with a stand-in, and the stand-in.
+fn converting_with_a_stand_in(
+    db: &TestDb,
+    dir: &std::path::Path,
+) -> (earmark_http::state::AppState, Arc<StandIn>) {
+    let stand_in = Arc::new(StandIn::default());
+    let handler: Arc<dyn JobHandler> = stand_in.clone();
+    let state = support::state_with_handlers(
+        db.db.clone(),
+        dir,
+        HashMap::from([(TaskType::Convert, handler)]),
+    );
+    (state, stand_in)
+}
+
 /// Sends `request` with the key; its status and JSON body (`null` when it has none).
 async fn call<S, B>(app: &S, request: TestRequest) -> (StatusCode, Value)
 where
@@ -464,13 +479,7 @@ async fn book_details_incomplete_downloads_and_removal(db: TestDb) {
 /// ended job cannot be paused.
 async fn jobs_pause_and_resume(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let stand_in = Arc::new(StandIn::default());
-    let handler: Arc<dyn JobHandler> = stand_in.clone();
-    let state = support::state_with_handlers(
-        db.db.clone(),
-        dir.path(),
-        HashMap::from([(TaskType::Convert, handler)]),
-    );
+    let (state, stand_in) = converting_with_a_stand_in(&db, dir.path());
     let engine = state.engine.clone();
     let app = app!(state);
     let call = |request: TestRequest| call(&app, request);
@@ -566,6 +575,165 @@ async fn jobs_pause_and_resume(db: TestDb) {
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
 }
 
+/// Settings: the client's shape, partial changes checked field by field, used as the
+/// defaults of conversions (a request's own options win) and of the engine's retries.
+async fn settings_are_saved_checked_and_used_as_defaults(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, stand_in) = converting_with_a_stand_in(&db, dir.path());
+    let engine = state.engine.clone();
+    let app = app!(state);
+    let call = |request: TestRequest| call(&app, request);
+
+    let (status, defaults) = call(TestRequest::get().uri("/settings")).await;
+    assert_eq!(status, StatusCode::OK, "{defaults}");
+    assert_shape(&defaults, "settings.json");
+    assert_eq!(defaults["output_format"], "m4b");
+    let (_, variables) = call(TestRequest::get().uri("/settings/naming-variables")).await;
+    assert_shape(&variables, "naming-variables.json");
+    assert!(
+        variables["chapter"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("$chapternum"))
+    );
+    assert!(
+        !variables["file"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("$chapternum"))
+    );
+
+    let change = json!({
+        "output_format": "mp3", "single_file": false, "compression_mp3": 7,
+        "file_naming_scheme": "$title - $narrator", "auto_retry": false
+    });
+    let (status, saved) = call(TestRequest::patch().uri("/settings").set_json(&change)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_shape(&saved, "settings.json");
+    assert_eq!(
+        (
+            saved["output_format"].clone(),
+            saved["compression_mp3"].clone()
+        ),
+        (json!("mp3"), json!(7))
+    );
+    assert_eq!(
+        saved["dir_naming_scheme"], defaults["dir_naming_scheme"],
+        "the rest unchanged"
+    );
+    for (body, field) in [
+        (json!({"output_format": "ogg"}), "output_format"),
+        (json!({"compression_flac": 13}), "compression_flac"),
+        (
+            json!({"dir_naming_scheme": "$(reboot)"}),
+            "dir_naming_scheme",
+        ),
+        (json!({"max_retries": 99}), "max_retries"),
+    ] {
+        let (status, problem) = call(TestRequest::patch().uri("/settings").set_json(&body)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {problem}"
+        );
+        assert!(
+            problem["detail"].as_str().unwrap().starts_with(field),
+            "{problem}"
+        );
+    }
+    let (_, kept) = call(TestRequest::get().uri("/settings")).await;
+    assert_eq!(kept, saved, "a refused change changes nothing");
+
+    // The saved values fill what a conversion request leaves out; its own options win.
+    let (_, queued) = call(
+        TestRequest::post()
+            .uri("/jobs/convert")
+            .set_json(json!({"asin": "B000000001"})),
+    )
+    .await;
+    let (_, job) =
+        call(TestRequest::get().uri(&format!("/jobs/{}", queued["job_id"].as_str().unwrap())))
+            .await;
+    let params = &job["params"];
+    assert_eq!(
+        (
+            params["format"].clone(),
+            params["mode"].clone(),
+            params["level"].clone()
+        ),
+        (json!("mp3"), json!("chapters"), json!(7)),
+        "{job}"
+    );
+    assert_eq!(params["naming_scheme"], "$title - $narrator");
+    let own = json!({"asin": "B000000002", "format": "m4b", "mode": "single"});
+    let (_, queued) = call(TestRequest::post().uri("/jobs/convert").set_json(&own)).await;
+    let (_, job) =
+        call(TestRequest::get().uri(&format!("/jobs/{}", queued["job_id"].as_str().unwrap())))
+            .await;
+    assert_eq!(
+        (
+            job["params"]["format"].clone(),
+            job["params"]["mode"].clone()
+        ),
+        (json!("m4b"), json!("single"))
+    );
+    assert_eq!(job["params"]["level"], Value::Null, "m4b takes no level");
+
+    // auto_retry off: a failure worth a retry fails at once.
+    let failing = engine
+        .submit(stand_in.job(
+            TaskType::Convert,
+            Asin::parse("B000000003").unwrap(),
+            "exit 3",
+        ))
+        .await
+        .unwrap()
+        .job
+        .id;
+    engine.start();
+    let mut last = None;
+    for _ in 0..200 {
+        let job = engine.queue().get(failing).await.unwrap();
+        if job.status.is_terminal() || job.status == JobStatus::Pending {
+            last = Some(job);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last = last.expect("the job ended");
+    assert_eq!(
+        (last.status, last.attempts),
+        (JobStatus::Failed, 1),
+        "no retry: {last:?}"
+    );
+
+    // auto_retry back on: the same failure waits for its retry.
+    let on = json!({"auto_retry": true, "max_retries": 1});
+    let (status, _) = call(TestRequest::patch().uri("/settings").set_json(&on)).await;
+    assert_eq!(status, StatusCode::OK);
+    let retried = engine
+        .submit(stand_in.job(
+            TaskType::Convert,
+            Asin::parse("B000000004").unwrap(),
+            "exit 3",
+        ))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let mut pending = false;
+    for _ in 0..200 {
+        let job = engine.queue().get(retried).await.unwrap();
+        if job.status == JobStatus::Pending {
+            pending = true;
+            break;
+        }
+        assert!(!job.status.is_terminal(), "{job:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(pending, "a retry is scheduled");
+}
+
 /// One test of `case` on SQLite and one on PostgreSQL, named `<case>_on_<backend>`.
 macro_rules! on_both_databases {
     ($($case:ident => $sqlite:ident, $postgres:ident;)+) => {$(
@@ -587,4 +755,5 @@ on_both_databases! {
     the_job_calls_answer_in_the_clients_shapes => the_job_calls_answer_in_the_clients_shapes_on_sqlite, the_job_calls_answer_in_the_clients_shapes_on_postgres;
     book_details_incomplete_downloads_and_removal => book_details_incomplete_downloads_and_removal_on_sqlite, book_details_incomplete_downloads_and_removal_on_postgres;
     jobs_pause_and_resume => jobs_pause_and_resume_on_sqlite, jobs_pause_and_resume_on_postgres;
+    settings_are_saved_checked_and_used_as_defaults => settings_are_saved_checked_and_used_as_defaults_on_sqlite, settings_are_saved_checked_and_used_as_defaults_on_postgres;
 }

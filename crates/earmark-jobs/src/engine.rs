@@ -1,6 +1,7 @@
 //! The engine's public face: submit, cancel, retry, subscribe, recover, start the lanes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) events: broadcast::Sender<JobEvent>,
     pub(crate) running: Mutex<HashMap<JobId, RunningJob>>,
     wake: HashMap<TaskType, Notify>,
+    /// Attempts a job gets; starts as the configuration's, then follows the settings.
+    max_attempts: AtomicI32,
 }
 
 impl Engine {
@@ -65,6 +68,7 @@ impl Engine {
     ) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let wake = TaskType::ALL.iter().map(|t| (*t, Notify::new())).collect();
+        let max_attempts = AtomicI32::new(config.max_attempts);
         Self {
             inner: Arc::new(Inner {
                 queue,
@@ -73,8 +77,17 @@ impl Engine {
                 events,
                 running: Mutex::new(HashMap::new()),
                 wake,
+                max_attempts,
             }),
         }
+    }
+
+    /// How many attempts a job gets from now on (at least one): the person's settings
+    /// (`auto_retry`, `max_retries`) set it.
+    pub fn set_max_attempts(&self, attempts: i32) {
+        self.inner
+            .max_attempts
+            .store(attempts.max(1), Ordering::Relaxed);
     }
 
     /// Every job event from now on. A subscriber that falls more than a few thousand events
@@ -258,7 +271,7 @@ impl Engine {
         let report = self
             .inner
             .queue
-            .recover_interrupted(self.inner.config.max_attempts)
+            .recover_interrupted(self.inner.max_attempts())
             .await?;
         if let Ok(mut entries) = tokio::fs::read_dir(&self.inner.config.tmp_dir).await {
             while let Ok(Some(entry)) = entries.next_entry().await {
@@ -317,6 +330,11 @@ impl JobSubmitter for Engine {
 }
 
 impl Inner {
+    /// How many attempts a job gets now.
+    pub(crate) fn max_attempts(&self) -> i32 {
+        self.max_attempts.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn publish_status(&self, job: &Job) {
         let _ = self.events.send(JobEvent::Status(Box::new(job.clone())));
     }

@@ -50,7 +50,7 @@ pub(crate) async fn finish(
             handler.stopped(job, Stop::Cancelled).await.into(),
         ),
         Outcome::Failed(failure) => {
-            let delay = (job.attempts < inner.config.max_attempts)
+            let delay = (job.attempts < inner.max_attempts())
                 .then(|| inner.config.back_off.delay(failure.class, job.attempts))
                 .flatten();
             match delay {

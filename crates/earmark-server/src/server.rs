@@ -39,6 +39,9 @@ pub enum StartError {
     /// The database could not be opened.
     #[error(transparent)]
     Database(#[from] earmark_db::DbError),
+    /// The settings table could not be read.
+    #[error("cannot read the saved settings: {0}")]
+    Settings(#[from] earmark_core::ports::SettingsStoreError),
     /// Start-up recovery of interrupted jobs failed.
     #[error("cannot recover interrupted jobs: {0}")]
     Recovery(#[from] earmark_jobs::EngineError),
@@ -126,6 +129,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let tokens = earmark_http::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
     let state = AppState::new(
         db.library.clone(),
+        db.settings.clone(),
         db.backend.name(),
         data_dir.root().to_owned(),
         tools,
@@ -230,6 +234,8 @@ async fn start_engine(
         (TaskType::Convert, convert),
     ]);
     let engine = Engine::new(db.jobs.clone(), handlers, config);
+    // The person's retry settings hold from the first job on, the recovered ones included.
+    engine.set_max_attempts(db.settings.load().await?.max_attempts());
     let report = engine.recover().await?;
     if !report.requeued.is_empty() || !report.failed.is_empty() {
         tracing::info!(

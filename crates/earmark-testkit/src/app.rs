@@ -42,6 +42,7 @@ pub fn state_over(
 ) -> AppState {
     AppState::new(
         db.library.clone(),
+        db.settings.clone(),
         db.backend.name(),
         root,
         Arc::new(ToolProbe::new(ToolPaths {

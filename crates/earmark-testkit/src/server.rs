@@ -239,11 +239,29 @@ impl Server {
         body: &serde_json::Value,
         headers: &[(&str, &str)],
     ) -> Reply {
+        self.request_json("POST", path, body, headers)
+    }
+
+    /// `method path` (POST, PATCH or PUT) with a JSON body and optional headers, any status
+    /// accepted.
+    pub fn request_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        let mut request = agent.post(format!("{}{path}", self.base));
+        let url = format!("{}{path}", self.base);
+        let mut request = match method {
+            "POST" => agent.post(&url),
+            "PATCH" => agent.patch(&url),
+            "PUT" => agent.put(&url),
+            other => panic!("unsupported method {other}"),
+        };
         for (k, v) in headers {
             request = request.header(*k, *v);
         }

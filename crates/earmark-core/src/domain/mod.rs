@@ -11,6 +11,7 @@ pub mod job_spec;
 pub mod library_query;
 pub mod naming;
 pub mod secret;
+pub mod settings;
 
 /// A string did not name any variant of one of the domain's enumerations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

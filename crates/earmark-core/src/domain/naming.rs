@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Variables AAXtoMP3 fills from the book's metadata.
-const BOOK_VARIABLES: &[&str] = &[
+pub const BOOK_VARIABLES: &[&str] = &[
     "title",
     "artist",
     "album_artist",
@@ -15,7 +15,7 @@ const BOOK_VARIABLES: &[&str] = &[
     "series_sequence",
 ];
 /// Variables only the chapter naming scheme has.
-const CHAPTER_VARIABLES: &[&str] = &["chapter", "chapternum", "chaptercount"];
+pub const CHAPTER_VARIABLES: &[&str] = &["chapter", "chapternum", "chaptercount"];
 /// Punctuation allowed as plain text; everything else that is not a letter or digit is refused.
 const PLAIN_PUNCTUATION: &str = " -_.,()[]/+#";
 

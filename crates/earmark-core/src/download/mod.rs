@@ -27,6 +27,9 @@ use crate::ports::{
 /// Bytes per second of audio assumed for estimates (Audible's high quality: 128 kb/s).
 pub const BYTES_PER_SECOND: u64 = 16_000;
 
+/// The cover size a download asks for when its parameters name none.
+pub const DEFAULT_COVER_SIZE: u16 = 500;
+
 /// Runs DOWNLOAD jobs.
 pub struct DownloadBook {
     downloader: Arc<dyn Downloader>,
@@ -181,6 +184,7 @@ impl JobHandler for DownloadBook {
             profile: params.profile.clone(),
             format: params.format,
             pdf: params.pdf,
+            cover_size: params.cover_size.unwrap_or(DEFAULT_COVER_SIZE),
             out_dir: staging.join(asin.as_str()),
             expected_bytes: expected,
         };

@@ -19,6 +19,8 @@ pub struct DownloadRequest {
     pub format: DownloadFormat,
     /// Also fetch the companion PDF, when the book has one.
     pub pdf: bool,
+    /// The cover size to ask for, in pixels (audible-cli's `--cover-size`).
+    pub cover_size: u16,
     /// An empty directory the files are written into.
     pub out_dir: PathBuf,
     /// About how big the audio will be, for progress (from the book's runtime).

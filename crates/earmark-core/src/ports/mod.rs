@@ -9,6 +9,7 @@ pub mod job_handler;
 pub mod job_queue;
 pub mod library_repo;
 pub mod library_source;
+pub mod settings_store;
 
 pub use audible_accounts::{AccountsError, AudibleAccounts, AudibleProfile, LoginStart};
 pub use converter::{
@@ -24,6 +25,7 @@ pub use job_queue::{
 };
 pub use library_repo::{LibraryRepo, LibraryRepoError, RemovedBook};
 pub use library_source::{LibrarySource, LibrarySourceError};
+pub use settings_store::{SettingsStore, SettingsStoreError};
 
 #[cfg(any(test, feature = "testing"))]
 pub use converter::MockOutputStore;
@@ -31,6 +33,8 @@ pub use converter::MockOutputStore;
 pub use job_queue::MockJobQueue;
 #[cfg(any(test, feature = "testing"))]
 pub use library_repo::MockLibraryRepo;
+#[cfg(any(test, feature = "testing"))]
+pub use settings_store::MockSettingsStore;
 
 /// The error an adapter could not classify more precisely, kept whole for logs.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -18,6 +18,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         (name = "health", description = "Liveness and readiness"),
         (name = "stream", description = "Audio files for players, with HTTP ranges"),
         (name = "jobs", description = "Downloads, conversions and syncs, and their progress"),
+        (name = "settings", description = "The person's settings: defaults of conversions, downloads and retries"),
     ),
 )]
 pub struct ApiDoc;

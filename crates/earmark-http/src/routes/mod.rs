@@ -7,6 +7,7 @@ pub mod health;
 pub mod jobs;
 pub mod library;
 pub mod metrics;
+pub mod settings;
 pub mod stream;
 pub mod wire;
 pub mod ws;

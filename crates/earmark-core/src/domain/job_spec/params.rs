@@ -36,6 +36,10 @@ pub struct DownloadParams {
     /// The conversion to queue once the download is in place.
     #[serde(default)]
     pub convert: Option<ConvertParams>,
+    /// The cover size to ask Audible for, in pixels; `None` for 500, as downloads stored
+    /// before this setting existed asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_size: Option<u16>,
 }
 
 /// What a CONVERT job makes.

@@ -108,7 +108,7 @@ pub async fn download(
     body: web::Json<DownloadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let params = body.params()?;
+    let params = body.params(&state.settings.load().await?)?;
     let (books, batch) = asins(body.asin, body.asins)?;
     submit_all(&state, TaskType::Download, books, batch, |asin| {
         JobSpec::Download(asin, params.clone())
@@ -124,7 +124,9 @@ pub async fn convert(
     body: web::Json<ConvertRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let params = body.options.try_into_domain()?;
+    let params = body
+        .options
+        .try_into_domain(&state.settings.load().await?)?;
     let (books, batch) = asins(body.asin, body.asins)?;
     submit_all(&state, TaskType::Convert, books, batch, |asin| {
         JobSpec::Convert(asin, params.clone())

@@ -1,7 +1,7 @@
 //! The request and response shapes of `/jobs`, following the web client's types.
 
 use earmark_core::{
-    ConversionMode, ConvertParams, DownloadFormat, DownloadParams, Job, OutputFormat,
+    ConversionMode, ConvertParams, DownloadFormat, DownloadParams, Job, OutputFormat, Settings,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -132,14 +132,17 @@ pub struct DownloadRequest {
     /// `aaxc` (default), `aax`, or `aax-fallback`.
     #[schema(value_type = Option<String>)]
     pub format: Option<DownloadFormat>,
-    /// Download again even when the book is already downloaded.
-    #[serde(default)]
-    pub force: bool,
+    /// Download again even when the book is already downloaded (default: the opposite of
+    /// the `no_clobber` setting).
+    pub force: Option<bool>,
     /// Also download the companion PDF.
     #[serde(default)]
     pub pdf: bool,
     /// Convert once downloaded.
     pub convert: Option<ConvertOptions>,
+    /// The cover size to ask Audible for (`252` … `1215`; default: the `cover_size`
+    /// setting).
+    pub cover_size: Option<String>,
 }
 
 /// How to convert.
@@ -160,48 +163,64 @@ pub struct ConvertOptions {
     pub chapter_naming_scheme: Option<String>,
     /// Compression level: mp3 0–9, flac 0–12, opus 0–10 (m4a/m4b are copied: none).
     pub level: Option<u8>,
-    /// Replace an existing output.
-    #[serde(default)]
-    pub force: bool,
+    /// Replace an existing output (default: the opposite of the `no_clobber` setting).
+    pub force: Option<bool>,
 }
 
 impl ConvertOptions {
-    /// The checked conversion parameters these options ask for.
+    /// The checked conversion parameters these options ask for, what they leave out taken
+    /// from the person's `settings`.
     ///
     /// # Errors
     /// A 422 naming the refused option.
-    pub fn try_into_domain(self) -> Result<ConvertParams, ApiError> {
-        ConvertParams::try_from(earmark_core::ConvertOptions {
-            format: Some(self.format.unwrap_or(OutputFormat::M4b)),
+    pub fn try_into_domain(self, settings: &Settings) -> Result<ConvertParams, ApiError> {
+        let options = settings.fill(earmark_core::ConvertOptions {
+            format: self.format,
             mode: self.mode,
             naming_scheme: self.naming_scheme,
             dir_naming_scheme: self.dir_naming_scheme,
             chapter_naming_scheme: self.chapter_naming_scheme,
             level: self.level,
-            force: Some(self.force),
+            force: self.force,
             profile: None,
-        })
-        .map_err(|e| ApiError::Validation(e.to_string()))
+        });
+        ConvertParams::try_from(options).map_err(|e| ApiError::Validation(e.to_string()))
     }
 }
 
 impl DownloadRequest {
-    /// The checked download parameters this request asks for (the books aside).
+    /// The checked download parameters this request asks for (the books aside), what it
+    /// leaves out taken from the person's `settings`.
     ///
     /// # Errors
     /// A 422 naming the refused option.
-    pub fn params(&self) -> Result<DownloadParams, ApiError> {
+    pub fn params(&self, settings: &Settings) -> Result<DownloadParams, ApiError> {
         Ok(DownloadParams {
             format: self.format.unwrap_or_default(),
-            force: self.force,
+            force: self.force.unwrap_or(!settings.no_clobber),
             pdf: self.pdf,
             profile: None,
+            cover_size: Some(cover_size(
+                self.cover_size.as_deref().unwrap_or(&settings.cover_size),
+            )?),
             convert: self
                 .convert
                 .clone()
-                .map(ConvertOptions::try_into_domain)
+                .map(|options| options.try_into_domain(settings))
                 .transpose()?,
         })
+    }
+}
+
+/// A cover size Audible serves, as a number.
+fn cover_size(raw: &str) -> Result<u16, ApiError> {
+    let known = earmark_core::domain::settings::COVER_SIZES;
+    match raw.parse::<u16>() {
+        Ok(size) if known.contains(&raw) => Ok(size),
+        _ => Err(ApiError::Validation(format!(
+            "cover_size: `{raw}` is not a size Audible serves; use one of {}",
+            known.join(", ")
+        ))),
     }
 }
 
