@@ -18,6 +18,7 @@ macro_rules! library_files_contract {
             racing_writers_all_succeed,
             removal_leaves_a_tombstone_and_forgets_files_when_asked,
             incomplete_downloads_have_side_files_but_no_audio,
+            progress_is_saved_on_the_book_and_listed_while_unfinished,
         );
     };
 }
@@ -230,4 +231,64 @@ pub async fn incomplete_downloads_have_side_files_but_no_audio(repo: Arc<dyn Lib
         .map(|b| b.record.asin)
         .collect();
     assert_eq!(incomplete, [asin(1)]);
+}
+
+/// Progress is kept on the book (the change feed reports it), read back whole, and the
+/// unfinished books are listed most recently played first.
+pub async fn progress_is_saved_on_the_book_and_listed_while_unfinished(repo: Arc<dyn LibraryRepo>) {
+    use earmark_core::Progress;
+    use time::{Duration, OffsetDateTime};
+
+    let t0 = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let at = |n: i64, position_ms: u64, is_finished: bool| Progress {
+        position_ms,
+        last_chapter_id: Some(format!("ch{n}")),
+        playback_speed: 1.25,
+        is_finished,
+        last_played_at: t0 + Duration::minutes(n),
+        completed_at: is_finished.then_some(t0 + Duration::minutes(n)),
+    };
+    assert!(matches!(
+        repo.save_progress(&asin(1), &at(1, 5, false)).await,
+        Err(LibraryRepoError::BookNotFound(_))
+    ));
+    repo.upsert_books((1..=4).map(record).collect())
+        .await
+        .unwrap();
+    assert_eq!(repo.get_book(&asin(1)).await.unwrap().progress, None);
+    let before = repo.changes_since(None, None, 10).await.unwrap().next_since;
+    repo.save_progress(&asin(1), &at(1, 1000, false))
+        .await
+        .unwrap();
+    repo.save_progress(&asin(2), &at(3, 2000, false))
+        .await
+        .unwrap();
+    repo.save_progress(&asin(3), &at(2, 3000, true))
+        .await
+        .unwrap();
+    repo.save_progress(&asin(4), &at(4, 4000, false))
+        .await
+        .unwrap();
+    repo.remove_book(&asin(4), false).await.unwrap();
+    let saved = repo.get_book(&asin(3)).await.unwrap().progress.unwrap();
+    assert_eq!(saved, at(2, 3000, true));
+    let listening: Vec<_> = repo
+        .listening(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.record.asin)
+        .collect();
+    assert_eq!(
+        listening,
+        [asin(2), asin(1)],
+        "unfinished, newest first, not removed"
+    );
+    assert_eq!(repo.listening(1).await.unwrap().len(), 1);
+    let feed = repo.changes_since(Some(before), None, 10).await.unwrap();
+    assert_eq!(
+        feed.books.len(),
+        4,
+        "every change of progress is in the change feed"
+    );
 }

@@ -7,6 +7,7 @@ pub mod download;
 pub mod free_space;
 pub mod library_removal;
 pub mod library_sync;
+pub mod listening;
 mod placing;
 pub mod ports;
 #[cfg(any(test, feature = "testing"))]
@@ -31,5 +32,6 @@ pub use domain::library_query::{
     SortDirection,
 };
 pub use domain::naming::{NamingScheme, NamingSchemeError, safe_file_name, safe_relative_path};
+pub use domain::progress::{Progress, ProgressError, ProgressReport};
 pub use domain::secret::{ActivationBytes, ActivationBytesError};
 pub use domain::settings::{NamingVariables, Settings, SettingsError};

@@ -415,6 +415,63 @@ macro_rules! impl_library_repo {
                     .collect::<Result<_, _>>()?)
             }
 
+            async fn save_progress(
+                &self,
+                asin: &earmark_core::Asin,
+                progress: &earmark_core::Progress,
+            ) -> Result<earmark_core::Book, earmark_core::ports::LibraryRepoError> {
+                use diesel::{OptionalExtension, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::rows::{BookRow, ProgressChanges};
+                use $crate::schema::books;
+
+                let mut conn = self.conn().await?;
+                let row = conn
+                    .$write_txn(async |c| {
+                        let now = self.write_clock(c).await?;
+                        diesel::update(books::table.find(asin.as_str()))
+                            .set(ProgressChanges::of(progress, now))
+                            .returning(BookRow::as_returning())
+                            .get_result(c)
+                            .await
+                            .optional()
+                            .map_err($crate::error::StoreError::from)
+                    })
+                    .await?;
+                match row {
+                    Some(row) => Ok(row.into_book()?),
+                    None => Err(earmark_core::ports::LibraryRepoError::BookNotFound(
+                        asin.clone(),
+                    )),
+                }
+            }
+
+            async fn listening(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<earmark_core::Book>, earmark_core::ports::LibraryRepoError> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                use $crate::rows::BookRow;
+                use $crate::schema::books;
+
+                let mut conn = self.conn().await?;
+                let rows = books::table
+                    .filter(books::removed_at.is_null())
+                    .filter(books::position_ms.is_not_null())
+                    .filter(books::is_finished.eq(false))
+                    .order((books::last_played_at.desc(), books::asin.asc()))
+                    .limit(i64::from(limit.max(1)))
+                    .select(BookRow::as_select())
+                    .load(&mut *conn)
+                    .await
+                    .map_err($crate::error::StoreError::from)?;
+                Ok(rows
+                    .into_iter()
+                    .map(BookRow::into_book)
+                    .collect::<Result<_, _>>()?)
+            }
+
             async fn ping(&self) -> Result<(), earmark_core::ports::LibraryRepoError> {
                 use diesel_async::RunQueryDsl;
 

@@ -39,6 +39,40 @@ pub struct BookRow {
     pub release_date: Option<String>,
     pub purchase_date: Option<String>,
     pub content_type: String,
+    pub position_ms: Option<i64>,
+    pub last_chapter_id: Option<String>,
+    pub playback_speed: Option<f64>,
+    pub is_finished: bool,
+    pub last_played_at: Option<DbTime>,
+    pub completed_at: Option<DbTime>,
+}
+
+/// A book's listening progress columns, stamped with the book's `updated_at`.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = books, treat_none_as_null = true)]
+pub struct ProgressChanges {
+    pub position_ms: Option<i64>,
+    pub last_chapter_id: Option<String>,
+    pub playback_speed: Option<f64>,
+    pub is_finished: bool,
+    pub last_played_at: Option<DbTime>,
+    pub completed_at: Option<DbTime>,
+    pub updated_at: DbTime,
+}
+
+impl ProgressChanges {
+    /// The columns of `progress`, stamped `now`.
+    pub fn of(progress: &earmark_core::Progress, now: DbTime) -> Self {
+        Self {
+            position_ms: Some(i64::try_from(progress.position_ms).unwrap_or(i64::MAX)),
+            last_chapter_id: progress.last_chapter_id.clone(),
+            playback_speed: Some(progress.playback_speed),
+            is_finished: progress.is_finished,
+            last_played_at: Some(DbTime::new(progress.last_played_at)),
+            completed_at: progress.completed_at.map(DbTime::new),
+            updated_at: now,
+        }
+    }
 }
 
 /// The library-record columns of a book, written by a sync; `None` writes NULL.
@@ -105,6 +139,12 @@ impl BookRow {
             release_date: changes.release_date,
             purchase_date: changes.purchase_date,
             content_type: changes.content_type,
+            position_ms: None,
+            last_chapter_id: None,
+            playback_speed: None,
+            is_finished: false,
+            last_played_at: None,
+            completed_at: None,
         }
     }
 
@@ -159,6 +199,16 @@ impl BookRow {
             created_at: self.created_at.get(),
             updated_at: self.updated_at.get(),
             removed_at: self.removed_at.map(DbTime::get),
+            progress: self.position_ms.map(|position| earmark_core::Progress {
+                position_ms: u64::try_from(position).unwrap_or(0),
+                last_chapter_id: self.last_chapter_id,
+                playback_speed: self.playback_speed.unwrap_or(1.0),
+                is_finished: self.is_finished,
+                last_played_at: self
+                    .last_played_at
+                    .map_or(self.updated_at.get(), DbTime::get),
+                completed_at: self.completed_at.map(DbTime::get),
+            }),
         })
     }
 }

@@ -29,6 +29,12 @@ diesel::table! {
         release_date -> Nullable<Text>,
         purchase_date -> Nullable<Text>,
         content_type -> Text,
+        position_ms -> Nullable<BigInt>,
+        last_chapter_id -> Nullable<Text>,
+        playback_speed -> Nullable<Double>,
+        is_finished -> Bool,
+        last_played_at -> Nullable<TimeSql>,
+        completed_at -> Nullable<TimeSql>,
     }
 }
 

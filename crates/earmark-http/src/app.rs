@@ -76,16 +76,15 @@ pub fn build(
             .route("/library/local:{tail:.*}", web::route().to(route_not_found))
             .route("/library/local", web::get().to(route_not_found))
             .route("/library/local/{tail:.*}", web::route().to(route_not_found))
-            .route(
-                "/library/continue-listening",
-                web::get().to(route_not_found),
-            )
+            .service(routes::library::continue_listening)
             .route(
                 "/library/repair/{tail:.*}",
                 web::route().to(route_not_found),
             )
             .service(routes::library::detail)
             .service(routes::library::book_details)
+            .service(routes::library::book_progress)
+            .service(routes::library::report_progress)
             .service(routes::library::remove_one)
             .service(routes::library::cover)
             .service(routes::jobs::download)

@@ -171,7 +171,6 @@ async fn health_answers_and_the_literal_library_paths_are_not_taken_for_asins() 
     for later in [
         "/library/local",
         "/library/local/5d0c7c68-3f31-4d1a-9a4b-5d0c7c683f31",
-        "/library/continue-listening",
         "/library/repair/preview",
     ] {
         let res = test::call_service(&app, keyed(TestRequest::get().uri(later)).to_request()).await;
@@ -734,6 +733,136 @@ async fn settings_are_saved_checked_and_used_as_defaults(db: TestDb) {
     assert!(pending, "a retry is scheduled");
 }
 
+/// Listening progress: `null` before playing, a player's reports kept (what they leave out
+/// stays), past-the-end positions refused, continue-listening newest first without finished
+/// books, each change in the library's change feed.
+async fn progress_is_kept_and_listed(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    db.db
+        .library
+        .upsert_books((1..=3).map(|n| record(n, &format!("Book {n}"))).collect())
+        .await
+        .unwrap();
+    let app = app!(support::state(db.db.clone(), dir.path()));
+    let call = |request: TestRequest| call(&app, request);
+
+    let (status, none) = call(TestRequest::get().uri("/library/B000000001/progress")).await;
+    assert_eq!((status, none), (StatusCode::OK, Value::Null));
+    let (_, feed) = call(TestRequest::get().uri("/library?since=1970-01-01T00:00:00Z")).await;
+    let since = feed["next_since"].as_str().unwrap().to_owned();
+
+    let report = json!({"position_ms": 61_000, "playback_speed": 1.5, "chapter_id": "4"});
+    let (status, saved) = call(
+        TestRequest::patch()
+            .uri("/library/B000000001/progress")
+            .set_json(&report),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_shape(&saved, "progress.json");
+    assert_eq!(
+        (
+            saved["position_ms"].clone(),
+            saved["playback_speed"].clone()
+        ),
+        (json!(61_000), json!(1.5))
+    );
+    let (_, read) = call(TestRequest::get().uri("/library/B000000001/progress")).await;
+    assert_eq!(read, saved);
+    let later = json!({"position_ms": 62_000});
+    let (_, moved) = call(
+        TestRequest::patch()
+            .uri("/library/B000000001/progress")
+            .set_json(&later),
+    )
+    .await;
+    assert_eq!(
+        (
+            moved["playback_speed"].clone(),
+            moved["last_chapter_id"].clone()
+        ),
+        (json!(1.5), json!("4")),
+        "kept"
+    );
+    call(
+        TestRequest::patch()
+            .uri("/library/B000000002/progress")
+            .set_json(json!({"position_ms": 1})),
+    )
+    .await;
+    let (_, finished) = call(
+        TestRequest::patch()
+            .uri("/library/B000000003/progress")
+            .set_json(json!({"position_ms": 5_400_000, "is_finished": true})),
+    )
+    .await;
+    assert!(finished["completed_at"].is_string(), "{finished}");
+
+    let (status, past) = call(
+        TestRequest::patch()
+            .uri("/library/B000000001/progress")
+            .set_json(json!({"position_ms": 91 * 60_000 + 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{past}");
+    assert!(past["detail"].as_str().unwrap().starts_with("position_ms"));
+    let (status, _) = call(
+        TestRequest::patch()
+            .uri("/library/B000000099/progress")
+            .set_json(&later),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        TestRequest::patch()
+            .uri("/library/local:5d0c7c68/progress")
+            .set_json(&later),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the client's local items are not books"
+    );
+
+    let (status, listening) =
+        call(TestRequest::get().uri("/library/continue-listening?limit=5")).await;
+    assert_eq!(status, StatusCode::OK, "{listening}");
+    assert_shape(&json!({"items": listening}), "continue-listening.json");
+    let asins: Vec<&str> = listening
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["book_asin"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        asins,
+        ["B000000002", "B000000001"],
+        "newest first, the finished one left out"
+    );
+
+    let (_, changed) = call(TestRequest::get().uri(&format!("/library?since={since}"))).await;
+    let mut seen: Vec<&str> = changed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["asin"].as_str().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        ["B000000001", "B000000002", "B000000003"],
+        "{changed}"
+    );
+    let first = changed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["asin"] == "B000000001")
+        .unwrap();
+    assert_eq!(first["progress"]["position_ms"], 62_000);
+}
+
 /// One test of `case` on SQLite and one on PostgreSQL, named `<case>_on_<backend>`.
 macro_rules! on_both_databases {
     ($($case:ident => $sqlite:ident, $postgres:ident;)+) => {$(
@@ -755,5 +884,6 @@ on_both_databases! {
     the_job_calls_answer_in_the_clients_shapes => the_job_calls_answer_in_the_clients_shapes_on_sqlite, the_job_calls_answer_in_the_clients_shapes_on_postgres;
     book_details_incomplete_downloads_and_removal => book_details_incomplete_downloads_and_removal_on_sqlite, book_details_incomplete_downloads_and_removal_on_postgres;
     jobs_pause_and_resume => jobs_pause_and_resume_on_sqlite, jobs_pause_and_resume_on_postgres;
+    progress_is_kept_and_listed => progress_is_kept_and_listed_on_sqlite, progress_is_kept_and_listed_on_postgres;
     settings_are_saved_checked_and_used_as_defaults => settings_are_saved_checked_and_used_as_defaults_on_sqlite, settings_are_saved_checked_and_used_as_defaults_on_postgres;
 }

@@ -47,6 +47,7 @@ fn book(downloaded: bool) -> Book {
         created_at: now,
         updated_at: now,
         removed_at: None,
+        progress: None,
     }
 }
 

@@ -85,6 +85,8 @@ pub struct Book {
     /// When the book disappeared from the library; `None` while it is in it.
     #[serde(with = "time::serde::rfc3339::option")]
     pub removed_at: Option<OffsetDateTime>,
+    /// Where the person stopped listening; `None` before they played it.
+    pub progress: Option<super::progress::Progress>,
 }
 
 /// A change to a book's local state. `None` leaves a field as it is; `Some(None)` clears it.

@@ -10,6 +10,7 @@ pub mod job;
 pub mod job_spec;
 pub mod library_query;
 pub mod naming;
+pub mod progress;
 pub mod secret;
 pub mod settings;
 

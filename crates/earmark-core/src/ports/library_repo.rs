@@ -147,6 +147,24 @@ pub trait LibraryRepo: Send + Sync {
     /// `Unavailable` or `Storage`.
     async fn incomplete_downloads(&self) -> Result<Vec<Book>, LibraryRepoError>;
 
+    /// Saves where the person stopped listening to a book, moving its `updated_at` (the change
+    /// feed reports it), and returns the book.
+    ///
+    /// # Errors
+    /// MUST return `BookNotFound` when no book has this ASIN.
+    async fn save_progress(
+        &self,
+        asin: &Asin,
+        progress: &crate::domain::progress::Progress,
+    ) -> Result<Book, LibraryRepoError>;
+
+    /// Books in the library (not removed) with progress and not finished, most recently played
+    /// first, at most `limit`.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn listening(&self, limit: u32) -> Result<Vec<Book>, LibraryRepoError>;
+
     /// Proves the store answers, for readiness checks.
     ///
     /// # Errors

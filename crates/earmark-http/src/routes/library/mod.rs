@@ -8,6 +8,7 @@ use earmark_core::{Asin, JobFilter};
 
 mod details;
 mod incomplete;
+mod progress;
 mod query;
 mod refresh;
 mod removal;
@@ -15,6 +16,9 @@ mod shapes;
 
 pub use details::{BookDetails, DetailsChapter, Technical, book_details};
 pub use incomplete::{IncompleteDownload, IncompleteDownloads, incomplete_downloads};
+pub use progress::{
+    ListeningParams, ProgressView, book_progress, continue_listening, report_progress,
+};
 pub use query::{LibraryParams, LibraryRequest};
 pub use refresh::{SyncStatus, sync, sync_status};
 pub use removal::{RemovalParams, RemovalRequest, Removed, remove_many, remove_one};

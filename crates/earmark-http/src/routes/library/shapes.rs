@@ -97,6 +97,8 @@ pub struct BookView {
     pub updated_at: String,
     /// When it left the Audible library (a tombstone); `null` while it is in it.
     pub removed_at: Option<String>,
+    /// Where the person stopped listening; `null` before they played it.
+    pub progress: Option<super::ProgressView>,
 }
 
 /// One book with its files and recent jobs.
@@ -288,6 +290,10 @@ impl From<&Book> for BookView {
             created_at: rfc3339(book.created_at),
             updated_at: rfc3339(book.updated_at),
             removed_at: book.removed_at.map(rfc3339),
+            progress: book
+                .progress
+                .as_ref()
+                .map(|p| super::ProgressView::of(r.asin.as_str(), p)),
         }
     }
 }

@@ -1,0 +1,123 @@
+//! Listening progress: `GET`/`PATCH /library/{asin}/progress` and
+//! `GET /library/continue-listening`, in the web client's `PlaybackProgressResponse` shape.
+
+use actix_web::{HttpResponse, get, patch, web};
+use earmark_core::listening::{ListeningError, record_progress};
+use earmark_core::{Progress, ProgressReport};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+use crate::routes::wire::rfc3339;
+use crate::state::AppState;
+
+/// Where the person stopped in a book (the web client's `PlaybackProgressResponse`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProgressView {
+    /// The book.
+    pub book_asin: String,
+    /// Where playback stopped.
+    pub position_ms: u64,
+    /// The player's chapter id.
+    pub last_chapter_id: Option<String>,
+    /// The speed it played at.
+    pub playback_speed: f64,
+    /// Finished.
+    pub is_finished: bool,
+    /// When the position was last set.
+    pub last_played_at: String,
+    /// When the book was finished.
+    pub completed_at: Option<String>,
+}
+
+impl ProgressView {
+    /// The view of `progress` on the book `asin`.
+    pub fn of(asin: &str, progress: &Progress) -> Self {
+        Self {
+            book_asin: asin.to_owned(),
+            position_ms: progress.position_ms,
+            last_chapter_id: progress.last_chapter_id.clone(),
+            playback_speed: progress.playback_speed,
+            is_finished: progress.is_finished,
+            last_played_at: rfc3339(progress.last_played_at),
+            completed_at: progress.completed_at.map(rfc3339),
+        }
+    }
+}
+
+impl From<ListeningError> for ApiError {
+    fn from(e: ListeningError) -> Self {
+        match e {
+            ListeningError::Invalid(invalid) => ApiError::Validation(invalid.to_string()),
+            ListeningError::Library(library) => ApiError::Library(library),
+        }
+    }
+}
+
+/// Where the person stopped in the book; `null` before they played it.
+#[utoipa::path(tag = "library", params(("asin" = String, Path, description = "The book's ASIN")), responses((status = 200, body = Option<ProgressView>), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/library/{asin}/progress")]
+pub async fn book_progress(
+    state: web::Data<AppState>,
+    raw: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let asin = super::asin(&raw)?;
+    let book = state.library.get_book(&asin).await?;
+    let view = book
+        .progress
+        .as_ref()
+        .map(|p| ProgressView::of(asin.as_str(), p));
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// A player's report of where it is: `{position_ms, playback_speed?, is_finished?,
+/// chapter_id?}`; what it leaves out stays. A position past the end of the book is refused.
+#[utoipa::path(tag = "library", params(("asin" = String, Path, description = "The book's ASIN")), request_body(content = Object, description = "`{position_ms, playback_speed?, is_finished?, chapter_id?}`"), responses((status = 200, body = ProgressView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[patch("/library/{asin}/progress")]
+pub async fn report_progress(
+    state: web::Data<AppState>,
+    raw: web::Path<String>,
+    body: web::Json<ProgressReport>,
+) -> Result<HttpResponse, ApiError> {
+    let asin = super::asin(&raw)?;
+    let saved = record_progress(
+        state.library.as_ref(),
+        &asin,
+        body.into_inner(),
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ProgressView::of(asin.as_str(), &saved)))
+}
+
+/// How many books `continue-listening` lists.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListeningParams {
+    /// At most this many (default 5, 1 to 100).
+    pub limit: Option<u32>,
+}
+
+/// Books started and not finished, most recently played first.
+#[utoipa::path(tag = "library", params(ListeningParams), responses((status = 200, body = Vec<ProgressView>), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/library/continue-listening")]
+pub async fn continue_listening(
+    state: web::Data<AppState>,
+    params: web::Query<ListeningParams>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = params.limit.unwrap_or(5);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::Validation(format!("limit {limit}: use 1 to 100")));
+    }
+    let books = state.library.listening(limit).await?;
+    let views: Vec<ProgressView> = books
+        .iter()
+        .filter_map(|b| {
+            Some(ProgressView::of(
+                b.record.asin.as_str(),
+                b.progress.as_ref()?,
+            ))
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
