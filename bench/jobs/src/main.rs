@@ -25,6 +25,8 @@ use earmark_testkit::wrk::{latency_ms, requests_per_second};
 const KEY: &str = "bench-key";
 const LINES_PER_SECOND: u64 = 2500;
 const SUBSCRIBERS: usize = 100;
+/// The book whose progress a player reports.
+const PLAYED: &str = "B900000001";
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -42,16 +44,37 @@ fn rss_kib() -> u64 {
 /// One connection measures the latency a client sees; eight measure capacity (there the p99
 /// is mostly the eight requests queueing behind each other).
 fn wrk(addr: &str, seconds: u64, connections: u32) -> (f64, f64) {
-    let out = Command::new("wrk")
-        .args([
-            "-t1",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--latency",
-            "-H",
-            &format!("X-Api-Key: {KEY}"),
-            &format!("http://{addr}/jobs?limit=50"),
-        ])
+    wrk_on(
+        &format!("http://{addr}/jobs?limit=50"),
+        None,
+        seconds,
+        connections,
+    )
+}
+
+/// A player's calls on one connection for `seconds`: `GET` of the book's progress, or with
+/// `patching` its `PATCH` (`progress.lua`, a new position each time): (requests/s, p99 ms).
+fn progress(addr: &str, seconds: u64, patching: bool) -> (f64, f64) {
+    let url = format!("http://{addr}/library/{PLAYED}/progress");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/progress.lua");
+    wrk_on(&url, patching.then_some(script), seconds, 1)
+}
+
+fn wrk_on(url: &str, script: Option<&str>, seconds: u64, connections: u32) -> (f64, f64) {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t1",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+        "-H",
+        &format!("X-Api-Key: {KEY}"),
+    ]);
+    if let Some(script) = script {
+        command.args(["-s", script]);
+    }
+    let out = command
+        .arg(url)
         .output()
         .expect("wrk (apt-get install wrk)");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -216,6 +239,22 @@ async fn server_side() {
             .await
             .expect("finish");
     }
+    let played = earmark_core::BookRecord {
+        asin: Asin::parse(PLAYED).expect("asin"),
+        title: "Played".into(),
+        subtitle: None,
+        author: None,
+        narrator: None,
+        series: None,
+        series_sequence: None,
+        series_asin: None,
+        runtime_min: Some(600),
+        cover_url: None,
+        release_date: None,
+        purchase_date: None,
+        metadata_json: serde_json::json!({"asin": PLAYED}),
+    };
+    db.library.upsert_books(vec![played]).await.expect("book");
     let state = earmark_testkit::app::state_over(&db, data_dir.root().to_owned(), engine.clone());
     let server =
         HttpServer::new(move || earmark_http::app::build(state.clone(), ApiKeyHash::of(KEY)))
@@ -226,7 +265,14 @@ async fn server_side() {
 
     let idle = tokio::task::spawn_blocking({
         let addr = addr.clone();
-        move || [wrk(&addr, 5, 1), wrk(&addr, 5, 8)]
+        move || {
+            [
+                wrk(&addr, 5, 1),
+                wrk(&addr, 5, 8),
+                progress(&addr, 5, false),
+                progress(&addr, 5, true),
+            ]
+        }
     })
     .await
     .expect("wrk");
@@ -273,10 +319,17 @@ async fn server_side() {
         ids.push(engine.submit(job).await.expect("submit").job.id);
     }
     let started = Instant::now();
-    let half = (seconds.saturating_sub(2) / 2).max(3);
+    let quarter = (seconds.saturating_sub(2) / 4).max(3);
     let load = tokio::task::spawn_blocking({
         let addr = addr.clone();
-        move || [wrk(&addr, half, 1), wrk(&addr, half, 8)]
+        move || {
+            [
+                wrk(&addr, quarter, 1),
+                wrk(&addr, quarter, 8),
+                progress(&addr, quarter, false),
+                progress(&addr, quarter, true),
+            ]
+        }
     })
     .await
     .expect("wrk");
@@ -316,6 +369,17 @@ async fn server_side() {
         );
         println!(
             "| `GET /jobs?limit=50` req/s, {connections} connection(s) | {idle_rps:.0} | {load_rps:.0} | {:.2} |",
+            load_rps / idle_rps
+        );
+    }
+    for (n, what) in [(2, "GET"), (3, "PATCH")] {
+        let ((idle_rps, idle_p99), (load_rps, load_p99)) = (idle[n], load[n]);
+        println!(
+            "| `{what} /library/{{asin}}/progress` p99, 1 connection | {idle_p99:.2} ms | {load_p99:.2} ms | {:.2} |",
+            load_p99 / idle_p99
+        );
+        println!(
+            "| `{what} /library/{{asin}}/progress` req/s, 1 connection | {idle_rps:.0} | {load_rps:.0} | {:.2} |",
             load_rps / idle_rps
         );
     }
