@@ -50,30 +50,39 @@ impl WsClient {
             if Instant::now() > deadline {
                 return None;
             }
-            match self.socket.read() {
-                Ok(Message::Text(text)) => {
-                    let value: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
-                    if value["type"] == "batch" {
-                        assert_eq!(
-                            value["count"].as_u64().map(|c| c as usize),
-                            value["messages"].as_array().map(Vec::len)
-                        );
-                        self.pending
-                            .extend(value["messages"].as_array().cloned().unwrap_or_default());
-                    } else {
-                        self.pending.push_back(value);
-                    }
+            if let Some(value) = self.frame() {
+                if value["type"] == "batch" {
+                    assert_eq!(
+                        value["count"].as_u64().map(|c| c as usize),
+                        value["messages"].as_array().map(Vec::len)
+                    );
+                    self.pending
+                        .extend(value["messages"].as_array().cloned().unwrap_or_default());
+                } else {
+                    self.pending.push_back(value);
                 }
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => panic!("socket: {e}"),
             }
         }
         self.pending.pop_front()
+    }
+
+    /// The next text frame as JSON, or `None` when the read timed out or was not text.
+    fn frame(&mut self) -> Option<Value> {
+        match self.socket.read() {
+            Ok(Message::Text(text)) => {
+                Some(serde_json::from_str(text.as_str()).expect("JSON frame"))
+            }
+            Ok(_) => None,
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Err(e) => panic!("socket: {e}"),
+        }
     }
 
     /// Whole frames as sent (batches not unpacked) until one satisfies `done` (included), or
@@ -82,22 +91,12 @@ impl WsClient {
         let deadline = Instant::now() + within;
         let mut seen = Vec::new();
         while Instant::now() < deadline {
-            match self.socket.read() {
-                Ok(Message::Text(text)) => {
-                    let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
-                    let finished = done(&frame);
-                    seen.push(frame);
-                    if finished {
-                        return seen;
-                    }
+            if let Some(frame) = self.frame() {
+                let finished = done(&frame);
+                seen.push(frame);
+                if finished {
+                    return seen;
                 }
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => panic!("socket: {e}"),
             }
         }
         panic!("condition not met within {within:?}; frames: {seen:?}");

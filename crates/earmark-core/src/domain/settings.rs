@@ -116,34 +116,26 @@ impl Settings {
     /// # Errors
     /// The first [`SettingsError`], naming its setting.
     pub fn patched(&self, changes: &Map<String, Value>) -> Result<Self, SettingsError> {
-        let mut merged = match serde_json::to_value(self) {
+        let current = match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        for (key, value) in changes {
-            if !merged.contains_key(key) {
-                return Err(refused(key, "no such setting"));
-            }
-            merged.insert(key.clone(), value.clone());
-        }
-        let next: Settings = match serde_json::from_value(Value::Object(merged)) {
-            Ok(next) => next,
-            Err(e) => {
-                // serde names no field in a type error; find the one that fails alone.
-                let field = changes
-                    .iter()
-                    .find(|(key, value)| {
-                        let mut probe = match serde_json::to_value(self) {
-                            Ok(Value::Object(map)) => map,
-                            _ => Map::new(),
-                        };
-                        probe.insert((*key).clone(), (*value).clone());
-                        serde_json::from_value::<Settings>(Value::Object(probe)).is_err()
-                    })
-                    .map_or("settings", |(key, _)| key.as_str());
-                return Err(refused(field, e));
-            }
+        let with = |changed: &mut dyn Iterator<Item = (&String, &Value)>| {
+            let mut merged = current.clone();
+            merged.extend(changed.map(|(k, v)| (k.clone(), v.clone())));
+            serde_json::from_value::<Settings>(Value::Object(merged))
         };
+        if let Some(unknown) = changes.keys().find(|key| !current.contains_key(*key)) {
+            return Err(refused(unknown, "no such setting"));
+        }
+        let next = with(&mut changes.iter()).map_err(|e| {
+            // serde names no field in a type error; find the one that fails alone.
+            let field = changes
+                .iter()
+                .find(|change| with(&mut std::iter::once(*change)).is_err())
+                .map_or("settings", |(key, _)| key.as_str());
+            refused(field, e)
+        })?;
         next.check()?;
         Ok(next)
     }

@@ -9,7 +9,7 @@ use crate::state::AppState;
 /// Pauses a job: a waiting one is not started until resumed; a running one has its whole
 /// process tree stopped where it is (its watchdog and timeouts stand still). The pause
 /// outlasts a restart. 409 for a job that has ended.
-#[utoipa::path(tag = "jobs", params(("id" = String, Path, description = "The job's id")), responses((status = 200, body = JobAnswer), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Already finished", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "jobs", params(("id" = String, Path, description = "The job's id")), responses((status = 200, body = JobAnswer), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Already finished", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/jobs/{id}/pause")]
 pub async fn pause(
     state: web::Data<AppState>,
@@ -33,7 +33,7 @@ pub async fn pause(
 
 /// Resumes a paused job: a running one goes on where it stood; a waiting one (or one whose
 /// process a restart ended) takes its place in the queue again. 409 for a job that has ended.
-#[utoipa::path(tag = "jobs", params(("id" = String, Path, description = "The job's id")), responses((status = 200, body = JobAnswer), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Already finished", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "jobs", params(("id" = String, Path, description = "The job's id")), responses((status = 200, body = JobAnswer), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Already finished", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/jobs/{id}/resume")]
 pub async fn resume(
     state: web::Data<AppState>,

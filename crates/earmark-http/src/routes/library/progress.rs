@@ -56,7 +56,7 @@ impl From<ListeningError> for ApiError {
 }
 
 /// Where the person stopped in the book; `null` before they played it.
-#[utoipa::path(tag = "library", params(("asin" = String, Path, description = "The book's ASIN")), responses((status = 200, body = Option<ProgressView>), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "library", params(("asin" = String, Path, description = "The book's ASIN")), responses((status = 200, body = Option<ProgressView>), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/library/{asin}/progress")]
 pub async fn book_progress(
     state: web::Data<AppState>,

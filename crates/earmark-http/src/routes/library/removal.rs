@@ -43,7 +43,7 @@ pub struct Removed {
 /// Removes one book: a tombstone in the change feed (a later sync brings it back while it is in
 /// the Audible library); with `delete_files=true` its files go from disk too. 409 while a job
 /// for it is waiting or running.
-#[utoipa::path(tag = "library", params(("asin" = String, Path, description = "The book's ASIN"), RemovalParams), responses((status = 200, body = Removed), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "library", params(("asin" = String, Path, description = "The book's ASIN"), RemovalParams), responses((status = 200, body = Removed), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[delete("/library/{asin}")]
 pub async fn remove_one(
     state: web::Data<AppState>,
