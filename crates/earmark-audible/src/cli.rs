@@ -96,6 +96,51 @@ impl AudibleCli {
     }
 }
 
+impl AudibleCli {
+    /// Runs `spec` outside any job (it is bounded by its timeout alone), logging the command
+    /// and its stderr to `log`, and returns how it ended with its stdout lines (an `api`
+    /// call's answer).
+    ///
+    /// # Errors
+    /// Timeout, or a program that cannot be started, as a [`LibrarySourceError`].
+    pub async fn call(
+        &self,
+        spec: &ProcessSpec,
+        log: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<(Finished, Vec<String>), LibrarySourceError> {
+        log(&format!("$ {}", spec.display()));
+        let mut errors = Vec::new();
+        let mut out = Vec::new();
+        let result = earmark_process::run(spec, std::future::pending(), |line: Line| {
+            if line.stream == earmark_process::OutputStream::Stderr {
+                log(&line.text);
+                errors.push(line.text);
+            } else {
+                out.push(line.text);
+            }
+        })
+        .await;
+        match result {
+            Ok(status) => Ok((
+                Finished {
+                    success: status.success(),
+                    code: status.code(),
+                    errors,
+                },
+                out,
+            )),
+            Err(ProcessError::Cancelled(_)) => Err(LibrarySourceError::Cancelled),
+            Err(ProcessError::TimedOut { after, .. }) => {
+                Err(LibrarySourceError::TimedOut(after.as_secs()))
+            }
+            Err(ProcessError::NotFound(p)) => Err(LibrarySourceError::Tool(format!(
+                "`{p}` was not found; run `./just setup` or set EARMARK__AUDIBLE__CLI"
+            ))),
+            Err(e) => Err(LibrarySourceError::Tool(e.to_string())),
+        }
+    }
+}
+
 /// What a failed audible-cli call's stderr says went wrong.
 ///
 /// audible-cli prints `error: <message>` for errors its commands catch (exit 1 or 2) and a

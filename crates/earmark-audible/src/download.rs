@@ -202,6 +202,16 @@ fn classify(request: &DownloadRequest, finished: &Finished) -> DownloadError {
     }
 }
 
+/// The licence `acr` in a voucher audible-cli saved (`content_license.acr`), if readable.
+pub async fn licence_acr_of(voucher: &Path) -> Option<String> {
+    let raw = tokio::fs::read(voucher).await.ok()?;
+    let doc: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    doc.pointer("/content_license/acr")?
+        .as_str()
+        .filter(|acr| !acr.is_empty())
+        .map(str::to_owned)
+}
+
 /// The files audible-cli left in `dir` for `asin`, judged.
 async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput, String> {
     let asin = request.asin.as_str();
@@ -267,7 +277,16 @@ async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput
             mime: "application/pdf".into(),
         });
     }
-    Ok(DownloadOutput { files, warnings })
+    let licence_acr = if aaxc {
+        licence_acr_of(&dir.join(format!("{}.voucher", audio.trim_end_matches(".aaxc")))).await
+    } else {
+        None
+    };
+    Ok(DownloadOutput {
+        files,
+        warnings,
+        licence_acr,
+    })
 }
 
 #[async_trait]

@@ -40,6 +40,7 @@ fn converted_file(n: u32) -> NewStoredFile {
 fn conversion_done(n: u32) -> JobEffects {
     JobEffects {
         book: Some(BookChange {
+            licence_acr: Some(format!("CR!{n}")),
             asin: asin(n),
             update: BookUpdate {
                 status: Some(BookStatus::Completed),
@@ -80,6 +81,11 @@ pub async fn a_job_its_book_its_files_and_its_follow_ups_are_written_together(
     assert!(
         book.updated_at > before.updated_at,
         "a book write moves updated_at"
+    );
+    assert_eq!(
+        library.licence_acr(&asin(1)).await.unwrap().as_deref(),
+        Some("CR!1"),
+        "the licence's acr is kept with the book's change"
     );
     let files = library.files_of(&asin(1)).await.unwrap();
     assert_eq!(files.len(), 1);

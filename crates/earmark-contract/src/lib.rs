@@ -5,6 +5,7 @@ pub mod job_effects;
 pub mod job_queue;
 pub mod library_browse;
 pub mod library_files;
+pub mod library_positions;
 pub mod library_repo;
 pub mod settings_store;
 

@@ -247,6 +247,8 @@ pub async fn progress_is_saved_on_the_book_and_listed_while_unfinished(repo: Arc
         is_finished,
         last_played_at: t0 + Duration::minutes(n),
         completed_at: is_finished.then_some(t0 + Duration::minutes(n)),
+        synced_at: None,
+        sync_error: None,
     };
     assert!(matches!(
         repo.save_progress(&asin(1), &at(1, 5, false)).await,

@@ -10,6 +10,7 @@ pub mod library_sync;
 pub mod listening;
 mod placing;
 pub mod ports;
+pub mod positions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -32,11 +32,7 @@ pub async fn record_progress(
     // Both databases keep times to the microsecond: answer what a read will give back.
     let now = now.replace_microsecond(now.microsecond()).unwrap_or(now);
     let book = library.get_book(asin).await?;
-    let length_ms = book
-        .record
-        .runtime_min
-        .and_then(|m| u64::try_from(m).ok())
-        .map(|m| (m + 1) * 60_000);
+    let length_ms = crate::positions::length_ms(&book);
     let progress = Progress::after(book.progress.as_ref(), report, length_ms, now)?;
     library.save_progress(asin, &progress).await?;
     Ok(progress)

@@ -4,6 +4,7 @@ mod error;
 mod jobs_impl;
 mod library_browse;
 mod library_impl;
+mod positions_impl;
 mod postgres;
 mod rows;
 mod schema;

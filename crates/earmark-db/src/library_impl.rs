@@ -472,6 +472,51 @@ macro_rules! impl_library_repo {
                     .collect::<Result<_, _>>()?)
             }
 
+            async fn library_books(
+                &self,
+            ) -> Result<Vec<earmark_core::Book>, earmark_core::ports::LibraryRepoError> {
+                self.all_library_books().await
+            }
+
+            async fn adopt_progress(
+                &self,
+                asin: &earmark_core::Asin,
+                progress: &earmark_core::Progress,
+            ) -> Result<bool, earmark_core::ports::LibraryRepoError> {
+                self.adopt_newer_progress(asin, progress).await
+            }
+
+            async fn record_position_sync(
+                &self,
+                asin: &earmark_core::Asin,
+                outcome: Result<time::OffsetDateTime, String>,
+            ) -> Result<(), earmark_core::ports::LibraryRepoError> {
+                self.record_position_outcome(asin, outcome).await
+            }
+
+            async fn licence_acr(
+                &self,
+                asin: &earmark_core::Asin,
+            ) -> Result<Option<String>, earmark_core::ports::LibraryRepoError> {
+                self.stored_licence_acr(asin).await
+            }
+
+            async fn save_licence_acr(
+                &self,
+                asin: &earmark_core::Asin,
+                acr: &str,
+            ) -> Result<(), earmark_core::ports::LibraryRepoError> {
+                let mut conn = self.conn().await?;
+                Self::upsert_licence(&mut conn, asin.as_str(), acr.to_owned()).await?;
+                Ok(())
+            }
+
+            async fn positions_to_push(
+                &self,
+            ) -> Result<Vec<earmark_core::Book>, earmark_core::ports::LibraryRepoError> {
+                self.unpushed_positions().await
+            }
+
             async fn ping(&self) -> Result<(), earmark_core::ports::LibraryRepoError> {
                 use diesel_async::RunQueryDsl;
 

@@ -45,6 +45,8 @@ pub struct BookRow {
     pub is_finished: bool,
     pub last_played_at: Option<DbTime>,
     pub completed_at: Option<DbTime>,
+    pub progress_synced_at: Option<DbTime>,
+    pub progress_sync_error: Option<String>,
 }
 
 /// A book's listening progress columns, stamped with the book's `updated_at`.
@@ -145,6 +147,8 @@ impl BookRow {
             is_finished: false,
             last_played_at: None,
             completed_at: None,
+            progress_synced_at: None,
+            progress_sync_error: None,
         }
     }
 
@@ -208,6 +212,8 @@ impl BookRow {
                     .last_played_at
                     .map_or(self.updated_at.get(), DbTime::get),
                 completed_at: self.completed_at.map(DbTime::get),
+                synced_at: self.progress_synced_at.map(DbTime::get),
+                sync_error: self.progress_sync_error,
             }),
         })
     }

@@ -35,6 +35,8 @@ diesel::table! {
         is_finished -> Bool,
         last_played_at -> Nullable<TimeSql>,
         completed_at -> Nullable<TimeSql>,
+        progress_synced_at -> Nullable<TimeSql>,
+        progress_sync_error -> Nullable<Text>,
     }
 }
 
@@ -87,4 +89,15 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(books, jobs, files, settings);
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::TimeSql;
+
+    book_licences (asin) {
+        asin -> Text,
+        acr -> Text,
+        updated_at -> TimeSql,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(books, jobs, files, settings, book_licences);

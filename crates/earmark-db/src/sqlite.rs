@@ -21,6 +21,7 @@ use crate::error::StoreError;
 use crate::jobs_impl::{impl_job_queue, jobs_matching, jobs_page};
 use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
+use crate::positions_impl::impl_position_queries;
 use crate::settings_impl::impl_settings_store;
 use crate::sql_types::DbTime;
 use crate::store_writes::impl_store_writes;
@@ -161,6 +162,11 @@ impl_settings_store! {
 impl_library_repo! {
     store = SqliteStore,
     backend = diesel::sqlite::Sqlite,
+    write_txn = immediate_transaction,
+}
+
+impl_position_queries! {
+    store = SqliteStore,
     write_txn = immediate_transaction,
 }
 

@@ -128,6 +128,38 @@ macro_rules! impl_store_writes {
                 for file in change.files {
                     Self::upsert_file(conn, FileRow::new_from(file, DbTime::now())).await?;
                 }
+                if let Some(acr) = change.licence_acr {
+                    Self::upsert_licence(conn, change.asin.as_str(), acr).await?;
+                }
+                Ok(())
+            }
+
+            /// Keeps `acr` as the book's licence `acr`, replacing an older one.
+            pub(crate) async fn upsert_licence(
+                conn: &mut $conn,
+                asin: &str,
+                acr: String,
+            ) -> Result<(), $crate::error::StoreError> {
+                use diesel::ExpressionMethods;
+                use diesel::upsert::excluded;
+                use diesel_async::RunQueryDsl;
+                use $crate::schema::book_licences;
+                use $crate::sql_types::DbTime;
+
+                diesel::insert_into(book_licences::table)
+                    .values((
+                        book_licences::asin.eq(asin),
+                        book_licences::acr.eq(acr),
+                        book_licences::updated_at.eq(DbTime::now()),
+                    ))
+                    .on_conflict(book_licences::asin)
+                    .do_update()
+                    .set((
+                        book_licences::acr.eq(excluded(book_licences::acr)),
+                        book_licences::updated_at.eq(excluded(book_licences::updated_at)),
+                    ))
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(())
             }
 

@@ -26,6 +26,7 @@ async fn setup() -> Option<Sqlite> {
 earmark_contract::library_repo_contract!(setup);
 earmark_contract::library_browse_contract!(setup);
 earmark_contract::library_files_contract!(setup);
+earmark_contract::library_positions_contract!(setup);
 earmark_contract::job_queue_contract!(setup);
 earmark_contract::job_effects_contract!(setup);
 earmark_contract::settings_store_contract!(setup);

@@ -39,7 +39,8 @@ async fn old_rows_load(db: TestDb) {
     assert_eq!(
         sync.spec,
         JobSpec::Sync(SyncParams {
-            profile: Some("second".into())
+            profile: Some("second".into()),
+            positions_only: false,
         })
     );
 

@@ -77,6 +77,7 @@ pub fn build(
             .route("/library/local", web::get().to(route_not_found))
             .route("/library/local/{tail:.*}", web::route().to(route_not_found))
             .service(routes::library::continue_listening)
+            .service(routes::library::sync_positions)
             .route(
                 "/library/repair/{tail:.*}",
                 web::route().to(route_not_found),

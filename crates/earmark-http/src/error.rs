@@ -72,6 +72,9 @@ pub enum ApiError {
     /// A book cannot be removed while a job for it is waiting or running.
     #[error("{0}")]
     BookBusy(String),
+    /// What was asked for is turned off in this server's configuration.
+    #[error("{0}")]
+    TurnedOff(String),
     /// A library operation failed.
     #[error(transparent)]
     Library(#[from] LibraryRepoError),
@@ -176,6 +179,11 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "book_busy",
                 "Book has a job in progress",
+            ),
+            Self::TurnedOff(_) => (
+                StatusCode::CONFLICT,
+                "turned_off",
+                "Turned off on this server",
             ),
             Self::Jobs(JobQueueError::InvalidTransition { .. }) => (
                 StatusCode::CONFLICT,

@@ -43,6 +43,8 @@ pub struct AppState {
     pub accounts: Arc<dyn earmark_core::ports::AudibleAccounts>,
     /// Logins between their two calls.
     pub logins: Arc<crate::routes::auth::audible::PendingLogins>,
+    /// Writes reported positions to Audible; `None` when positions are not kept in step.
+    pub position_pushes: Option<earmark_jobs::PositionPusher>,
 }
 
 impl AppState {
@@ -78,12 +80,21 @@ impl AppState {
             auth_failures: Arc::default(),
             accounts,
             logins: Arc::default(),
+            position_pushes: None,
         }
     }
 
     /// The same state, trusting what `access` says (nothing is trusted by default).
     pub fn with_access(mut self, access: crate::auth::AccessPolicy) -> Self {
         self.access = Arc::new(access);
+        self
+    }
+
+    /// The same, writing reported positions to Audible through `pushes` (`None`: positions
+    /// are not kept in step, and `POST /library/positions/sync` says so).
+    #[must_use]
+    pub fn with_position_pushes(mut self, pushes: Option<earmark_jobs::PositionPusher>) -> Self {
+        self.position_pushes = pushes;
         self
     }
 }

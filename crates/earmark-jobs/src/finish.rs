@@ -14,7 +14,7 @@ pub(crate) enum Outcome {
         /// The last thing it said it was doing, kept as the job's status message.
         summary: Option<String>,
         /// Its book's change and follow-up work.
-        effects: JobEffects,
+        effects: Box<JobEffects>,
     },
     /// Stopped on request.
     Cancelled,
@@ -39,7 +39,7 @@ pub(crate) async fn finish(
                 status_message: Some(summary.unwrap_or_else(|| "completed".into())),
                 ..JobUpdate::default()
             },
-            effects,
+            *effects,
         ),
         Outcome::Cancelled => (
             JobUpdate {

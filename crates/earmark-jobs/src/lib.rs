@@ -3,7 +3,9 @@
 mod config;
 mod engine;
 mod finish;
+mod position_push;
 mod run;
 
 pub use config::{BackOff, EngineConfig};
 pub use engine::{Engine, EngineError};
+pub use position_push::{MAX_DELAY, PositionPusher, PushPacing};

@@ -260,7 +260,7 @@ pub(crate) async fn run_job(inner: Arc<Inner>, job: Job, slot: OwnedSemaphorePer
         )),
         (None, Some(Ok(effects))) => Outcome::Completed {
             summary: None,
-            effects,
+            effects: Box::new(effects),
         },
         (None, Some(Err(failure))) => Outcome::Failed(failure),
         (None, None) => Outcome::Failed(JobFailure::new(

@@ -123,6 +123,14 @@ pub struct AudibleSettings {
     /// At most this many downloads in any 24 hours (Audible refuses licences to accounts
     /// that ask for too many); 0 for no limit.
     pub daily_download_limit: u32,
+    /// Keep listening positions in step with Audible's own apps, both ways.
+    pub sync_positions: bool,
+    /// From a position's first unwritten change to its write to Audible, in milliseconds
+    /// (at most 30 000).
+    pub position_push_delay_ms: u64,
+    /// The first wait after a failed position write, in milliseconds; doubled for each further
+    /// attempt.
+    pub position_retry_ms: u64,
 }
 
 /// Which converter runs conversions.
@@ -188,6 +196,9 @@ impl Settings {
             .set_default("audible.download_timeout_s", 4 * 3600)?
             .set_default("audible.http_timeout_s", 60)?
             .set_default("audible.daily_download_limit", 0)?
+            .set_default("audible.sync_positions", true)?
+            .set_default("audible.position_push_delay_ms", 10_000)?
+            .set_default("audible.position_retry_ms", 30_000)?
             .set_default("jobs.throttled_backoff_s", 15 * 60)?
             .set_default("jobs.transient_backoff_s", 30)?
             .set_default("jobs.tool_niceness", 10)?

@@ -4,14 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use earmark_audible::{AudibleCli, AudibleDownloader, AudibleLibrary};
+use earmark_audible::{AudibleCli, AudibleDownloader, AudibleLibrary, AudiblePositionsApi};
 use earmark_convert::{AaxToMp3Converter, Ffmpeg, FfmpegConverter, FsOutputStore};
 use earmark_core::TaskType;
 use earmark_core::conversion::ConvertBook;
 use earmark_core::download::DownloadBook;
 use earmark_core::library_sync::LibrarySync;
 use earmark_core::ports::{AudibleAccounts, Converter, JobHandler};
+use earmark_core::positions::PositionSync;
 use earmark_jobs::{Engine, EngineConfig};
+use earmark_jobs::{PositionPusher, PushPacing};
 
 use crate::config::{ConverterEngine, ConverterSettings, Settings};
 use crate::data_dir::DataDir;
@@ -125,7 +127,36 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         config_dir: settings.audible_config_dir(),
         timeout: Duration::from_secs(120),
     });
-    let engine = start_engine(&settings, &db, &data_dir, accounts.clone()).await?;
+    let positions = settings.audible.sync_positions.then(|| {
+        Arc::new(PositionSync::new(
+            Arc::new(AudiblePositionsApi::new(audible_cli(&settings))),
+            db.library.clone(),
+        ))
+    });
+    if positions.is_none() {
+        tracing::info!(
+            "listening positions are not kept in step with Audible (EARMARK__AUDIBLE__SYNC_POSITIONS=false)"
+        );
+    }
+    let engine = start_engine(
+        &settings,
+        &db,
+        &data_dir,
+        accounts.clone(),
+        positions.clone(),
+    )
+    .await?;
+    let pushes = positions.map(|sync| {
+        PositionPusher::start(
+            sync,
+            PushPacing {
+                delay: Duration::from_millis(settings.audible.position_push_delay_ms)
+                    .min(earmark_jobs::MAX_DELAY),
+                retry: Duration::from_millis(settings.audible.position_retry_ms.max(1)),
+                ..PushPacing::default()
+            },
+        )
+    });
     let tokens = earmark_http::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
     let state = AppState::new(
         db.library.clone(),
@@ -137,7 +168,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         tokens,
         accounts,
     )
-    .with_access(access);
+    .with_access(access)
+    .with_position_pushes(pushes);
 
     let bind = settings.server.bind.clone();
     let listeners = listen::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
@@ -182,12 +214,22 @@ fn access_policy(settings: &Settings) -> Result<AccessPolicy, StartError> {
     Ok(access)
 }
 
+/// audible-cli as the settings place it, for calls that are not downloads.
+fn audible_cli(settings: &Settings) -> AudibleCli {
+    AudibleCli {
+        program: settings.audible.cli.clone(),
+        config_dir: settings.audible_config_dir(),
+        timeout: Duration::from_secs(settings.audible.timeout_s.max(1)),
+    }
+}
+
 /// The job engine with the handlers this build has, after recovering what a crash interrupted.
 async fn start_engine(
     settings: &Settings,
     db: &earmark_db::Database,
     data_dir: &DataDir,
     accounts: Arc<dyn AudibleAccounts>,
+    positions: Option<Arc<PositionSync>>,
 ) -> Result<Engine, StartError> {
     let mut config = EngineConfig::new(
         data_dir.root().join("logs"),
@@ -198,15 +240,15 @@ async fn start_engine(
     config.back_off.throttled = Duration::from_secs(settings.jobs.throttled_backoff_s.max(1));
     config.back_off.transient = Duration::from_secs(settings.jobs.transient_backoff_s.max(1));
     earmark_process::set_default_niceness(settings.jobs.tool_niceness);
-    let audible = AudibleCli {
-        program: settings.audible.cli.clone(),
-        config_dir: settings.audible_config_dir(),
-        timeout: Duration::from_secs(settings.audible.timeout_s.max(1)),
-    };
-    let sync: Arc<dyn JobHandler> = Arc::new(LibrarySync::new(
+    let audible = audible_cli(settings);
+    let mut library_sync = LibrarySync::new(
         Arc::new(AudibleLibrary::new(audible.clone())),
         db.library.clone(),
-    ));
+    );
+    if let Some(positions) = positions {
+        library_sync = library_sync.with_positions(positions);
+    }
+    let sync: Arc<dyn JobHandler> = Arc::new(library_sync);
     let downloading = AudibleCli {
         timeout: Duration::from_secs(settings.audible.download_timeout_s.max(1)),
         ..audible

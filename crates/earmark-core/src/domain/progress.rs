@@ -20,6 +20,13 @@ pub struct Progress {
     /// When the book was marked finished.
     #[serde(with = "time::serde::rfc3339::option")]
     pub completed_at: Option<OffsetDateTime>,
+    /// The `last_played_at` of the position Audible is known to hold (pushed to it, or read
+    /// from it); `None` while the two were never in step.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub synced_at: Option<OffsetDateTime>,
+    /// Why the last attempt to bring Audible in step failed; `None` after a success.
+    #[serde(default)]
+    pub sync_error: Option<String>,
 }
 
 /// A player's report of where it is (`PATCH /library/{asin}/progress`).
@@ -99,7 +106,15 @@ impl Progress {
             is_finished,
             last_played_at: now,
             completed_at,
+            synced_at: before.and_then(|b| b.synced_at),
+            sync_error: before.and_then(|b| b.sync_error.clone()),
         })
+    }
+
+    /// Whether Audible may not hold this position yet: it changed after the last time the two
+    /// were in step.
+    pub fn needs_push(&self) -> bool {
+        self.synced_at.is_none_or(|at| at < self.last_played_at)
     }
 }
 

@@ -128,8 +128,15 @@ fn chained_conversion(asin: &Asin, params: &DownloadParams) -> Vec<NewJob> {
 
 /// The completed download's effects: `placed` registered, the book's paths pointed at them
 /// and its status DOWNLOADED, the chained conversion queued.
-fn completed(job: &Job, asin: &Asin, params: &DownloadParams, placed: &[OutputFile]) -> JobEffects {
+fn completed(
+    job: &Job,
+    asin: &Asin,
+    params: &DownloadParams,
+    placed: &[OutputFile],
+    licence_acr: Option<String>,
+) -> JobEffects {
     let book = book_life::completed(job).map(|mut change| {
+        change.licence_acr = licence_acr;
         for file in placed {
             let path = Some(Some(file.path.clone()));
             match file.kind {
@@ -163,14 +170,14 @@ impl JobHandler for DownloadBook {
             let message = "the files of an earlier attempt are in place";
             ctx.log(message);
             ctx.progress(100.0, Some(message));
-            return Ok(completed(ctx.job(), &asin, &params, &placed));
+            return Ok(completed(ctx.job(), &asin, &params, &placed, None));
         }
         let book = self.repo.get_book(&asin).await.map_err(JobFailure::from)?;
         if book.local_path_aax.is_some() && !params.force {
             let message = "already downloaded: send force: true to download again";
             ctx.log(message);
             ctx.progress(100.0, Some(message));
-            return Ok(completed(ctx.job(), &asin, &params, &[]));
+            return Ok(completed(ctx.job(), &asin, &params, &[], None));
         }
         self.check_daily_limit().await?;
         let expected = expected_bytes(&book);
@@ -213,7 +220,13 @@ impl JobHandler for DownloadBook {
             message.push_str(&format!("; warnings: {}", output.warnings.join("; ")));
         }
         ctx.progress(100.0, Some(&message));
-        Ok(completed(ctx.job(), &asin, &params, &placed))
+        Ok(completed(
+            ctx.job(),
+            &asin,
+            &params,
+            &placed,
+            output.licence_acr,
+        ))
     }
 
     async fn stopped(&self, job: &Job, how: Stop<'_>) -> Option<BookChange> {

@@ -18,6 +18,8 @@ use crate::ports::{
     FailureClass, JobContext, JobEffects, JobFailure, JobHandler, LibraryRepo, LibraryRepoError,
     LibrarySource, LibrarySourceError,
 };
+use crate::positions::{PositionError, PositionSync};
+use time::OffsetDateTime;
 
 /// How many records one upsert transaction carries.
 pub const DEFAULT_BATCH: usize = 1000;
@@ -27,6 +29,7 @@ pub struct LibrarySync {
     source: Arc<dyn LibrarySource>,
     repo: Arc<dyn LibraryRepo>,
     batch: usize,
+    positions: Option<Arc<PositionSync>>,
 }
 
 /// What a sync changed, for its log and status message.
@@ -61,7 +64,42 @@ impl LibrarySync {
             source,
             repo,
             batch: DEFAULT_BATCH,
+            positions: None,
         }
+    }
+
+    /// The same, also bringing listening positions in step with Audible after each sync
+    /// (and running the positions-only syncs).
+    #[must_use]
+    pub fn with_positions(mut self, positions: Arc<PositionSync>) -> Self {
+        self.positions = Some(positions);
+        self
+    }
+
+    /// A positions-only sync: fails like a library sync when Audible cannot be read.
+    async fn positions_only(
+        &self,
+        profile: Option<&str>,
+        ctx: &dyn JobContext,
+    ) -> Result<JobEffects, JobFailure> {
+        let Some(positions) = &self.positions else {
+            return Err(JobFailure::permanent(
+                "listening positions are not kept in step with Audible on this server \
+                 (EARMARK__AUDIBLE__SYNC_POSITIONS=false)",
+            ));
+        };
+        ctx.progress(0.0, Some("reading listening positions from Audible"));
+        let log = |line: &str| ctx.log(line);
+        let report = positions
+            .sync(profile, OffsetDateTime::now_utc(), &log)
+            .await
+            .map_err(|e| match e {
+                PositionError::Audible(e) => failure_of(&e),
+                PositionError::Library(e) => JobFailure::from(e),
+            })?;
+        ctx.log(&report.to_string());
+        ctx.progress(100.0, Some(&report.to_string()));
+        Ok(JobEffects::default())
     }
 
     /// The same, with `batch` records per transaction (at least one).
@@ -132,10 +170,13 @@ pub fn failure_of(err: &LibrarySourceError) -> JobFailure {
 #[async_trait]
 impl JobHandler for LibrarySync {
     async fn run(&self, ctx: &dyn JobContext) -> Result<JobEffects, JobFailure> {
-        let profile = match &ctx.job().spec {
-            JobSpec::Sync(params) => params.profile.clone(),
+        let (profile, positions_only) = match &ctx.job().spec {
+            JobSpec::Sync(params) => (params.profile.clone(), params.positions_only),
             other => return Err(JobFailure::wrong_spec(other, TaskType::Sync)),
         };
+        if positions_only {
+            return self.positions_only(profile.as_deref(), ctx).await;
+        }
         ctx.progress(0.0, Some("fetching the library from Audible"));
         let records = self
             .source
@@ -152,7 +193,29 @@ impl JobHandler for LibrarySync {
             JobFailure::new(class, format!("saving the library failed: {e}"))
         })?;
         ctx.log(&report.to_string());
-        ctx.progress(100.0, Some(&report.to_string()));
+        let mut message = report.to_string();
+        if let Some(positions) = &self.positions {
+            // The library is in: a position that cannot be read now is read next time, so
+            // its failure is logged, not the sync's.
+            ctx.progress(95.0, Some("reading listening positions from Audible"));
+            let log = |line: &str| ctx.log(line);
+            match positions
+                .sync(profile.as_deref(), OffsetDateTime::now_utc(), &log)
+                .await
+            {
+                Ok(positions) => {
+                    ctx.log(&positions.to_string());
+                    message = format!("{message}; {positions}");
+                }
+                Err(e) => {
+                    ctx.log(&format!(
+                        "listening positions were not brought in step: {e}"
+                    ));
+                    message = format!("{message}; listening positions not synced: {e}");
+                }
+            }
+        }
+        ctx.progress(100.0, Some(&message));
         Ok(JobEffects::default())
     }
 }

@@ -34,6 +34,8 @@ pub struct DownloadOutput {
     pub files: Vec<ProducedFile>,
     /// What the user should know that did not fail the job (no cover offered).
     pub warnings: Vec<String>,
+    /// The `acr` of the licence the download received (AAXC), kept for position writes.
+    pub licence_acr: Option<String>,
 }
 
 /// Why a download failed, by what the user can do about it.

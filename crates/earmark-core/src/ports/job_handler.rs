@@ -77,6 +77,8 @@ pub struct BookChange {
     pub update: BookUpdate,
     /// Files to register for it.
     pub files: Vec<NewStoredFile>,
+    /// The `acr` of a licence the step received, kept for Audible's position writes.
+    pub licence_acr: Option<String>,
 }
 
 impl BookChange {
@@ -86,6 +88,7 @@ impl BookChange {
             asin,
             update,
             files: Vec::new(),
+            licence_acr: None,
         }
     }
 }

@@ -165,6 +165,58 @@ pub trait LibraryRepo: Send + Sync {
     /// `Unavailable` or `Storage`.
     async fn listening(&self, limit: u32) -> Result<Vec<Book>, LibraryRepoError>;
 
+    /// Every book in the library (not removed), in ASIN order: what a position sync compares
+    /// with Audible's.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn library_books(&self) -> Result<Vec<Book>, LibraryRepoError>;
+
+    /// Takes `progress` (read from Audible) as the book's progress only when it is newer than
+    /// the stored one (`last_played_at` strictly later, or none stored), marking it in step
+    /// with Audible (its `synced_at`, no sync error) and moving `updated_at`. Returns whether
+    /// it was taken: a newer report of the person's player is never overwritten, even by a
+    /// read that started before it arrived.
+    ///
+    /// # Errors
+    /// MUST return `BookNotFound` when no book has this ASIN.
+    async fn adopt_progress(
+        &self,
+        asin: &Asin,
+        progress: &crate::domain::progress::Progress,
+    ) -> Result<bool, LibraryRepoError>;
+
+    /// Records how bringing the book's position in step with Audible went: `Ok(at)` marks the
+    /// position played `at` as held by Audible (never moving the mark back) and clears the
+    /// error; `Err(message)` keeps the mark and shows why. Moves `updated_at` when the error
+    /// changes, so the change feed reports it.
+    ///
+    /// # Errors
+    /// MUST return `BookNotFound` when no book has this ASIN.
+    async fn record_position_sync(
+        &self,
+        asin: &Asin,
+        outcome: Result<OffsetDateTime, String>,
+    ) -> Result<(), LibraryRepoError>;
+
+    /// The `acr` kept for the book's Audible licence, if any.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn licence_acr(&self, asin: &Asin) -> Result<Option<String>, LibraryRepoError>;
+
+    /// Keeps `acr` as the book's licence `acr` (replacing an older one).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn save_licence_acr(&self, asin: &Asin, acr: &str) -> Result<(), LibraryRepoError>;
+
+    /// Books (not removed) whose position changed since it was last in step with Audible.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn positions_to_push(&self) -> Result<Vec<Book>, LibraryRepoError>;
+
     /// Proves the store answers, for readiness checks.
     ///
     /// # Errors

@@ -3,6 +3,7 @@
 //! A port's doc comment is its contract; every adapter passes the same contract test suite.
 
 pub mod audible_accounts;
+pub mod audible_positions;
 pub mod converter;
 pub mod downloader;
 pub mod job_handler;
@@ -12,6 +13,7 @@ pub mod library_source;
 pub mod settings_store;
 
 pub use audible_accounts::{AccountsError, AudibleAccounts, AudibleProfile, LoginStart};
+pub use audible_positions::{AudiblePositions, CallLog, MAX_ASINS_PER_READ, RemotePosition};
 pub use converter::{
     BookTags, ConversionInput, ConversionOutput, ConversionRequest, ConvertError, Converter, Move,
     OutputStore, PlaceError, PlannedMove, ProducedFile,

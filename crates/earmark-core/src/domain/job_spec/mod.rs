@@ -195,6 +195,11 @@ mod tests {
         let specs = [
             JobSpec::Sync(SyncParams {
                 profile: Some("p".into()),
+                positions_only: false,
+            }),
+            JobSpec::Sync(SyncParams {
+                profile: None,
+                positions_only: true,
             }),
             JobSpec::Download(asin(), DownloadParams::default()),
             JobSpec::Convert(

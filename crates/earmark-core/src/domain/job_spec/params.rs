@@ -16,6 +16,9 @@ pub struct SyncParams {
     /// The audible-cli profile whose library is read (`None`: the primary one).
     #[serde(default)]
     pub profile: Option<String>,
+    /// Only bring listening positions in step with Audible; the library itself is not read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub positions_only: bool,
 }
 
 /// What a DOWNLOAD job fetches, and what it asks for once the files are in place.

@@ -18,6 +18,7 @@ pub use details::{BookDetails, DetailsChapter, Technical, book_details};
 pub use incomplete::{IncompleteDownload, IncompleteDownloads, incomplete_downloads};
 pub use progress::{
     ListeningParams, ProgressView, book_progress, continue_listening, report_progress,
+    sync_positions,
 };
 pub use query::{LibraryParams, LibraryRequest};
 pub use refresh::{SyncStatus, sync, sync_status};

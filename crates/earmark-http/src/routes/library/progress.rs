@@ -1,8 +1,9 @@
 //! Listening progress: `GET`/`PATCH /library/{asin}/progress` and
 //! `GET /library/continue-listening`, in the web client's `PlaybackProgressResponse` shape.
 
-use actix_web::{HttpResponse, get, patch, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use earmark_core::listening::{ListeningError, record_progress};
+use earmark_core::{JobSpec, NewJob, SyncParams};
 use earmark_core::{Progress, ProgressReport};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -29,6 +30,9 @@ pub struct ProgressView {
     pub last_played_at: String,
     /// When the book was finished.
     pub completed_at: Option<String>,
+    /// Why the position could not be brought in step with Audible's apps; `null` when it is
+    /// (or when positions are not kept in step).
+    pub sync_error: Option<String>,
 }
 
 impl ProgressView {
@@ -42,6 +46,7 @@ impl ProgressView {
             is_finished: progress.is_finished,
             last_played_at: rfc3339(progress.last_played_at),
             completed_at: progress.completed_at.map(rfc3339),
+            sync_error: progress.sync_error.clone(),
         }
     }
 }
@@ -88,7 +93,44 @@ pub async fn report_progress(
         OffsetDateTime::now_utc(),
     )
     .await?;
+    if let Some(pushes) = &state.position_pushes {
+        pushes.changed(asin.clone());
+    }
     Ok(HttpResponse::Ok().json(ProgressView::of(asin.as_str(), &saved)))
+}
+
+/// Brings listening positions in step with Audible's apps now, as a SYNC job that reads no
+/// library: 202 with the job at once (a sync already queued or running is returned instead).
+#[utoipa::path(tag = "library", responses((status = 202, body = crate::routes::jobs::Accepted), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/library/positions/sync")]
+pub async fn sync_positions(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.position_pushes.is_none() {
+        return Err(ApiError::TurnedOff(
+            "listening positions are not kept in step with Audible on this server: set \
+             EARMARK__AUDIBLE__SYNC_POSITIONS=true and restart"
+                .into(),
+        ));
+    }
+    let enqueued = state
+        .engine
+        .submit(NewJob::from(JobSpec::Sync(SyncParams {
+            profile: None,
+            positions_only: true,
+        })))
+        .await
+        .map_err(crate::routes::jobs::engine_error)?;
+    Ok(
+        HttpResponse::Accepted().json(crate::routes::jobs::Accepted {
+            job_id: Some(enqueued.job.id.to_string()),
+            job_ids: None,
+            status: enqueued.job.status.as_str().into(),
+            message: if enqueued.created {
+                "position sync queued".into()
+            } else {
+                "a sync is already queued or running: returning that job".into()
+            },
+        }),
+    )
 }
 
 /// How many books `continue-listening` lists.

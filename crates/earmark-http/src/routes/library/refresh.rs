@@ -37,6 +37,7 @@ pub async fn sync(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
         .engine
         .submit(NewJob::from(JobSpec::Sync(SyncParams {
             profile: request.profile,
+            positions_only: false,
         })))
         .await
         .map_err(engine_error)?;
