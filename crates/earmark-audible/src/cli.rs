@@ -84,14 +84,7 @@ impl AudibleCli {
                 code: status.code(),
                 errors,
             }),
-            Err(ProcessError::Cancelled(_)) => Err(LibrarySourceError::Cancelled),
-            Err(ProcessError::TimedOut { after, .. }) => {
-                Err(LibrarySourceError::TimedOut(after.as_secs()))
-            }
-            Err(ProcessError::NotFound(p)) => Err(LibrarySourceError::Tool(format!(
-                "`{p}` was not found; run `./just setup` or set EARMARK__AUDIBLE__CLI"
-            ))),
-            Err(e) => Err(LibrarySourceError::Tool(e.to_string())),
+            Err(e) => Err(not_run(e)),
         }
     }
 }
@@ -129,15 +122,20 @@ impl AudibleCli {
                 },
                 out,
             )),
-            Err(ProcessError::Cancelled(_)) => Err(LibrarySourceError::Cancelled),
-            Err(ProcessError::TimedOut { after, .. }) => {
-                Err(LibrarySourceError::TimedOut(after.as_secs()))
-            }
-            Err(ProcessError::NotFound(p)) => Err(LibrarySourceError::Tool(format!(
-                "`{p}` was not found; run `./just setup` or set EARMARK__AUDIBLE__CLI"
-            ))),
-            Err(e) => Err(LibrarySourceError::Tool(e.to_string())),
+            Err(e) => Err(not_run(e)),
         }
+    }
+}
+
+/// Why audible-cli did not run to completion, as the user can act on it.
+fn not_run(e: ProcessError) -> LibrarySourceError {
+    match e {
+        ProcessError::Cancelled(_) => LibrarySourceError::Cancelled,
+        ProcessError::TimedOut { after, .. } => LibrarySourceError::TimedOut(after.as_secs()),
+        ProcessError::NotFound(p) => LibrarySourceError::Tool(format!(
+            "`{p}` was not found; run `./just setup` or set EARMARK__AUDIBLE__CLI"
+        )),
+        e => LibrarySourceError::Tool(e.to_string()),
     }
 }
 

@@ -335,3 +335,25 @@ impl Downloader for AudibleDownloader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_licence_acr_is_read_from_the_voucher() {
+        let dir = std::env::temp_dir().join(format!("earmark-voucher-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let voucher = dir.join("B000000001-AAX_44_64.voucher");
+        std::fs::write(
+            &voucher,
+            r#"{"content_license": {"acr": "CR!ABC", "status_code": "Granted"}}"#,
+        )
+        .unwrap();
+        assert_eq!(licence_acr_of(&voucher).await.as_deref(), Some("CR!ABC"));
+        std::fs::write(&voucher, r#"{"content_license": {"acr": ""}}"#).unwrap();
+        assert_eq!(licence_acr_of(&voucher).await, None);
+        assert_eq!(licence_acr_of(&dir.join("missing.voucher")).await, None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -188,6 +188,7 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
             "/library/continue-listening",
             "/library/delete",
             "/library/downloads/incomplete",
+            "/library/positions/sync",
             "/library/series",
             "/library/sync",
             "/library/sync/status",

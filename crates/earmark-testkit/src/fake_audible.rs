@@ -35,6 +35,15 @@ pub(crate) struct FakeState {
     pub(crate) requests: Vec<Request>,
     /// Authorization codes a login "in the browser" produced, with their PKCE challenge.
     logins: std::collections::HashMap<String, String>,
+    /// Listening positions.
+    pub(crate) positions: crate::fake_positions::Positions,
+}
+
+impl FakeState {
+    /// Whether the library holds `asin`.
+    pub(crate) fn owns(&self, asin: &str) -> bool {
+        self.library.iter().any(|item| item["asin"] == asin)
+    }
 }
 
 /// The PKCE S256 challenge of `verifier`: base64url(SHA-256), unpadded.
@@ -110,6 +119,8 @@ async fn register(
 /// A request the fake received.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The HTTP method.
+    pub method: String,
     /// Path and query, as sent.
     pub uri: String,
     /// The host audible meant to reach (`X-Earmark-Original-Host`).
@@ -121,6 +132,7 @@ pub struct Request {
 impl Request {
     pub(crate) fn of(req: &HttpRequest) -> Self {
         Self {
+            method: req.method().to_string(),
             uri: req.uri().to_string(),
             original_host: req
                 .headers()
@@ -199,6 +211,14 @@ impl FakeAudible {
                     App::new()
                         .app_data(data.clone())
                         .route("/1.0/library", web::get().to(library))
+                        .route(
+                            "/1.0/annotations/lastpositions",
+                            web::get().to(crate::fake_positions::last_positions),
+                        )
+                        .route(
+                            "/1.0/lastpositions/{asin}",
+                            web::put().to(crate::fake_positions::put_last_position),
+                        )
                         .route("/auth/register", web::post().to(register))
                         .route("/license/token", web::get().to(license_token))
                         .route(
@@ -294,6 +314,35 @@ impl FakeAudible {
             "https://www.amazon.com/ap/maplanding?openid.assoc_handle=amzn_audible_ios_us\
              &openid.oa2.authorization_code={code}&openid.mode=id_res"
         )
+    }
+
+    /// Plays another device (the phone) setting `asin`'s position at `at`.
+    pub fn set_position(&self, asin: &str, position_ms: u64, at: time::OffsetDateTime) {
+        let mut s = self.state.lock().unwrap();
+        let version = s.positions.held.get(asin).map_or(0, |h| h.version) + 1;
+        s.positions.held.insert(
+            asin.to_owned(),
+            crate::fake_positions::Held {
+                position_ms,
+                last_updated: at,
+                version,
+            },
+        );
+    }
+
+    /// The position the fake holds for `asin`, with when it was set.
+    pub fn position(&self, asin: &str) -> Option<(u64, time::OffsetDateTime)> {
+        let s = self.state.lock().unwrap();
+        s.positions
+            .held
+            .get(asin)
+            .map(|h| (h.position_ms, h.last_updated))
+    }
+
+    /// Makes the position endpoints answer `status` with Audible's error body (or, with
+    /// `None`, work again); the rest of the fake is unaffected.
+    pub fn fail_positions(&self, how: Option<(u16, &str)>) {
+        self.state.lock().unwrap().positions.failing = how.map(|(c, m)| (c, m.to_owned()));
     }
 
     /// Every request so far.

@@ -11,6 +11,7 @@ pub mod arrivals;
 pub mod conversion;
 pub mod fake_audible;
 pub mod fake_content;
+pub mod fake_positions;
 pub mod seed;
 pub mod server;
 pub mod shape;
