@@ -206,3 +206,47 @@ async fn an_address_that_keeps_failing_is_refused_for_a_while() {
         "other addresses are not affected"
     );
 }
+
+/// Issue 19, defect 1: a request a token authorises, between wrong keys, used to clear the
+/// address's failures, so whoever held a token could guess keys without limit.
+#[actix_web::test]
+async fn successes_in_between_do_not_reset_the_failure_count() {
+    let (db, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    let mut state = support::state(db.db.clone(), dir.path());
+    state.auth_failures = Arc::new(FailedAuth::new(3, Duration::from_secs(60)));
+    let signer = state.tokens.clone();
+    let app = app!(state);
+    let token = signer.issue(
+        TokenScope::Stream,
+        None,
+        time::OffsetDateTime::now_utc() + time::Duration::minutes(5),
+    );
+    let peer = "192.0.2.9:40000".parse().unwrap();
+    let guess = || {
+        TestRequest::get()
+            .uri("/jobs")
+            .peer_addr(peer)
+            .insert_header(("X-Api-Key", "guess"))
+            .to_request()
+    };
+    let with_token = || {
+        TestRequest::get()
+            .uri(&format!(
+                "/stream/01939b5e-0000-7000-8000-000000000002?token={token}"
+            ))
+            .peer_addr(peer)
+            .to_request()
+    };
+    for _ in 0..3 {
+        let res = test::call_service(&app, guess()).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let res = test::call_service(&app, with_token()).await;
+        assert_ne!(res.status(), StatusCode::UNAUTHORIZED, "the token passes");
+    }
+    let res = test::call_service(&app, guess()).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "three failures in the window, whatever succeeded in between"
+    );
+}

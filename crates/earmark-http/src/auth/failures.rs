@@ -1,23 +1,26 @@
-//! Failed authentication attempts per client address: after too many within a window, the
-//! address is refused (429) until the window ends, so a key cannot be guessed at speed.
+//! Failed authentication attempts per client address: after too many within a sliding
+//! window, the address is refused (429) until its oldest counted failure leaves the window, so
+//! a key cannot be guessed at speed. Failures only age out; nothing a client does in between
+//! (a successful request, with a player token say) clears them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Most addresses tracked at once; older windows are dropped first when it is reached.
+/// Most addresses tracked at once; those whose failures left the window go first.
 const MAX_TRACKED: usize = 10_000;
 
-/// Counts failures per address in fixed windows.
+/// The recent failures of each address, in a sliding window.
 #[derive(Debug)]
 pub struct FailedAuth {
     max_failures: u32,
     window: Duration,
-    seen: Mutex<HashMap<IpAddr, (u32, Instant)>>,
-    /// Whether `seen` may hold anything: every authenticated request calls
-    /// [`FailedAuth::succeeded`], and it should not take the lock when nobody ever failed.
+    /// The times of each address's last `max_failures` failures, oldest first.
+    seen: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    /// Whether `seen` may hold anything: every request asks [`FailedAuth::blocked`], and it
+    /// should not take the lock when nobody ever failed.
     any: AtomicBool,
 }
 
@@ -29,7 +32,7 @@ impl Default for FailedAuth {
 }
 
 impl FailedAuth {
-    /// At most `max_failures` per `window` per address.
+    /// At most `max_failures` in any `window` per address.
     pub fn new(max_failures: u32, window: Duration) -> Self {
         Self {
             max_failures: max_failures.max(1),
@@ -39,16 +42,17 @@ impl FailedAuth {
         }
     }
 
-    /// How long `ip` must wait, when it has failed too often in the current window.
+    /// How long `ip` must wait, when it failed `max_failures` times within the last window:
+    /// until the oldest of those failures leaves it.
     pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
         if !self.any.load(Ordering::Relaxed) {
             return None;
         }
         let seen = self.seen.lock().ok()?;
-        let (failures, since) = seen.get(&ip)?;
-        let elapsed = since.elapsed();
-        (*failures >= self.max_failures && elapsed < self.window)
-            .then(|| self.window.saturating_sub(elapsed))
+        let times = seen.get(&ip)?;
+        let oldest = times.front()?;
+        (times.len() >= self.max_failures as usize && oldest.elapsed() < self.window)
+            .then(|| self.window.saturating_sub(oldest.elapsed()))
     }
 
     /// Records a failure of `ip`.
@@ -58,27 +62,13 @@ impl FailedAuth {
         };
         if seen.len() >= MAX_TRACKED {
             let window = self.window;
-            seen.retain(|_, (_, since)| since.elapsed() < window);
+            seen.retain(|_, times| times.back().is_some_and(|t| t.elapsed() < window));
         }
         self.any.store(true, Ordering::Relaxed);
-        let now = Instant::now();
-        let entry = seen.entry(ip).or_insert((0, now));
-        if entry.1.elapsed() >= self.window {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
-    }
-
-    /// Forgets `ip`'s failures after it authenticated.
-    pub fn succeeded(&self, ip: IpAddr) {
-        if !self.any.load(Ordering::Relaxed) {
-            return;
-        }
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.remove(&ip);
-            if seen.is_empty() {
-                self.any.store(false, Ordering::Relaxed);
-            }
+        let times = seen.entry(ip).or_default();
+        times.push_back(Instant::now());
+        while times.len() > self.max_failures as usize {
+            times.pop_front();
         }
     }
 }
@@ -103,8 +93,31 @@ mod tests {
                 .is_some_and(|d| d <= Duration::from_secs(60))
         );
         assert_eq!(limiter.blocked(b), None);
-        limiter.succeeded(a);
-        assert_eq!(limiter.blocked(a), None);
+    }
+
+    #[test]
+    fn failures_leave_the_window_one_by_one() {
+        let limiter = FailedAuth::new(2, Duration::from_millis(200));
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        limiter.failed(a);
+        std::thread::sleep(Duration::from_millis(120));
+        limiter.failed(a);
+        assert!(
+            limiter
+                .blocked(a)
+                .is_some_and(|d| d <= Duration::from_millis(80))
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            limiter.blocked(a),
+            None,
+            "the first failure left the window"
+        );
+        limiter.failed(a);
+        assert!(
+            limiter.blocked(a).is_some(),
+            "the second is still in it: a fixed window would have started over"
+        );
     }
 
     #[test]

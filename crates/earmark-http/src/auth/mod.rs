@@ -103,12 +103,14 @@ pub async fn require_api_key(
             Some(wait) => Some(ApiError::TooManyFailures(wait.as_secs().max(1))),
             None => authenticate(&req, &state).err(),
         };
-        if let Some(ip) = ip {
-            match &refusal {
-                None => state.auth_failures.succeeded(ip),
-                Some(ApiError::TooManyFailures(_)) => {}
-                Some(_) => state.auth_failures.failed(ip),
-            }
+        // Failures only age out: a success (a `?token=` for one) must not let whoever holds
+        // it guess keys without limit.
+        if let Some(ip) = ip
+            && refusal
+                .as_ref()
+                .is_some_and(|r| !matches!(r, ApiError::TooManyFailures(_)))
+        {
+            state.auth_failures.failed(ip);
         }
         if let Some(refusal) = refusal {
             return Ok(req
