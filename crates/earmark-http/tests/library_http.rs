@@ -303,6 +303,27 @@ async fn one_book_with_files_and_jobs_or_a_clear_404_or_422() {
         (status, problem.unwrap().code.as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
     );
+    // Issue 19, defect 4: white space around an ASIN was trimmed and the book served.
+    for padded in [
+        "/library/%20B000000001",
+        "/library/B000000001%20",
+        "/library/%09B000000001",
+    ] {
+        let (status, problem) = get!(&app, padded, Problem);
+        assert_eq!(
+            (status, problem.unwrap().code.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            "{padded}"
+        );
+    }
+    let res = test::call_service(
+        &app,
+        authed(TestRequest::post().uri("/jobs/download"))
+            .set_json(json!({"asin": " B000000001"}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let res = test::call_service(
         &app,

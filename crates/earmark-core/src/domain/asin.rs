@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 /// A validated ASIN: exactly 10 characters, each `0-9` or `A-Z`.
 ///
-/// Input is trimmed but never case-folded: Audible's ASINs are upper case, and a lower-case
-/// one is more likely a typo than a book.
+/// Input is neither trimmed nor case-folded: Audible's ASINs are upper case without white
+/// space, and anything else is more likely a mistake (or a probe) than a book.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Asin(String);
 
@@ -25,12 +25,12 @@ impl Asin {
     /// Length of every ASIN.
     pub const LEN: usize = 10;
 
-    /// Validates `raw` (after trimming surrounding white space) as an ASIN.
+    /// Validates `raw`, exactly as given, as an ASIN.
     ///
     /// # Errors
     /// [`AsinError`] naming what is wrong with the input.
     pub fn parse(raw: &str) -> Result<Self, AsinError> {
-        let value = raw.trim();
+        let value = raw;
         let count = value.chars().count();
         if count != Self::LEN {
             return Err(AsinError::Length(value.to_owned(), count));
@@ -89,13 +89,23 @@ mod tests {
 
     #[test]
     fn accepts_audible_asins() {
-        for ok in ["B0036UC3KU", "1774241404", " B002V5D1CG\n"] {
+        for ok in ["B0036UC3KU", "1774241404"] {
             assert!(Asin::parse(ok).is_ok(), "{ok:?} should parse");
         }
-        assert_eq!(
-            Asin::parse(" B002V5D1CG ").map(|a| a.to_string()),
-            Ok("B002V5D1CG".into())
-        );
+    }
+
+    /// Issue 19, defect 4: surrounding white space was trimmed and the ASIN accepted.
+    #[test]
+    fn rejects_white_space_around_or_inside() {
+        for bad in [
+            " B002V5D1CG",
+            "B002V5D1CG ",
+            " B002V5D1CG\n",
+            "B002V 5D1C",
+            "\tB002V5D1C",
+        ] {
+            assert!(Asin::parse(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 
     #[test]
