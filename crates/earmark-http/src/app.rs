@@ -16,6 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{AccessPolicy, ApiKeyHash, require_api_key};
 use crate::error::ApiError;
+use crate::known_routes::KnownRoutes;
 use crate::metrics::HttpLabels;
 use crate::routes;
 use crate::state::AppState;
@@ -102,7 +103,9 @@ pub fn build(
             .service(routes::settings::naming_variables)
             .service(routes::jobs::resume)
             .split_for_parts();
-    app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+    let known = web::Data::new(KnownRoutes::of(&api));
+    app.app_data(known)
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .route("/docs", web::get().to(routes::docs::docs_redirect))
         .default_service(web::to(route_not_found))
         .wrap(from_fn(require_api_key))
@@ -199,6 +202,17 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
 }
 
 async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allow = req
+        .app_data::<web::Data<KnownRoutes>>()
+        .map(|known| known.allowed(req.path()))
+        .unwrap_or_default();
+    if !allow.is_empty() && !allow.contains(req.method()) {
+        return Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+            allow: allow.iter().map(ToString::to_string).collect(),
+        });
+    }
     Err(ApiError::RouteNotFound {
         method: req.method().to_string(),
         path: req.path().to_owned(),

@@ -47,6 +47,16 @@ pub enum ApiError {
         /// The request's path.
         path: String,
     },
+    /// The path is known, but not with this method.
+    #[error("{path} does not answer {method}; it answers {}", .allow.join(", "))]
+    MethodNotAllowed {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
+        /// The methods the path answers.
+        allow: Vec<String>,
+    },
     /// The request is well-formed but its values are not acceptable.
     #[error("{0}")]
     Validation(String),
@@ -143,6 +153,11 @@ impl ApiError {
                 "Too many failed attempts",
             ),
             Self::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found", "Not Found"),
+            Self::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method Not Allowed",
+            ),
             Self::Validation(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
@@ -243,6 +258,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if let Self::TooManyFailures(wait) = self {
             response.insert_header((header::RETRY_AFTER, wait.to_string()));
+        }
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((header::ALLOW, allow.join(", ")));
         }
         if matches!(self, Self::Unauthorized | Self::BadToken(_)) {
             response.insert_header((

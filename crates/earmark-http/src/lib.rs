@@ -5,6 +5,7 @@ pub mod auth;
 pub mod disk;
 pub mod error;
 pub mod fs_atomic;
+pub mod known_routes;
 pub mod metrics;
 pub mod routes;
 pub mod state;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::test;
 use earmark_core::ports::{LibraryRepoError, MockLibraryRepo};
 use earmark_db::testing::TestDb;
@@ -79,6 +79,53 @@ async fn every_key_form_is_accepted() {
         assert_eq!(problem.code, "route_not_found");
         assert_eq!(problem.type_uri, "urn:earmark:problem:route_not_found");
     }
+}
+
+/// Issue 19, defect 6: a known path asked with a method it lacks answered 404.
+#[actix_web::test]
+async fn a_known_path_with_another_method_is_405_with_allow() {
+    let (testdb, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    let app = app!(state(testdb.db.clone(), dir.path()));
+    for (method, path, allow) in [
+        (Method::DELETE, "/settings", "GET, PATCH"),
+        (Method::PUT, "/library/B000000001/progress", "GET, PATCH"),
+        (Method::POST, "/ws/jobs", "GET"),
+        (Method::DELETE, "/library/sync/status", "GET"),
+    ] {
+        let req = test::TestRequest::default()
+            .method(method.clone())
+            .uri(path)
+            .insert_header(("X-Api-Key", KEY))
+            .to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(
+            res.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let problem: Problem = test::read_body_json(res).await;
+        assert_eq!(problem.code, "method_not_allowed");
+        assert!(problem.detail.contains(allow), "{}", problem.detail);
+    }
+    let unknown = test::TestRequest::delete()
+        .uri("/no/such/route")
+        .insert_header(("X-Api-Key", KEY))
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, unknown).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let keyless = test::TestRequest::delete().uri("/settings").to_request();
+    assert_eq!(
+        test::call_service(&app, keyless).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the key is checked first"
+    );
 }
 
 #[actix_web::test]
