@@ -22,6 +22,12 @@ pub fn set_ledger(ledger: Ledger) {
     let _ = LEDGER.set(ledger);
 }
 
+/// Kills every tool group the ledger `main` set has on record (see [`Ledger::reap`]): what a
+/// stopping server does last, so that no tool outlives it. Returns the groups it killed.
+pub fn kill_recorded_tools() -> Vec<i32> {
+    current().map(Ledger::reap).unwrap_or_default()
+}
+
 /// The ledger runs record into, if one was set.
 pub(crate) fn current() -> Option<&'static Ledger> {
     LEDGER.get()

@@ -6,6 +6,6 @@ mod lines;
 mod run;
 
 pub use hold::held_by;
-pub use ledger::{Ledger, set_ledger};
+pub use ledger::{Ledger, kill_recorded_tools, set_ledger};
 pub use lines::{LineSplitter, Redactor};
 pub use run::{Line, OutputStream, ProcessError, ProcessSpec, run, set_default_niceness};

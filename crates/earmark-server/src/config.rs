@@ -41,7 +41,8 @@ pub struct Settings {
 pub struct ServerSettings {
     /// Address to listen on; port 0 picks a free one (it is printed at start).
     pub bind: String,
-    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT (at most
+    /// [`MAX_SHUTDOWN_GRACE_S`]: the process ends within 10 s whatever runs).
     pub shutdown_timeout_s: u64,
     /// Origins (`http://host:port`) whose web pages may call the API from a browser
     /// (`EARMARK__SERVER__CORS_ORIGINS`, comma-separated); none by default.
@@ -104,6 +105,9 @@ pub struct JobsSettings {
     /// CPU niceness of the tools (0 to 19): at 10 a conversion gets the CPU the API leaves.
     pub tool_niceness: i32,
 }
+
+/// The longest in-flight requests may delay a stop; the stop itself is bounded 2 s later.
+pub const MAX_SHUTDOWN_GRACE_S: u64 = 7;
 
 /// `[audible]`
 #[derive(Debug, Clone, Deserialize)]
@@ -184,7 +188,7 @@ impl Settings {
         let mut builder = config::Config::builder()
             .set_default("data_dir", "./data")?
             .set_default("server.bind", "127.0.0.1:8080")?
-            .set_default("server.shutdown_timeout_s", 30)?
+            .set_default("server.shutdown_timeout_s", 5)?
             .set_default("database.max_connections", 10)?
             .set_default("jobs.download_concurrency", 5)?
             .set_default(

@@ -67,19 +67,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Never dropped: dropping a runtime waits for its blocking tasks without limit, and a
+    // stopping server must end within its bound (see `server::run`).
+    let system = actix_web::rt::System::new();
     let outcome = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => actix_web::rt::System::new()
+        Command::Serve => system
             .block_on(earmark_server::server::run(settings))
             .map_err(|e| e.to_string()),
         Command::ApiKey {
             action: ApiKeyAction::Rotate,
         } => rotate_key(&settings),
     };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match outcome {
+        Ok(()) => 0,
         Err(err) => {
             eprintln!("earmark: {err}");
-            ExitCode::FAILURE
+            1
         }
-    }
+    };
+    std::process::exit(code)
 }

@@ -177,18 +177,56 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
+    let grace = settings
+        .server
+        .shutdown_timeout_s
+        .min(crate::config::MAX_SHUTDOWN_GRACE_S);
     let server = listen::serve(
         listeners,
         move || earmark_http::app::build(state.clone(), key.clone()),
-        settings.server.shutdown_timeout_s,
+        grace,
     )
     .map_err(|e| StartError::Serve(bind.clone(), e))?;
+    end_within_bound_once_asked(Duration::from_secs(grace + 2));
     for addr in addrs {
         println!("Listening on http://{addr}");
     }
     server.await.map_err(|e| StartError::Serve(bind, e))?;
-    tracing::info!("stopped");
+    // Jobs are not waited for: their tools stop with the server and the next start recovers
+    // them, as after a crash.
+    let tools = earmark_process::kill_recorded_tools();
+    tracing::info!(tools_stopped = tools.len(), "stopped");
     Ok(())
+}
+
+/// On SIGTERM or SIGINT, ends the process `bound` later if it has not ended by then, whatever
+/// it is waiting for (a connection that does not close, a blocking call, a stopped tool):
+/// tools are killed first, their jobs stay for recovery at the next start.
+fn end_within_bound_once_asked(bound: Duration) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot watch for SIGTERM: a stop is bounded only by the server's grace");
+        return;
+    };
+    actix_web::rt::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        std::thread::spawn(move || {
+            std::thread::sleep(bound);
+            let tools = earmark_process::kill_recorded_tools();
+            tracing::warn!(
+                after_s = bound.as_secs(),
+                tools_stopped = tools.len(),
+                "still not stopped: ending now; interrupted jobs are recovered at the next start"
+            );
+            std::process::exit(1);
+        });
+    });
 }
 
 /// Who needs no key and which web pages may call, as configured; said in the log, since it
