@@ -27,6 +27,7 @@ macro_rules! library_browse_contract {
             filters_by_no_series_content_type_and_local_files,
             removed_books_are_listed_only_on_request,
             series_summary_counts_listed_books,
+            known_asins_are_those_in_the_library,
         );
     };
 }
@@ -395,4 +396,21 @@ pub async fn series_summary_counts_listed_books(repo: Arc<dyn LibraryRepo>) {
         "books 3 and 6 are listed; 9 is removed"
     );
     assert_eq!(summary.no_series_count, 6, "books 1, 2, 4, 5, 7, 8");
+}
+
+/// `known_asins` keeps the books in the library, in the order asked, without removed ones, and
+/// answers a batch larger than one query's chunk.
+pub async fn known_asins_are_those_in_the_library(repo: Arc<dyn LibraryRepo>) {
+    seed(&repo, 5).await;
+    repo.mark_removed_except((1..=4).map(asin).collect())
+        .await
+        .unwrap();
+    let asked = vec![asin(3), asin(99), asin(1), asin(5), asin(2)];
+    assert_eq!(
+        repo.known_asins(&asked).await.unwrap(),
+        vec![asin(3), asin(1), asin(2)]
+    );
+    let many: Vec<_> = (1..=2_500).map(asin).collect();
+    assert_eq!(repo.known_asins(&many).await.unwrap().len(), 4);
+    assert!(repo.known_asins(&[]).await.unwrap().is_empty());
 }

@@ -352,16 +352,40 @@ macro_rules! impl_job_queue {
                     .before
                     .unwrap_or(time::OffsetDateTime::now_utc() + time::Duration::days(36_500));
                 let mut conn = self.conn().await?;
-                let rows: Vec<JobRow> = diesel::delete(
-                    jobs::table
-                        .filter(jobs::status.eq_any(finished))
-                        .filter(jobs::finished_at.lt(DbTime::new(before))),
-                )
-                .returning(JobRow::as_returning())
-                .get_results(&mut *conn)
-                .await
-                .map_err($crate::error::StoreError::from)?;
-                Ok(rows.into_iter().map(JobRow::into_job).collect::<Result<_, _>>()?)
+                // In batches, each its own statement: a history of 100,000 jobs must not hold
+                // the write lock (SQLite's one) while the engine waits to record progress.
+                let mut deleted = Vec::new();
+                loop {
+                    let ids: Vec<$crate::sql_types::DbId> = jobs::table
+                        .filter(jobs::status.eq_any(&finished))
+                        .filter(jobs::finished_at.lt(DbTime::new(before)))
+                        .select(jobs::id)
+                        .limit($crate::store_impl::DELETE_BATCH)
+                        .load(&mut *conn)
+                        .await
+                        .map_err($crate::error::StoreError::from)?;
+                    if ids.is_empty() {
+                        break;
+                    }
+                    let batch = ids.len();
+                    // Still finished: a job cannot leave a terminal status.
+                    let rows: Vec<JobRow> = diesel::delete(
+                        jobs::table
+                            .filter(jobs::id.eq_any(ids))
+                            .filter(jobs::status.eq_any(&finished)),
+                    )
+                    .returning(JobRow::as_returning())
+                    .get_results(&mut *conn)
+                    .await
+                    .map_err($crate::error::StoreError::from)?;
+                    for row in rows {
+                        deleted.push(row.into_job()?);
+                    }
+                    if (batch as i64) < $crate::store_impl::DELETE_BATCH {
+                        break;
+                    }
+                }
+                Ok(deleted)
             }
 
             async fn recover_interrupted(

@@ -196,6 +196,34 @@ pub(crate) use order_books;
 macro_rules! impl_library_browse {
     (store = $store:ty, backend = $backend:ty $(,)?) => {
         impl $store {
+            /// See `LibraryRepo::known_asins`.
+            async fn asins_in_library(
+                &self,
+                asins: &[earmark_core::Asin],
+            ) -> Result<Vec<earmark_core::Asin>, $crate::error::StoreError> {
+                use diesel::{ExpressionMethods, QueryDsl};
+                use diesel_async::RunQueryDsl;
+                use $crate::schema::books;
+
+                let mut conn = self.conn().await?;
+                let mut known = std::collections::HashSet::new();
+                for chunk in asins.chunks($crate::store_impl::CHUNK) {
+                    let wanted: Vec<&str> = chunk.iter().map(earmark_core::Asin::as_str).collect();
+                    let found: Vec<String> = books::table
+                        .filter(books::asin.eq_any(&wanted))
+                        .filter(books::removed_at.is_null())
+                        .select(books::asin)
+                        .load(&mut *conn)
+                        .await?;
+                    known.extend(found);
+                }
+                Ok(asins
+                    .iter()
+                    .filter(|a| known.contains(a.as_str()))
+                    .cloned()
+                    .collect())
+            }
+
             async fn browse_books(
                 &self,
                 q: earmark_core::BookQuery,

@@ -472,6 +472,13 @@ macro_rules! impl_library_repo {
                     .collect::<Result<_, _>>()?)
             }
 
+            async fn known_asins(
+                &self,
+                asins: &[earmark_core::Asin],
+            ) -> Result<Vec<earmark_core::Asin>, earmark_core::ports::LibraryRepoError> {
+                Ok(self.asins_in_library(asins).await?)
+            }
+
             async fn library_books(
                 &self,
             ) -> Result<Vec<earmark_core::Book>, earmark_core::ports::LibraryRepoError> {

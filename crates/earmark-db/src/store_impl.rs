@@ -17,6 +17,9 @@
 /// How many rows one statement touches at most, well under both backends' bind limits.
 pub(crate) const CHUNK: usize = 500;
 
+/// How many finished jobs one statement of a history deletion removes.
+pub(crate) const DELETE_BATCH: i64 = 500;
+
 /// The message stored on jobs that start-up recovery fails.
 pub(crate) fn interrupted_message(attempts: i32) -> String {
     format!(

@@ -47,6 +47,14 @@ pub enum ApiError {
         /// The request's path.
         path: String,
     },
+    /// A batch names more books than one request may.
+    #[error("{got} books in one request: at most {max}; send them in several requests")]
+    BatchTooLarge {
+        /// The most a batch may name.
+        max: usize,
+        /// How many this one named.
+        got: usize,
+    },
     /// The path is known, but not with this method.
     #[error("{path} does not answer {method}; it answers {}", .allow.join(", "))]
     MethodNotAllowed {
@@ -153,6 +161,11 @@ impl ApiError {
                 "Too many failed attempts",
             ),
             Self::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found", "Not Found"),
+            Self::BatchTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                "Batch too large",
+            ),
             Self::MethodNotAllowed { .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",

@@ -24,6 +24,11 @@ fn authed(req: TestRequest) -> TestRequest {
 #[actix_web::test]
 async fn requests_are_persisted_at_once_and_duplicates_join_the_existing_job() {
     let (db, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    db.db
+        .library
+        .upsert_books((1..=2).map(earmark_contract::record).collect())
+        .await
+        .unwrap();
     let app = app!(support::state(db.db.clone(), dir.path()));
     let convert = json!({"asin": "B000000001", "format": "m4b", "mode": "chapters", "naming_scheme": "$artist/$title"});
 
@@ -398,4 +403,54 @@ async fn metrics_count_jobs_by_lane_and_requests_by_route_without_secrets() {
     }
     assert!(!text.contains(&job_id), "ids stay out of metrics");
     assert!(!text.contains(support::KEY), "the key stays out of metrics");
+}
+
+/// Issue 19, defect 2: a batch of 100,000 unknown ASINs ran for minutes and left 100,000
+/// failed jobs. A batch is capped, and one naming a book not in the library queues nothing.
+#[actix_web::test]
+async fn batches_are_bounded_and_taken_whole_or_not_at_all() {
+    let (db, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    db.db
+        .library
+        .upsert_books((1..=3).map(earmark_contract::record).collect())
+        .await
+        .unwrap();
+    let app = app!(support::state(db.db.clone(), dir.path()));
+    let post = |uri: &str, body: serde_json::Value| {
+        authed(TestRequest::post().uri(uri))
+            .set_json(body)
+            .to_request()
+    };
+    let too_many: Vec<String> = (1..=1_001).map(|n| format!("B{n:09}")).collect();
+    for uri in ["/jobs/download", "/jobs/convert"] {
+        let res = test::call_service(&app, post(uri, json!({"asins": too_many}))).await;
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{uri}");
+        let problem: Problem = test::read_body_json(res).await;
+        assert_eq!(problem.code, "batch_too_large");
+        assert!(problem.detail.contains("1000"), "{}", problem.detail);
+
+        let with_unknown =
+            json!({"asins": ["B000000001", "B000000098", "B000000002", "B000000099"]});
+        let res = test::call_service(&app, post(uri, with_unknown)).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
+        let problem: Problem = test::read_body_json(res).await;
+        assert!(
+            problem.detail.contains("B000000098, B000000099"),
+            "{}",
+            problem.detail
+        );
+    }
+    let res = test::call_service(
+        &app,
+        authed(TestRequest::get().uri("/jobs?limit=10")).to_request(),
+    )
+    .await;
+    let listed: JobList = test::read_body_json(res).await;
+    assert_eq!(listed.total, 0, "nothing was queued");
+
+    let known = json!({"asins": ["B000000001", "B000000002", "B000000003"]});
+    let res = test::call_service(&app, post("/jobs/download", known)).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let accepted: Accepted = test::read_body_json(res).await;
+    assert_eq!(accepted.job_ids.map(|ids| ids.len()), Some(3));
 }

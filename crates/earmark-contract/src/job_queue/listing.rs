@@ -157,3 +157,24 @@ pub async fn counts_group_by_kind_and_status(jobs: Arc<dyn JobQueue>) {
         ]
     );
 }
+
+/// A history longer than any one statement deletes is deleted whole (the adapters delete in
+/// batches, so that other writers get the lock in between).
+pub async fn a_long_history_is_deleted_whole(jobs: Arc<dyn JobQueue>) {
+    for n in 1..=1_201 {
+        let job = jobs.enqueue(download(n)).await.unwrap().job;
+        jobs.update(job.id, to(JobStatus::Cancelled)).await.unwrap();
+    }
+    let active = jobs.enqueue(download(5_000)).await.unwrap().job;
+    let deleted = jobs.delete_finished(FinishedJobs::default()).await.unwrap();
+    assert_eq!(deleted.len(), 1_201);
+    let left = jobs
+        .list(JobFilter {
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(left.total, 1);
+    assert_eq!(left.items[0].id, active.id);
+}

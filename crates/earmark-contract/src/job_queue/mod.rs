@@ -33,6 +33,7 @@ macro_rules! job_queue_contract {
             recovery_requeues_or_fails_interrupted_jobs,
             backed_off_jobs_are_queued_when_due,
             history_deletion_spares_active_jobs,
+            a_long_history_is_deleted_whole,
             counts_group_by_kind_and_status,
             paused_jobs_are_not_claimed_and_survive_recovery,
         );

@@ -165,6 +165,12 @@ pub trait LibraryRepo: Send + Sync {
     /// `Unavailable` or `Storage`.
     async fn listening(&self, limit: u32) -> Result<Vec<Book>, LibraryRepoError>;
 
+    /// Which of `asins` are books in the library (not removed), in the order given.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn known_asins(&self, asins: &[Asin]) -> Result<Vec<Asin>, LibraryRepoError>;
+
     /// Every book in the library (not removed), in ASIN order: what a position sync compares
     /// with Audible's.
     ///

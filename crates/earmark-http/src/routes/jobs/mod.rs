@@ -19,7 +19,18 @@ use crate::error::ApiError;
 use crate::routes::wire::upper_list;
 use crate::state::AppState;
 
+/// The most books one download or conversion request may name.
+pub const MAX_BATCH: usize = 1000;
+
 fn asins(one: Option<String>, many: Option<Vec<String>>) -> Result<(Vec<Asin>, bool), ApiError> {
+    if let Some(many) = &many
+        && many.len() > MAX_BATCH
+    {
+        return Err(ApiError::BatchTooLarge {
+            max: MAX_BATCH,
+            got: many.len(),
+        });
+    }
     let (raw, batch) = match (one, many) {
         (Some(one), None) => (vec![one], false),
         (None, Some(many)) if !many.is_empty() => (many, true),
@@ -50,6 +61,9 @@ async fn submit_all(
     batch: bool,
     spec: impl Fn(Asin) -> JobSpec,
 ) -> Result<HttpResponse, ApiError> {
+    if batch {
+        refuse_unknown(state, &books).await?;
+    }
     let mut ids = Vec::with_capacity(books.len());
     let mut first: Option<(JobStatus, bool)> = None;
     for asin in books {
@@ -84,6 +98,40 @@ async fn submit_all(
         }
     };
     Ok(HttpResponse::Accepted().json(body))
+}
+
+/// A batch is taken whole or not at all: one book not in the library refuses it, before any
+/// job exists (each would only fail).
+async fn refuse_unknown(state: &AppState, books: &[Asin]) -> Result<(), ApiError> {
+    let known: std::collections::HashSet<Asin> = state
+        .library
+        .known_asins(books)
+        .await?
+        .into_iter()
+        .collect();
+    let unknown: Vec<&str> = books
+        .iter()
+        .filter(|a| !known.contains(*a))
+        .map(Asin::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let shown = unknown
+        .iter()
+        .take(10)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if unknown.len() > 10 {
+        format!(" and {} more", unknown.len() - 10)
+    } else {
+        String::new()
+    };
+    Err(ApiError::Validation(format!(
+        "asins: not in the library: {shown}{more}; sync the library (POST /library/sync) or \
+         leave them out (nothing was queued)"
+    )))
 }
 
 pub(crate) fn engine_error(e: EngineError) -> ApiError {

@@ -127,7 +127,8 @@ impl From<JobView> for StatusMessage {
 pub struct DownloadRequest {
     /// One book.
     pub asin: Option<String>,
-    /// Several books.
+    /// Several books (at most 1000, all in the library).
+    #[schema(max_items = 1000)]
     pub asins: Option<Vec<String>>,
     /// `aaxc` (default), `aax`, or `aax-fallback`.
     #[schema(value_type = Option<String>)]
@@ -229,7 +230,8 @@ fn cover_size(raw: &str) -> Result<u16, ApiError> {
 pub struct ConvertRequest {
     /// One book.
     pub asin: Option<String>,
-    /// Several books.
+    /// Several books (at most 1000, all in the library).
+    #[schema(max_items = 1000)]
     pub asins: Option<Vec<String>>,
     /// How.
     #[serde(flatten)]
