@@ -14,7 +14,6 @@ Commands (all take --config-dir, audible-cli's AUDIBLE_CONFIG_DIR):
              the bare openid.oa2.authorization_code)
   import     --profile P --country-code CC [--primary]
              stdin {"auth_file": "<file contents>", "password": null | "..."}
-  profiles
   primary    --profile P
   remove     --profile P
 """
@@ -191,11 +190,6 @@ def cmd_import(args):
     return add_profile(args.config_dir, args.profile, auth, args.country_code, args.primary)
 
 
-def cmd_profiles(args):
-    cfg = config(args.config_dir)
-    return {"profiles": [describe(args.config_dir, n, cfg) for n in sorted(cfg.data.get("profile", {}))]}
-
-
 def cmd_primary(args):
     cfg = config(args.config_dir)
     if not cfg.has_profile(args.profile):
@@ -225,7 +219,7 @@ def cmd_remove(args):
 def main():
     os.umask(0o077)
     parser = argparse.ArgumentParser(prog="earmark_audible_helper")
-    parser.add_argument("command", choices=["login-url", "register", "import", "profiles", "primary", "remove"])
+    parser.add_argument("command", choices=["login-url", "register", "import", "primary", "remove"])
     parser.add_argument("--config-dir", required=True)
     parser.add_argument("--profile")
     parser.add_argument("--country-code")
@@ -244,7 +238,6 @@ def main():
         "login-url": cmd_login_url,
         "register": cmd_register,
         "import": cmd_import,
-        "profiles": cmd_profiles,
         "primary": cmd_primary,
         "remove": cmd_remove,
     }[args.command]

@@ -162,9 +162,7 @@ impl AudibleAccounts for AccountHelper {
     }
 
     async fn profiles(&self) -> Result<Vec<AudibleProfile>, AccountsError> {
-        let answer = self.call("profiles", &[], None).await?;
-        serde_json::from_value(answer["profiles"].clone())
-            .map_err(|e| AccountsError::Tool(format!("unreadable profiles: {e}")))
+        crate::profiles::read_profiles(&self.config_dir).await
     }
 
     async fn set_primary(&self, name: &str) -> Result<AudibleProfile, AccountsError> {

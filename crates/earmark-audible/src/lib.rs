@@ -5,6 +5,7 @@ pub mod cli;
 pub mod download;
 pub mod library;
 pub mod positions;
+pub mod profiles;
 pub mod record;
 
 pub use accounts::AccountHelper;
