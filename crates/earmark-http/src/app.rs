@@ -103,6 +103,8 @@ pub fn build(
             .service(routes::settings::naming_variables)
             .service(routes::jobs::resume)
             .split_for_parts();
+    let mut api = api;
+    routes::docs::complete(&mut api);
     let known = web::Data::new(KnownRoutes::of(&api));
     app.app_data(known)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))

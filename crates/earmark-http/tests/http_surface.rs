@@ -81,6 +81,45 @@ async fn every_key_form_is_accepted() {
     }
 }
 
+/// Issue 19: every operation the key protects documents its 401 (with `WWW-Authenticate`)
+/// and 429 (with `Retry-After`) as problem+json, every one with a body its 400; the public
+/// one asks for no credentials.
+#[actix_web::test]
+async fn the_document_lists_the_refusals_every_route_can_answer() {
+    let (testdb, dir) = (TestDb::sqlite().await, tempfile::tempdir().unwrap());
+    let app = app!(state(testdb.db.clone(), dir.path()));
+    let res = test::call_service(
+        &app,
+        test::TestRequest::get().uri("/openapi.json").to_request(),
+    )
+    .await;
+    let doc: serde_json::Value = test::read_body_json(res).await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = &operation["responses"];
+            if path == "/healthz" {
+                assert_eq!(operation["security"], serde_json::json!([{}]), "{path}");
+                assert!(responses.get("401").is_none(), "{path}");
+                continue;
+            }
+            for (status, header) in [("401", "WWW-Authenticate"), ("429", "Retry-After")] {
+                let response = &responses[status];
+                assert!(
+                    response["content"]["application/problem+json"].is_object(),
+                    "{method} {path} {status}"
+                );
+                assert!(response["headers"][header].is_object(), "{method} {path}");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(responses["400"].is_object(), "{method} {path}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked}");
+}
+
 /// Issue 19, defect 6: a known path asked with a method it lacks answered 404.
 #[actix_web::test]
 async fn a_known_path_with_another_method_is_405_with_allow() {

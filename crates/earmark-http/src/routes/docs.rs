@@ -49,3 +49,75 @@ pub async fn docs_redirect() -> HttpResponse {
         .insert_header((header::LOCATION, "/docs/"))
         .finish()
 }
+
+/// Adds what every operation can answer besides its own responses, once the routes' paths
+/// are collected: 401 (with `WWW-Authenticate`) and 429 (with `Retry-After`) on every route
+/// the key protects, 400 on every one that reads a body; and declares that the public route
+/// needs no credentials.
+pub fn complete(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::Operation;
+    use utoipa::openapi::security::SecurityRequirement;
+
+    for (path, item) in &mut api.paths.paths {
+        let public = crate::auth::is_public(path);
+        let operations: [&mut Option<Operation>; 7] = [
+            &mut item.get,
+            &mut item.head,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+            &mut item.options,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            if public {
+                operation.security = Some(vec![SecurityRequirement::default()]);
+                continue;
+            }
+            responses.entry("401".into()).or_insert_with(|| {
+                problem(
+                    "No key, a wrong one, or a bad token",
+                    Some(("WWW-Authenticate", "The schemes that are accepted")),
+                )
+                .into()
+            });
+            responses.entry("429".into()).or_insert_with(|| {
+                problem(
+                    "Too many failed authentications from this address",
+                    Some(("Retry-After", "Seconds to wait")),
+                )
+                .into()
+            });
+            if operation.request_body.is_some() {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| problem("The body is not readable JSON", None).into());
+            }
+        }
+    }
+}
+
+/// A problem+json response described by `description`, with one documented header.
+fn problem(description: &str, header: Option<(&str, &str)>) -> utoipa::openapi::Response {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{Ref, Type};
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder};
+
+    let mut response = ResponseBuilder::new().description(description).content(
+        crate::error::PROBLEM_JSON,
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build(),
+    );
+    if let Some((name, about)) = header {
+        response = response.header(
+            name,
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .description(Some(about))
+                .build(),
+        );
+    }
+    response.build()
+}
