@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// Refreshes the library from Audible through audible-cli, as a SYNC job: 202 with the job
 /// at once. While a sync is queued or running, another request returns that job.
-#[utoipa::path(tag = "library", request_body(content = Option<SyncRequest>), responses((status = 202, body = Accepted)))]
+#[utoipa::path(tag = "library", request_body(content = Option<SyncRequest>), responses((status = 202, body = Accepted), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/library/sync")]
 pub async fn sync(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     // The body is optional; but one that is there must be right, not silently ignored.
