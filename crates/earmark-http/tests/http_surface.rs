@@ -118,6 +118,25 @@ async fn the_document_lists_the_refusals_every_route_can_answer() {
         }
     }
     assert!(checked > 40, "{checked}");
+
+    // Constraints the server enforces are in the schemas.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["AsinText"]["pattern"], "^[0-9A-Z]{10}$");
+    let asins = &schemas["DownloadRequest"]["properties"]["asins"];
+    assert_eq!(asins["maxItems"], 1000);
+    assert_eq!(asins["items"]["$ref"], "#/components/schemas/AsinText");
+    // ConvertRequest is an `allOf` of the books and the options.
+    let convert = schemas["ConvertRequest"].to_string();
+    assert!(convert.contains(r#""maxItems":1000"#), "{convert}");
+    assert!(
+        convert.contains("#/components/schemas/AsinText"),
+        "{convert}"
+    );
+    let ttl = &schemas["TokenRequest"]["properties"]["ttl_s"];
+    assert_eq!(
+        (ttl["minimum"].as_f64(), ttl["maximum"].as_f64()),
+        (Some(10.0), Some(86_400.0))
+    );
 }
 
 /// Issue 19, defect 6: a known path asked with a method it lacks answered 404.

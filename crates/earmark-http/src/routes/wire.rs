@@ -27,3 +27,19 @@ where
     .map_err(|e| ApiError::Validation(format!("{param}: {e}")))
     .map(Option::unwrap_or_default)
 }
+
+/// An ASIN as the API documents it: ten digits or upper-case letters, nothing around them.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AsinText(pub String);
+
+impl utoipa::PartialSchema for AsinText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9A-Z]{10}$"))
+            .examples([serde_json::json!("B002V5D1CG")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AsinText {}

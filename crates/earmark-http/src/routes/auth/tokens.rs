@@ -17,8 +17,10 @@ pub struct TokenRequest {
     /// `stream` (for `/stream/{id}`) or `ws` (for the job WebSockets).
     pub scope: TokenScope,
     /// Limit it to one file id or ASIN (`stream`) or one job id (`ws`); any when absent.
+    #[schema(pattern = "^[0-9A-Za-z-]+$")]
     pub file_id: Option<String>,
     /// Lifetime in seconds, 10 to 86400 (default 3600).
+    #[schema(minimum = 10, maximum = 86400)]
     pub ttl_s: Option<i64>,
 }
 

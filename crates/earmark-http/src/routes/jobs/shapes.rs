@@ -126,9 +126,10 @@ impl From<JobView> for StatusMessage {
 #[serde(deny_unknown_fields)]
 pub struct DownloadRequest {
     /// One book.
+    #[schema(value_type = Option<crate::routes::wire::AsinText>)]
     pub asin: Option<String>,
     /// Several books (at most 1000, all in the library).
-    #[schema(max_items = 1000)]
+    #[schema(max_items = 1000, value_type = Option<Vec<crate::routes::wire::AsinText>>)]
     pub asins: Option<Vec<String>>,
     /// `aaxc` (default), `aax`, or `aax-fallback`.
     #[schema(value_type = Option<String>)]
@@ -229,9 +230,10 @@ fn cover_size(raw: &str) -> Result<u16, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ConvertRequest {
     /// One book.
+    #[schema(value_type = Option<crate::routes::wire::AsinText>)]
     pub asin: Option<String>,
     /// Several books (at most 1000, all in the library).
-    #[schema(max_items = 1000)]
+    #[schema(max_items = 1000, value_type = Option<Vec<crate::routes::wire::AsinText>>)]
     pub asins: Option<Vec<String>>,
     /// How.
     #[serde(flatten)]
