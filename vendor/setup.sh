@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the third-party tools earmark drives and its tests need, idempotently:
 #   - ffmpeg, jq and bc, from Debian's packages when not on PATH (needs root or password-less sudo);
-#   - audible-cli 0.6.0 with pinned dependencies, in vendor/audible-cli/venv.
+#   - audible-cli 0.6.0 with pinned dependencies, in vendor/audible-cli/venv;
+#   - schemathesis 4.32.5 with pinned dependencies, in vendor/schemathesis/venv (the tests'
+#     generated-request run against the API document).
 # Every step is skipped when its result is already in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,12 +34,20 @@ if [ -n "$missing" ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-venv="$root/vendor/audible-cli/venv"
-requirements="$root/vendor/audible-cli/requirements.txt"
-if [ ! -x "$venv/bin/audible" ] || ! cmp -s "$requirements" "$venv/.installed"; then
-    echo "setup: installing audible-cli into vendor/audible-cli/venv" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$venv/.installed"
-fi
-"$venv/bin/python" -c 'import importlib.metadata as m; print("audible-cli", m.version("audible-cli"), "/ audible", m.version("audible"))'
+# A venv under vendor/<tool> holding exactly vendor/<tool>/requirements.txt; reinstalled when
+# the pins change.
+pinned_venv() {
+    local tool="$1" program="$2"
+    local venv="$root/vendor/$tool/venv" requirements="$root/vendor/$tool/requirements.txt"
+    if [ ! -x "$venv/bin/$program" ] || ! cmp -s "$requirements" "$venv/.installed"; then
+        echo "setup: installing $tool into vendor/$tool/venv" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+        cp "$requirements" "$venv/.installed"
+    fi
+}
+
+pinned_venv audible-cli audible
+"$root/vendor/audible-cli/venv/bin/python" -c 'import importlib.metadata as m; print("audible-cli", m.version("audible-cli"), "/ audible", m.version("audible"))'
+pinned_venv schemathesis schemathesis
+"$root/vendor/schemathesis/venv/bin/python" -c 'import importlib.metadata as m; print("schemathesis", m.version("schemathesis"))'

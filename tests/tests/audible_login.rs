@@ -122,7 +122,8 @@ fn a_web_login_yields_a_profile_audible_cli_uses_to_sync() {
         &json!({}),
         &[KEY],
     );
-    assert_eq!(missing.status, 422, "{}", missing.text());
+    assert_eq!(missing.status, 404, "{}", missing.text());
+    assert_eq!(missing.json()["code"], "profile_not_found");
     fake.misbehave(Some(Misbehaviour::Status(503, "offline".into())));
     let cached = audible_cli_says(cwd.path(), &fake, &["-P", "web", "activation-bytes"]);
     assert_eq!(cached.trim(), ACTIVATION_BYTES);
@@ -192,10 +193,12 @@ fn bad_logins_are_refused_with_what_to_do() {
             .contains("maplanding")
     );
 
-    let (login_id, _) = start_login(&server, "p");
+    // An address without a code leaves the login standing; Amazon's refusal ends it.
     let refused = finish_login(&server, &login_id, "never-issued-code");
     assert_eq!(refused.status, 422, "{}", refused.text());
     assert_eq!(refused.json()["code"], "login_refused");
+    let again = finish_login(&server, &login_id, "never-issued-code");
+    assert_eq!(again.status, 404, "{}", again.text());
     assert!(
         !cwd.path().join("data/audible/p.json").exists(),
         "nothing half-written"
@@ -223,6 +226,13 @@ fn profiles_are_imported_made_primary_and_removed() {
     );
     assert_eq!(imported.status, 201, "{}", imported.text());
     assert_eq!(imported.json()["primary"], false);
+    let again = server.post_json(
+        "/auth/audible/profiles/import",
+        &json!({"profile": "second", "country_code": "de", "auth_file": contents}),
+        &[KEY],
+    );
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert_eq!(again.json()["code"], "profile_exists");
     let garbage = server.post_json(
         "/auth/audible/profiles/import",
         &json!({"profile": "third", "country_code": "de", "auth_file": "{not json"}),
@@ -317,5 +327,6 @@ fn profiles_are_imported_made_primary_and_removed() {
         "the remaining profile is primary again"
     );
     let missing = server.request("DELETE", "/auth/audible/profiles/second", &[KEY]);
-    assert_eq!(missing.status, 422);
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["code"], "profile_not_found");
 }

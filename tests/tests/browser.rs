@@ -16,7 +16,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use earmark_core::{Asin, BookRecord};
 use earmark_fixtures::SyntheticBook;
 use earmark_testkit::{Server, start_ok};
 use fantoccini::{Client, ClientBuilder};
@@ -167,21 +166,7 @@ fn seeded_home() -> tempfile::TempDir {
     let data = cwd.path().join("data");
     std::fs::create_dir_all(data.join("library")).unwrap();
     let db_url = data.join("library/earmark.db").display().to_string();
-    let record = BookRecord {
-        asin: Asin::parse(ASIN).unwrap(),
-        title: "Played in a Browser".into(),
-        subtitle: None,
-        author: Some("Ada Fixture".into()),
-        narrator: None,
-        series: None,
-        series_sequence: None,
-        series_asin: None,
-        runtime_min: Some(1),
-        cover_url: None,
-        release_date: None,
-        purchase_date: None,
-        metadata_json: json!({"asin": ASIN, "title": "Played in a Browser"}),
-    };
+    let record = earmark_testkit::seed::record(ASIN, "Played in a Browser");
     earmark_testkit::seed::converted_into(&db_url, &data, record, &SyntheticBook::short(2));
     cwd
 }

@@ -40,6 +40,14 @@ class Refused(Exception):
     """Input earmark should have rejected, or a state the user must fix (exit 2)."""
 
 
+class NoProfile(Refused):
+    """The profile named does not exist (exit 3)."""
+
+
+class ProfileExists(Refused):
+    """The profile to create exists already (exit 4)."""
+
+
 def fail(message, status=1):
     print(f"error: {message}", file=sys.stderr)
     sys.exit(status)
@@ -83,7 +91,7 @@ def save_auth(auth, path):
 def add_profile(config_dir, name, auth, country_code, primary):
     cfg = config(config_dir)
     if cfg.has_profile(name):
-        raise Refused(f"profile {name} already exists: remove it first")
+        raise ProfileExists(f"profile {name} already exists: remove it first")
     auth_file = f"{name}.json"
     save_auth(auth, pathlib.Path(config_dir) / auth_file)
     first = not cfg.data.get("profile")
@@ -193,7 +201,7 @@ def cmd_import(args):
 def cmd_primary(args):
     cfg = config(args.config_dir)
     if not cfg.has_profile(args.profile):
-        raise Refused(f"no profile {args.profile}")
+        raise NoProfile(f"no Audible profile {args.profile}")
     cfg.data["APP"]["primary_profile"] = args.profile
     write_config(cfg)
     return describe(args.config_dir, args.profile, cfg)
@@ -202,7 +210,7 @@ def cmd_primary(args):
 def cmd_remove(args):
     cfg = config(args.config_dir)
     if not cfg.has_profile(args.profile):
-        raise Refused(f"no profile {args.profile}")
+        raise NoProfile(f"no Audible profile {args.profile}")
     auth_file = cfg.get_profile(args.profile).get("auth_file")
     cfg.delete_profile(args.profile, write_config=False)
     if cfg.app_config.get("primary_profile") == args.profile:
@@ -243,6 +251,10 @@ def main():
     }[args.command]
     try:
         result = handler(args)
+    except NoProfile as e:
+        fail(str(e), 3)
+    except ProfileExists as e:
+        fail(str(e), 4)
     except Refused as e:
         fail(str(e), 2)
     except Exception as e:  # anything else: say what, never dump secrets

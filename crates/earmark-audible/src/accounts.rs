@@ -78,6 +78,8 @@ impl AccountHelper {
             Some(0) => serde_json::from_str(&out)
                 .map_err(|e| AccountsError::Tool(format!("unreadable answer: {e}"))),
             Some(2) => Err(AccountsError::Invalid(message())),
+            Some(3) => Err(AccountsError::NoProfile(message())),
+            Some(4) => Err(AccountsError::ProfileExists(message())),
             _ if message().starts_with("Amazon refused") => Err(AccountsError::Refused(message())),
             _ => Err(AccountsError::Tool(message())),
         }
@@ -194,7 +196,7 @@ impl AudibleAccounts for AccountHelper {
             return ActivationBytes::parse(&last).map_err(|e| AccountsError::Tool(e.to_string()));
         }
         if said("profile not found") || said("does not exist") || said("primary profile not set") {
-            Err(AccountsError::Invalid(format!(
+            Err(AccountsError::NoProfile(format!(
                 "no Audible profile {}: log in or import one first",
                 name.unwrap_or("(primary)")
             )))

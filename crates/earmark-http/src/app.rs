@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use actix_cors::Cors;
 
-use actix_web::body::{BodySize, BodyStream, BoxBody, MessageBody};
+use actix_web::body::{BodySize, BodyStream, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::{Condition, Next, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -110,6 +110,7 @@ pub fn build(
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .route("/docs", web::get().to(routes::docs::docs_redirect))
         .default_service(web::to(route_not_found))
+        .wrap(from_fn(literal_paths_answer_only_their_methods))
         .wrap(from_fn(require_api_key))
         .wrap(cors)
         .wrap(from_fn(preflights_answer_no_content))
@@ -201,6 +202,31 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
         }
         other => ApiError::Malformed(format!("invalid JSON body: {other}")),
     }
+}
+
+/// A path the API names literally (`/jobs/convert`) is refused with 405 for a method it does
+/// not answer, even when a templated route (`DELETE /jobs/{id}`) has its shape and would take
+/// it, so that `Allow` and the answer agree.
+async fn literal_paths_answer_only_their_methods(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let allow = req
+        .app_data::<web::Data<KnownRoutes>>()
+        .and_then(|known| known.literal(req.path()));
+    if let Some(allow) = allow
+        && !allow.contains(req.method())
+    {
+        let refusal = ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+            allow: allow.iter().map(ToString::to_string).collect(),
+        };
+        return Ok(req
+            .into_response(refusal.error_response())
+            .map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -144,6 +144,14 @@ impl ApiError {
                 "invalid_account_request",
                 "Invalid account request",
             ),
+            Self::Accounts(earmark_core::ports::AccountsError::NoProfile(_)) => (
+                StatusCode::NOT_FOUND,
+                "profile_not_found",
+                "No such profile",
+            ),
+            Self::Accounts(earmark_core::ports::AccountsError::ProfileExists(_)) => {
+                (StatusCode::CONFLICT, "profile_exists", "Profile exists")
+            }
             Self::Accounts(earmark_core::ports::AccountsError::Refused(_)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "login_refused",

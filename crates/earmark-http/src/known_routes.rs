@@ -48,11 +48,18 @@ impl KnownRoutes {
         Self(routes)
     }
 
-    /// The methods `path` answers, in a stable order; empty for an unknown path.
+    /// The methods `path` answers, in a stable order; empty for an unknown path. A path
+    /// that is a template without parameters (`/library/sync`) answers only that template's
+    /// methods, not also those of a template it has the shape of (`/library/{asin}`): as in
+    /// the API document, the literal path is the more specific.
     pub fn allowed(&self, path: &str) -> Vec<Method> {
+        let literal = self
+            .0
+            .iter()
+            .any(|(t, _)| t.is_match(path) && is_literal(t));
         let mut allowed: Vec<Method> = Vec::new();
         for (template, methods) in &self.0 {
-            if template.is_match(path) {
+            if template.is_match(path) && (!literal || is_literal(template)) {
                 for method in methods {
                     if !allowed.contains(method) {
                         allowed.push(method.clone());
@@ -63,6 +70,18 @@ impl KnownRoutes {
         allowed.sort_by_key(|m| m.as_str().to_owned());
         allowed
     }
+
+    /// The methods of `path` when it is a template without parameters; `None` otherwise.
+    pub fn literal(&self, path: &str) -> Option<Vec<Method>> {
+        self.0
+            .iter()
+            .any(|(t, _)| is_literal(t) && t.is_match(path))
+            .then(|| self.allowed(path))
+    }
+}
+
+fn is_literal(template: &ResourceDef) -> bool {
+    !template.pattern().is_some_and(|p| p.contains('{'))
 }
 
 #[cfg(test)]
@@ -80,9 +99,11 @@ mod tests {
         ]);
         assert_eq!(
             routes.allowed("/library/sync"),
-            vec![Method::DELETE, Method::GET, Method::POST],
-            "a literal path also has the shape of /library/{{asin}}"
+            vec![Method::POST],
+            "the literal path, not /library/{{asin}} whose shape it also has"
         );
+        assert_eq!(routes.literal("/library/sync"), Some(vec![Method::POST]));
+        assert_eq!(routes.literal("/library/B000000001"), None);
         assert_eq!(
             routes.allowed("/library/B000000001"),
             vec![Method::DELETE, Method::GET]

@@ -90,6 +90,17 @@ impl AppState {
         self
     }
 
+    /// The same, refusing an address (429) once it sent `per_minute` wrong keys within a
+    /// minute.
+    #[must_use]
+    pub fn with_failed_auth_limit(mut self, per_minute: u32) -> Self {
+        self.auth_failures = Arc::new(crate::auth::failures::FailedAuth::new(
+            per_minute,
+            std::time::Duration::from_secs(60),
+        ));
+        self
+    }
+
     /// The same, writing reported positions to Audible through `pushes` (`None`: positions
     /// are not kept in step, and `POST /library/positions/sync` says so).
     #[must_use]

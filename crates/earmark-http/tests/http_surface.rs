@@ -123,14 +123,70 @@ async fn the_document_lists_the_refusals_every_route_can_answer() {
     let schemas = &doc["components"]["schemas"];
     assert_eq!(schemas["AsinText"]["pattern"], "^[0-9A-Z]{10}$");
     let asins = &schemas["DownloadRequest"]["properties"]["asins"];
-    assert_eq!(asins["maxItems"], 1000);
+    assert_eq!(
+        (&asins["minItems"], &asins["maxItems"]),
+        (&1.into(), &1000.into())
+    );
     assert_eq!(asins["items"]["$ref"], "#/components/schemas/AsinText");
-    // ConvertRequest is an `allOf` of the books and the options.
-    let convert = schemas["ConvertRequest"].to_string();
-    assert!(convert.contains(r#""maxItems":1000"#), "{convert}");
+    let names_a_book =
+        serde_json::json!({"anyOf": [{"required": ["asin"]}, {"required": ["asins"]}]});
+    assert_eq!(
+        schemas["DownloadBody"]["allOf"][1]["anyOf"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    // The conversion body's options and books are one object that takes `asin` (a derived
+    // `allOf` with the options' `additionalProperties: false` refused it).
+    let convert = &schemas["ConvertBody"]["allOf"];
+    assert_eq!(
+        convert[0]["properties"]["asin"]["pattern"],
+        "^[0-9A-Z]{10}$"
+    );
+    assert_eq!(convert[0]["properties"]["asins"]["maxItems"], 1000);
+    assert!(convert[0]["properties"]["format"].is_object());
+    assert!(convert[0].get("additionalProperties").is_none());
+    for (required, alternative) in convert[1]["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(names_a_book["anyOf"].as_array().unwrap())
+    {
+        assert_eq!(required["required"], alternative["required"]);
+    }
+    let path = |p: &str, method: &str| doc["paths"][p][method].clone();
+    let parameter = |op: &serde_json::Value, name: &str| {
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["schema"]
+            .to_string()
+    };
+    let jobs = path("/jobs", "get");
+    assert!(parameter(&jobs, "limit").contains(r#""maximum":500"#));
+    assert!(parameter(&jobs, "status").contains("RUNNING|"));
+    assert!(parameter(&jobs, "task_type").contains("DOWNLOAD"));
+    assert!(parameter(&path("/jobs/{id}", "get"), "id").contains(r#""format":"uuid""#));
     assert!(
-        convert.contains("#/components/schemas/AsinText"),
-        "{convert}"
+        parameter(&path("/auth/audible/profiles/{name}", "delete"), "name").contains("[A-Za-z0-9]")
+    );
+    assert!(parameter(&path("/library", "get"), "sort_by").contains("purchase_date"));
+    for (p, method, status) in [
+        ("/jobs/{id}/retry", "post", "404"),
+        ("/jobs/{id}", "delete", "422"),
+        ("/ws/jobs", "get", "400"),
+        ("/library/delete", "post", "413"),
+    ] {
+        assert!(
+            path(p, method)["responses"][status].is_object(),
+            "{method} {p} {status}"
+        );
+    }
+    assert_eq!(
+        schemas["Settings"]["properties"]["compression_mp3"]["maximum"],
+        9
     );
     let ttl = &schemas["TokenRequest"]["properties"]["ttl_s"];
     assert_eq!(

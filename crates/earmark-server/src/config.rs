@@ -68,6 +68,9 @@ pub struct AuthSettings {
     /// comma-separated); none by default.
     #[serde(default, deserialize_with = "comma_separated")]
     pub trusted_networks: Vec<String>,
+    /// Wrong keys one address may send within a minute before it is refused (429) until the
+    /// oldest leaves the minute (`EARMARK__AUTH__FAILED_ATTEMPTS_PER_MINUTE`, default 30).
+    pub failed_attempts_per_minute: u32,
 }
 
 /// A list given as one comma-separated string (as environment variables give it) or, in the
@@ -189,6 +192,7 @@ impl Settings {
             .set_default("data_dir", "./data")?
             .set_default("server.bind", "127.0.0.1:8080")?
             .set_default("server.shutdown_timeout_s", 5)?
+            .set_default("auth.failed_attempts_per_minute", 30)?
             .set_default("database.max_connections", 10)?
             .set_default("jobs.download_concurrency", 5)?
             .set_default(

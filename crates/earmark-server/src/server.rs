@@ -169,6 +169,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         accounts,
     )
     .with_access(access)
+    .with_failed_auth_limit(settings.auth.failed_attempts_per_minute)
     .with_position_pushes(pushes);
 
     let bind = settings.server.bind.clone();

@@ -399,13 +399,19 @@ pub fn repo_root() -> PathBuf {
 
 /// The audible-cli that `vendor/setup.sh` installs.
 pub fn audible_cli() -> PathBuf {
-    let cli = repo_root().join("vendor/audible-cli/venv/bin/audible");
+    vendored("audible-cli/venv/bin/audible")
+}
+
+/// A program `vendor/setup.sh` installs, at `path` under `vendor/`; panics saying how to
+/// install it when it is missing.
+pub fn vendored(path: &str) -> PathBuf {
+    let program = repo_root().join("vendor").join(path);
     assert!(
-        cli.is_file(),
+        program.is_file(),
         "{} is missing: run `./just setup`",
-        cli.display()
+        program.display()
     );
-    cli
+    program
 }
 
 /// A PKCS#1 RSA private key in PEM, made once per test process by the venv's own `rsa`.

@@ -7,6 +7,26 @@ use std::path::Path;
 use earmark_core::{BookRecord, BookStatus, BookUpdate, FileKind, NewStoredFile};
 use earmark_fixtures::{DownloadedBook, SyntheticBook, downloaded_book};
 
+/// A library record of `asin` titled `title`, by one author, a minute long, with nothing else
+/// Audible would say.
+pub fn record(asin: &str, title: &str) -> BookRecord {
+    BookRecord {
+        asin: earmark_core::Asin::parse(asin).unwrap(),
+        title: title.into(),
+        subtitle: None,
+        author: Some("Ada Fixture".into()),
+        narrator: None,
+        series: None,
+        series_sequence: None,
+        series_asin: None,
+        runtime_min: Some(1),
+        cover_url: None,
+        release_date: None,
+        purchase_date: None,
+        metadata_json: serde_json::json!({"asin": asin, "title": title}),
+    }
+}
+
 /// Seeds `record` as downloaded (AAXC with voucher, or AAX) with `book`'s audio, into the
 /// SQLite library of the data directory `data` (the embedded default).
 pub fn downloaded(

@@ -39,10 +39,16 @@ pub struct AudibleProfile {
 /// Why an account operation failed; each message says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountsError {
-    /// The request cannot work as given (unknown marketplace, a URL without a code, a profile
-    /// that exists or does not, an auth file that cannot be read).
+    /// The request cannot work as given (unknown marketplace, a URL without a code, an auth
+    /// file that cannot be read).
     #[error("{0}")]
     Invalid(String),
+    /// The profile named does not exist.
+    #[error("{0}")]
+    NoProfile(String),
+    /// The profile to create exists already.
+    #[error("{0}")]
+    ProfileExists(String),
     /// Amazon refused to register the device (expired or already used code).
     #[error("{0}; start the login again")]
     Refused(String),

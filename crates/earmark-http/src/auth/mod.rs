@@ -24,14 +24,24 @@ pub fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/openapi.json" | "/docs") || path.starts_with("/docs/")
 }
 
-/// The key a request presents: `Authorization: Bearer <key>`, `X-Api-Key: <key>`, or HTTP
-/// Basic with the key as password (any user name).
-pub fn presented_key(headers: &HeaderMap) -> Option<String> {
-    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(key.trim().to_owned());
+/// The keys a request presents, one per place: `X-Api-Key: <key>`, and `Authorization:
+/// Bearer <key>` or HTTP Basic with the key as password (any user name). An `Authorization`
+/// that cannot be read as either is presented too, as `None`: a credential nobody can check
+/// is a wrong one, not an absent one.
+pub fn presented_keys(headers: &HeaderMap) -> Vec<Option<String>> {
+    let mut keys = Vec::new();
+    for value in headers.get_all("x-api-key") {
+        keys.push(value.to_str().ok().map(|key| key.trim().to_owned()));
     }
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
+    for value in headers.get_all(AUTHORIZATION) {
+        keys.push(value.to_str().ok().and_then(authorization_key));
+    }
+    keys
+}
+
+/// The key in an `Authorization` value: Bearer, or Basic's password.
+fn authorization_key(value: &str) -> Option<String> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
     if scheme.eq_ignore_ascii_case("bearer") {
         return Some(rest.trim().to_owned());
     }
@@ -54,9 +64,20 @@ fn query_token(query: &str) -> Option<String> {
         .remove("token")
 }
 
-/// Whether `req` may pass: the API key; on stream and WebSocket paths a valid token; with
-/// neither, a trusted network (unless a foreign web page sent the request).
+/// Whether `req` may pass: every key it presents is the API key, and it presents one, or (on
+/// stream and WebSocket paths) a valid token, or comes from a trusted network (unless a
+/// foreign web page sent it). A wrong key is refused even beside a right one or a token, so
+/// a credential that stopped being valid is noticed rather than silently outranked.
 fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<(), ApiError> {
+    let keys = presented_keys(req.headers());
+    let hash = req.app_data::<web::Data<ApiKeyHash>>();
+    let all_right = keys.iter().all(|key| {
+        key.as_deref()
+            .is_some_and(|key| hash.is_some_and(|hash| hash.matches(key)))
+    });
+    if !all_right {
+        return Err(ApiError::Unauthorized);
+    }
     if let Some((scope, target)) = tokens::token_route(req.path())
         && let Some(token) = query_token(req.query_string())
     {
@@ -64,17 +85,14 @@ fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<(), ApiError> 
             .tokens
             .verify(&token, scope, target, time::OffsetDateTime::now_utc())?);
     }
-    let Some(key) = presented_key(req.headers()) else {
-        let peer = req.peer_addr().map(|a| a.ip());
-        return match state.access.keyless(peer, req.headers()) {
-            Keyless::Allowed => Ok(()),
-            Keyless::ForeignOrigin => Err(ApiError::ForeignOrigin),
-            Keyless::Untrusted => Err(ApiError::Unauthorized),
-        };
-    };
-    match req.app_data::<web::Data<ApiKeyHash>>() {
-        Some(hash) if hash.matches(&key) => Ok(()),
-        _ => Err(ApiError::Unauthorized),
+    if !keys.is_empty() {
+        return Ok(());
+    }
+    let peer = req.peer_addr().map(|a| a.ip());
+    match state.access.keyless(peer, req.headers()) {
+        Keyless::Allowed => Ok(()),
+        Keyless::ForeignOrigin => Err(ApiError::ForeignOrigin),
+        Keyless::Untrusted => Err(ApiError::Unauthorized),
     }
 }
 
@@ -136,28 +154,41 @@ mod tests {
         map
     }
 
+    fn keys(headers: &HeaderMap) -> Vec<Option<String>> {
+        presented_keys(headers)
+    }
+
     #[test]
     fn reads_all_three_forms() {
         assert_eq!(
-            presented_key(&headers("authorization", "Bearer k1")).as_deref(),
-            Some("k1")
+            keys(&headers("authorization", "Bearer k1")),
+            [Some("k1".to_owned())]
         );
         assert_eq!(
-            presented_key(&headers("authorization", "bearer  k1 ")).as_deref(),
-            Some("k1")
+            keys(&headers("authorization", "bearer  k1 ")),
+            [Some("k1".to_owned())]
         );
-        assert_eq!(
-            presented_key(&headers("x-api-key", "k2")).as_deref(),
-            Some("k2")
-        );
+        assert_eq!(keys(&headers("x-api-key", "k2")), [Some("k2".to_owned())]);
         let basic = base64::engine::general_purpose::STANDARD.encode("anyone:k3:with-colon");
         assert_eq!(
-            presented_key(&headers("authorization", &format!("Basic {basic}"))).as_deref(),
-            Some("k3:with-colon")
+            keys(&headers("authorization", &format!("Basic {basic}"))),
+            [Some("k3:with-colon".to_owned())]
         );
-        assert_eq!(presented_key(&headers("authorization", "Digest abc")), None);
-        assert_eq!(presented_key(&headers("authorization", "Basic !!!")), None);
-        assert_eq!(presented_key(&HeaderMap::new()), None);
+        assert!(keys(&HeaderMap::new()).is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_authorization_is_presented_as_a_wrong_key() {
+        assert_eq!(keys(&headers("authorization", "Digest abc")), [None]);
+        assert_eq!(keys(&headers("authorization", "Basic !!!")), [None]);
+        assert_eq!(keys(&headers("authorization", "Bearer")), [None]);
+    }
+
+    #[test]
+    fn every_place_presents_its_own_key() {
+        let mut both = headers("x-api-key", "k1");
+        both.insert(AUTHORIZATION, HeaderValue::from_static("Bearer k2"));
+        assert_eq!(keys(&both), [Some("k1".to_owned()), Some("k2".to_owned())]);
     }
 
     #[test]

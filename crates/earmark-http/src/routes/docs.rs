@@ -70,6 +70,7 @@ pub fn complete(api: &mut utoipa::openapi::OpenApi) {
             &mut item.options,
         ];
         for operation in operations.into_iter().flatten() {
+            constrain_path_parameters(operation);
             let responses = &mut operation.responses.responses;
             if public {
                 operation.security = Some(vec![SecurityRequirement::default()]);
@@ -94,7 +95,113 @@ pub fn complete(api: &mut utoipa::openapi::OpenApi) {
                     .entry("400".into())
                     .or_insert_with(|| problem("The body is not readable JSON", None).into());
             }
+            if path.starts_with("/ws/") {
+                document_websocket_handshake(operation);
+            }
+            let responses = &mut operation.responses.responses;
+            let takes_input = operation.request_body.is_some()
+                || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            if takes_input {
+                responses.entry("422".into()).or_insert_with(|| {
+                    problem(
+                        "A parameter or the body is not valid; `detail` says which",
+                        None,
+                    )
+                    .into()
+                });
+            }
+            if path.contains('{') {
+                responses.entry("404".into()).or_insert_with(|| {
+                    problem("The path names something that does not exist", None).into()
+                });
+            }
         }
+    }
+}
+
+/// A WebSocket path takes only a handshake: its headers are documented as required
+/// parameters, and the 400 a plain request gets.
+fn document_websocket_handshake(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::Type;
+    use utoipa::openapi::{ObjectBuilder, Required};
+
+    let header = |name: &str, schema: ObjectBuilder, about: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::True)
+            .description(Some(about))
+            .schema(Some(schema.schema_type(Type::String)))
+            .build()
+            .into()
+    };
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    parameters.extend([
+        header(
+            "Upgrade",
+            ObjectBuilder::new().enum_values(Some(["websocket"])),
+            "The handshake asks for a WebSocket",
+        ),
+        header(
+            "Connection",
+            ObjectBuilder::new().enum_values(Some(["Upgrade"])),
+            "The handshake asks to upgrade the connection",
+        ),
+        header(
+            "Sec-WebSocket-Version",
+            ObjectBuilder::new().enum_values(Some(["13"])),
+            "The WebSocket protocol version (RFC 6455)",
+        ),
+        header(
+            "Sec-WebSocket-Key",
+            ObjectBuilder::new().pattern(Some("^[A-Za-z0-9+/]{21}[AQgw]==$")),
+            "16 random bytes in base64 (RFC 6455)",
+        ),
+    ]);
+    operation
+        .responses
+        .responses
+        .entry("400".into())
+        .or_insert_with(|| problem("Not a WebSocket handshake", None).into());
+}
+
+/// Gives every path parameter the schema its name stands for everywhere (an ASIN, a job id,
+/// a profile name...), so that no route can document one more loosely than the server reads
+/// it.
+fn constrain_path_parameters(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat, Type};
+    use utoipa::openapi::{ObjectBuilder, RefOr, Required, Schema};
+
+    const UUID: &str =
+        "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+    let uuid = || -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .into()
+    };
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let RefOr::T(parameter) = parameter else {
+            continue;
+        };
+        if parameter.parameter_in != ParameterIn::Path {
+            continue;
+        }
+        parameter.required = Required::True;
+        let schema = match parameter.name.as_str() {
+            "asin" => crate::routes::wire::AsinText::schema(),
+            "id" | "login_id" => uuid(),
+            "file_id" => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(format!("^([0-9A-Z]{{10}}|{UUID})$")))
+                .into(),
+            "name" => crate::routes::wire::ProfileName::schema(),
+            _ => continue,
+        };
+        parameter.schema = Some(schema);
     }
 }
 

@@ -43,3 +43,120 @@ impl utoipa::PartialSchema for AsinText {
 }
 
 impl utoipa::ToSchema for AsinText {}
+
+/// The pattern of an audible-cli profile name earmark accepts: it names a file under the
+/// audible config directory, so nothing that could leave it.
+pub const PROFILE_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+
+/// An audible-cli profile name as the API documents it ([`PROFILE_PATTERN`]).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ProfileName(pub String);
+
+impl utoipa::PartialSchema for ProfileName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(PROFILE_PATTERN))
+            .examples([serde_json::json!("earmark")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ProfileName {}
+
+/// `name` as a profile name, or a 422 that says what one looks like.
+pub fn check_profile(name: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(format!(
+            "profile `{name}`: 1 to 64 letters, digits, `-`, `_` or `.`, starting with a letter or digit"
+        )))
+    }
+}
+
+/// A string schema that takes one of `names`.
+fn one_of(names: &[&str]) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names.iter().copied()))
+        .into()
+}
+
+/// A string schema of comma-separated `names` (an empty item is passed over, as
+/// [`upper_list`] does).
+fn list_of(names: &[&str]) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let item = names.join("|");
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^({item})?(,({item})?)*$")))
+        .examples([serde_json::json!(
+            names.first().copied().unwrap_or_default()
+        )])
+        .into()
+}
+
+/// Declares documented string types: each takes one of its names (`one_of`) or a
+/// comma-separated list of them (`list_of`), so that a parameter's schema lists exactly what
+/// the server parses.
+macro_rules! wire_strings {
+    ($($form:ident $name:ident => $names:expr, $about:literal;)+) => {$(
+        #[doc = concat!($about, ", as the API documents it.")]
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $form(&$names)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    )+};
+}
+
+/// The wire names of a core enumeration, in declaration order.
+macro_rules! names_of {
+    ($enum:ty) => {
+        <$enum>::ALL
+            .iter()
+            .map(|v| v.as_str())
+            .collect::<Vec<&'static str>>()
+    };
+}
+
+wire_strings! {
+    list_of JobStatusList => names_of!(earmark_core::JobStatus), "Comma-separated job statuses";
+    list_of FinishedStatusList => ["COMPLETED", "FAILED", "CANCELLED"], "Comma-separated finished job statuses";
+    list_of BookStatusList => names_of!(earmark_core::BookStatus), "Comma-separated book statuses";
+    // The web client also asks for REPAIR jobs: a valid filter that matches none.
+    one_of TaskTypeFilter => [names_of!(earmark_core::TaskType), vec!["REPAIR"]].concat(), "A task type to list";
+    one_of SortKeyName => names_of!(earmark_core::BookSortKey), "A sort key";
+    one_of SortDirectionName => names_of!(earmark_core::SortDirection), "A sort direction";
+    one_of ContentTypeName => names_of!(earmark_core::ContentType), "A content type";
+    one_of DownloadFormatName => names_of!(earmark_core::DownloadFormat), "A download format";
+    one_of OutputFormatName => names_of!(earmark_core::OutputFormat), "An output format";
+    one_of ConversionModeName => names_of!(earmark_core::ConversionMode), "A conversion mode";
+    one_of CoverSize => earmark_core::domain::settings::COVER_SIZES, "A cover size Audible serves";
+    one_of MoveFilesPolicy => earmark_core::domain::settings::MOVE_FILES_POLICIES, "What to do with misplaced files";
+}
+
+/// `object` requiring at least one of `fields` (an `allOf` with an `anyOf` of `required`):
+/// a request that names its books one way or another.
+pub fn requiring_one_of(
+    object: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    fields: &[&str],
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder};
+    let named = fields.iter().fold(AnyOfBuilder::new(), |any, field| {
+        any.item(ObjectBuilder::new().required(*field))
+    });
+    AllOfBuilder::new().item(object).item(named).into()
+}

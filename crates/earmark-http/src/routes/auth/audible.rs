@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::routes::wire::check_profile;
 use crate::routes::wire::rfc3339;
 use crate::state::AppState;
 
@@ -27,6 +28,20 @@ const LOGIN_TTL: Duration = Duration::minutes(15);
 const COUNTRY_CODES: [&str; 11] = [
     "us", "ca", "uk", "au", "fr", "de", "jp", "it", "in", "es", "br",
 ];
+
+/// An Audible marketplace as the API documents it: one of [`COUNTRY_CODES`].
+pub struct CountryCode;
+
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(COUNTRY_CODES))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CountryCode {}
 
 /// A login between its two calls.
 #[derive(Debug)]
@@ -62,8 +77,10 @@ impl PendingLogins {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// The profile to create (letters, digits, `-`, `_`, `.`).
+    #[schema(value_type = crate::routes::wire::ProfileName)]
     pub profile: String,
     /// Marketplace: `us`, `ca`, `uk`, `au`, `fr`, `de`, `jp`, `it`, `in`, `es` or `br`.
+    #[schema(value_type = CountryCode)]
     pub country_code: String,
     /// Sign in with an Audible (not Amazon) account; `us`, `uk` and `de` only.
     #[serde(default)]
@@ -96,8 +113,10 @@ pub struct LoginFinish {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ImportRequest {
     /// The profile to create.
+    #[schema(value_type = crate::routes::wire::ProfileName)]
     pub profile: String,
     /// Its marketplace.
+    #[schema(value_type = CountryCode)]
     pub country_code: String,
     /// The auth file's contents (JSON, or an encrypted file as audible writes it).
     pub auth_file: String,
@@ -142,24 +161,6 @@ impl From<AudibleProfile> for ProfileView {
             activation_bytes_cached: p.activation_bytes_cached,
             primary: p.primary,
         }
-    }
-}
-
-fn check_profile(name: &str) -> Result<(), ApiError> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(format!(
-            "profile `{name}`: 1 to 64 letters, digits, `-`, `_` or `.`, starting with a letter or digit"
-        )))
     }
 }
 
@@ -223,8 +224,9 @@ pub async fn finish_login(
     body: web::Json<LoginFinish>,
 ) -> Result<HttpResponse, ApiError> {
     let id = Uuid::parse_str(&login_id).map_err(|_| ApiError::LoginNotFound)?;
+    // Taken, so that two finishes of one login cannot both register a device.
     let pending = state.logins.take(id).ok_or(ApiError::LoginNotFound)?;
-    let profile = state
+    let finished = state
         .accounts
         .finish_login(
             &pending.profile,
@@ -234,8 +236,18 @@ pub async fn finish_login(
             &pending.start,
             &body.redirect_url,
         )
-        .await?;
-    Ok(HttpResponse::Created().json(ProfileView::from(profile)))
+        .await;
+    match finished {
+        Ok(profile) => Ok(HttpResponse::Created().json(ProfileView::from(profile))),
+        Err(e) => {
+            // A pasted address without a code was never sent to Amazon: the login still
+            // stands, to be finished with the right one. Amazon's refusal ends it.
+            if matches!(e, earmark_core::ports::AccountsError::Invalid(_)) {
+                state.logins.put(id, pending);
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Every audible-cli profile earmark can use.

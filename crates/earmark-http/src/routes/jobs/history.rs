@@ -16,8 +16,10 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct HistoryQuery {
     /// Comma-separated finished statuses (`COMPLETED,FAILED,CANCELLED`, the default).
+    #[param(inline, value_type = Option<crate::routes::wire::FinishedStatusList>)]
     pub status: Option<String>,
     /// Only jobs that finished before this instant (RFC 3339).
+    #[param(format = DateTime)]
     pub older_than: Option<String>,
     /// Also delete their log files (default `false`).
     #[serde(default)]

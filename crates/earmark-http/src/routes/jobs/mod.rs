@@ -22,30 +22,25 @@ use crate::state::AppState;
 /// The most books one download or conversion request may name.
 pub const MAX_BATCH: usize = 1000;
 
+/// The books a request names: `asin`, then `asins` (each once); whether it is a batch.
 fn asins(one: Option<String>, many: Option<Vec<String>>) -> Result<(Vec<Asin>, bool), ApiError> {
-    if let Some(many) = &many
-        && many.len() > MAX_BATCH
-    {
+    let batch = many.is_some();
+    let mut raw: Vec<String> = one.into_iter().chain(many.into_iter().flatten()).collect();
+    if raw.len() > MAX_BATCH {
         return Err(ApiError::BatchTooLarge {
             max: MAX_BATCH,
-            got: many.len(),
+            got: raw.len(),
         });
     }
-    let (raw, batch) = match (one, many) {
-        (Some(one), None) => (vec![one], false),
-        (None, Some(many)) if !many.is_empty() => (many, true),
-        (None, Some(_)) => return Err(ApiError::Validation("`asins` is empty".into())),
-        (Some(_), Some(_)) => {
-            return Err(ApiError::Validation(
-                "send `asin` or `asins`, not both".into(),
-            ));
-        }
-        (None, None) => {
-            return Err(ApiError::Validation(
-                "`asin` (or `asins`) is required".into(),
-            ));
-        }
-    };
+    if raw.is_empty() {
+        return Err(ApiError::Validation(if batch {
+            "`asins` is empty: name at least one book".into()
+        } else {
+            "`asin` (or `asins`) is required".into()
+        }));
+    }
+    let mut seen = std::collections::HashSet::new();
+    raw.retain(|a| seen.insert(a.clone()));
     let parsed = raw
         .iter()
         .map(|a| Asin::parse(a).map_err(|e| ApiError::Validation(format!("`{a}`: {e}"))))
@@ -149,7 +144,7 @@ pub(crate) fn engine_error(e: EngineError) -> ApiError {
 
 /// Queues downloads; answers at once with the job(s). A request for a book whose download is
 /// already queued or running returns that job.
-#[utoipa::path(tag = "jobs", request_body = DownloadRequest, responses((status = 202, body = Accepted), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "jobs", request_body = DownloadBody, responses((status = 202, body = Accepted), (status = 413, description = "More than 1000 books", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/jobs/download")]
 pub async fn download(
     state: web::Data<AppState>,
@@ -165,7 +160,7 @@ pub async fn download(
 }
 
 /// Queues conversions; answers at once with the job(s).
-#[utoipa::path(tag = "jobs", request_body = ConvertRequest, responses((status = 202, body = Accepted), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "jobs", request_body = ConvertBody, responses((status = 202, body = Accepted), (status = 413, description = "More than 1000 books", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/jobs/convert")]
 pub async fn convert(
     state: web::Data<AppState>,
@@ -319,4 +314,41 @@ pub async fn retry(
         status: enqueued.job.status.as_str().into(),
         message: message.into(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(books: &[Asin]) -> Vec<&str> {
+        books.iter().map(Asin::as_str).collect()
+    }
+
+    #[test]
+    fn asin_and_asins_together_name_all_their_books_once() {
+        let (books, batch) = asins(
+            Some("B000000001".into()),
+            Some(vec!["B000000002".into(), "B000000001".into()]),
+        )
+        .unwrap();
+        assert_eq!(names(&books), ["B000000001", "B000000002"]);
+        assert!(batch);
+        let (books, batch) = asins(Some("B000000001".into()), None).unwrap();
+        assert_eq!(names(&books), ["B000000001"]);
+        assert!(!batch);
+    }
+
+    #[test]
+    fn no_book_or_too_many_are_refused() {
+        assert!(matches!(asins(None, None), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            asins(None, Some(Vec::new())),
+            Err(ApiError::Validation(m)) if m.contains("empty")
+        ));
+        let many = (0..=MAX_BATCH).map(|n| format!("B{n:09}")).collect();
+        assert!(matches!(
+            asins(Some("B000000001".into()), Some(many)),
+            Err(ApiError::BatchTooLarge { got, .. }) if got == MAX_BATCH + 2
+        ));
+    }
 }

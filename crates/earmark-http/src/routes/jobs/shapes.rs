@@ -4,6 +4,7 @@ use earmark_core::{
     ConversionMode, ConvertParams, DownloadFormat, DownloadParams, Job, OutputFormat, Settings,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
@@ -121,18 +122,18 @@ impl From<JobView> for StatusMessage {
     }
 }
 
-/// `POST /jobs/download`: one book (`asin`) or several (`asins`).
+/// `POST /jobs/download`: one book (`asin`) or several (`asins`), or both.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadRequest {
     /// One book.
     #[schema(value_type = Option<crate::routes::wire::AsinText>)]
     pub asin: Option<String>,
-    /// Several books (at most 1000, all in the library).
-    #[schema(max_items = 1000, value_type = Option<Vec<crate::routes::wire::AsinText>>)]
+    /// Several books (1 to 1000, all in the library; with `asin`, all of them).
+    #[schema(min_items = 1, max_items = 1000, value_type = Option<Vec<crate::routes::wire::AsinText>>)]
     pub asins: Option<Vec<String>>,
     /// `aaxc` (default), `aax`, or `aax-fallback`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::routes::wire::DownloadFormatName>)]
     pub format: Option<DownloadFormat>,
     /// Download again even when the book is already downloaded (default: the opposite of
     /// the `no_clobber` setting).
@@ -152,10 +153,10 @@ pub struct DownloadRequest {
 #[serde(deny_unknown_fields)]
 pub struct ConvertOptions {
     /// `mp3`, `m4a`, `m4b` (the default), `flac` or `opus`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::routes::wire::OutputFormatName>)]
     pub format: Option<OutputFormat>,
     /// `single` (default) or `chapters`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::routes::wire::ConversionModeName>)]
     pub mode: Option<ConversionMode>,
     /// File naming scheme with `$title`, `$artist`, ... (see the docs); default `$title`.
     pub naming_scheme: Option<String>,
@@ -226,18 +227,76 @@ fn cover_size(raw: &str) -> Result<u16, ApiError> {
     }
 }
 
-/// `POST /jobs/convert`: one book (`asin`) or several (`asins`).
+/// `POST /jobs/convert`: one book (`asin`) or several (`asins`), or both.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ConvertRequest {
     /// One book.
     #[schema(value_type = Option<crate::routes::wire::AsinText>)]
     pub asin: Option<String>,
-    /// Several books (at most 1000, all in the library).
-    #[schema(max_items = 1000, value_type = Option<Vec<crate::routes::wire::AsinText>>)]
+    /// Several books (1 to 1000, all in the library; with `asin`, all of them).
+    #[schema(min_items = 1, max_items = 1000, value_type = Option<Vec<crate::routes::wire::AsinText>>)]
     pub asins: Option<Vec<String>>,
     /// How.
     #[serde(flatten)]
     pub options: ConvertOptions,
+}
+
+/// The documented body of `POST /jobs/download`: a [`DownloadRequest`] that names at least
+/// one book.
+pub struct DownloadBody;
+
+impl utoipa::PartialSchema for DownloadBody {
+    fn schema() -> RefOr<Schema> {
+        crate::routes::wire::requiring_one_of(
+            utoipa::openapi::Ref::from_schema_name("DownloadRequest").into(),
+            &["asin", "asins"],
+        )
+    }
+}
+
+impl utoipa::ToSchema for DownloadBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            "DownloadRequest".into(),
+            <DownloadRequest as utoipa::PartialSchema>::schema(),
+        ));
+        <DownloadRequest as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+/// The documented body of `POST /jobs/convert`: [`ConvertOptions`]' fields beside the
+/// books, at least one book named. (Derived, the flattened options would come as an
+/// `allOf` whose `additionalProperties: false` refuses `asin` itself.)
+pub struct ConvertBody;
+
+impl utoipa::PartialSchema for ConvertBody {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, Object};
+        let mut merged = match <ConvertOptions as utoipa::PartialSchema>::schema() {
+            RefOr::T(Schema::Object(options)) => options,
+            _ => Object::new(),
+        };
+        merged.additional_properties = None;
+        merged.properties.insert(
+            "asin".into(),
+            <crate::routes::wire::AsinText as utoipa::PartialSchema>::schema(),
+        );
+        merged.properties.insert(
+            "asins".into(),
+            ArrayBuilder::new()
+                .items(<crate::routes::wire::AsinText as utoipa::PartialSchema>::schema())
+                .min_items(Some(1))
+                .max_items(Some(super::MAX_BATCH))
+                .into(),
+        );
+        crate::routes::wire::requiring_one_of(merged.into(), &["asin", "asins"])
+    }
+}
+
+impl utoipa::ToSchema for ConvertBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <ConvertOptions as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 /// The answer to a job request.
@@ -259,15 +318,20 @@ pub struct Accepted {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct JobQuery {
     /// Comma-separated statuses, e.g. `QUEUED,RUNNING`.
+    #[param(inline, value_type = Option<crate::routes::wire::JobStatusList>)]
     pub status: Option<String>,
-    /// `SYNC`, `DOWNLOAD` or `CONVERT`.
+    /// `SYNC`, `DOWNLOAD` or `CONVERT` (`REPAIR` matches none).
+    #[param(inline, value_type = Option<crate::routes::wire::TaskTypeFilter>)]
     pub task_type: Option<String>,
     /// Only jobs for this book.
+    #[param(inline, value_type = Option<crate::routes::wire::AsinText>)]
     pub book_asin: Option<String>,
     /// At most this many (default 50, or 500 when only active statuses are asked for; at most
     /// 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Skip this many.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4_294_967_295_i64)]
     pub offset: Option<u32>,
 }
 

@@ -76,9 +76,28 @@ pub async fn book_progress(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// The documented shape of a player's report (the core's `ProgressReport` is what is read).
+#[derive(utoipa::ToSchema)]
+#[schema(as = ProgressReport)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the core's ProgressReport is what is read"
+)]
+pub struct ProgressReportShape {
+    /// Where it is, in milliseconds from the start (at most the book's length).
+    position_ms: u64,
+    /// The speed it plays at; unchanged (1.0 at first) when left out.
+    #[schema(minimum = 0.25, maximum = 4.0)]
+    playback_speed: Option<f64>,
+    /// Finished (or not any more); unchanged when left out.
+    is_finished: Option<bool>,
+    /// The chapter it is in; unchanged when left out.
+    chapter_id: Option<String>,
+}
+
 /// A player's report of where it is: `{position_ms, playback_speed?, is_finished?,
 /// chapter_id?}`; what it leaves out stays. A position past the end of the book is refused.
-#[utoipa::path(tag = "library", params(("asin" = String, Path, description = "The book's ASIN")), request_body(content = Object, description = "`{position_ms, playback_speed?, is_finished?, chapter_id?}`"), responses((status = 200, body = ProgressView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "library", params(("asin" = String, Path, description = "The book's ASIN")), request_body = ProgressReportShape, responses((status = 200, body = ProgressView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/library/{asin}/progress")]
 pub async fn report_progress(
     state: web::Data<AppState>,
@@ -137,6 +156,7 @@ pub async fn sync_positions(state: web::Data<AppState>) -> Result<HttpResponse, 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListeningParams {
     /// At most this many (default 5, 1 to 100).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

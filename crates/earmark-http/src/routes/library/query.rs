@@ -21,47 +21,62 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const DEFAULT_DELTA_LIMIT: u32 = 500;
 
 /// Parameters of `GET /library`. The web client's spellings (`search`, `series_title`,
-/// `sort_order`) are accepted beside earmark's (`q`, `series`, `sort_dir`).
+/// `sort_order`) are accepted beside earmark's (`q`, `series`, `sort_dir`); when both are
+/// sent, earmark's wins.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LibraryParams {
     /// Words that must each appear in the title, subtitle, authors, narrators or series.
     pub q: Option<String>,
-    /// Same as `q`.
+    /// Same as `q` (which wins when both are sent).
     pub search: Option<String>,
     /// Comma-separated statuses, e.g. `DOWNLOADED,COMPLETED`.
+    #[param(inline, value_type = Option<crate::routes::wire::BookStatusList>)]
     pub status: Option<String>,
     /// Exact series title; `__none__` for books of no series.
     pub series: Option<String>,
-    /// Same as `series`.
+    /// Same as `series` (which wins when both are sent).
     pub series_title: Option<String>,
     /// `audiobook` or `podcast`.
+    #[param(inline, value_type = Option<crate::routes::wire::ContentTypeName>)]
     pub content_type: Option<String>,
     /// `true`: only books with a downloaded or converted file here; `false`: only books with
     /// neither.
+    #[param(value_type = Option<bool>)]
     pub has_local: Option<String>,
     /// Part of an author's name.
     pub author: Option<String>,
     /// `title` (default), `author`, `narrator`, `series`, `runtime_length_min`,
     /// `release_date`, `purchase_date`, `created_at`, `updated_at`, `status` or `asin`.
+    #[param(inline, value_type = Option<crate::routes::wire::SortKeyName>)]
     pub sort_by: Option<String>,
     /// `asc` (default) or `desc`.
+    #[param(inline, value_type = Option<crate::routes::wire::SortDirectionName>)]
     pub sort_dir: Option<String>,
-    /// Same as `sort_dir`.
+    /// Same as `sort_dir` (which wins when both are sent).
+    #[param(inline, value_type = Option<crate::routes::wire::SortDirectionName>)]
     pub sort_order: Option<String>,
     /// 1-based page (with `page_size`).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 4_294_967_295_i64)]
     pub page: Option<String>,
     /// Books per page, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub page_size: Option<String>,
     /// Books to skip (with `limit`), instead of `page`.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4_294_967_295_000_i64)]
     pub skip: Option<String>,
     /// Books to return, 1 to 1000; with `since`, changes per call (default 500).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// `true` to list books removed from the Audible library too.
+    #[param(value_type = Option<bool>)]
     pub include_removed: Option<String>,
-    /// RFC 3339 time: only books created, changed or removed since (tombstones included).
+    /// RFC 3339 time: only books created, changed or removed since (tombstones included);
+    /// the change feed takes no filter, sort or page parameter.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// With `since`: the `next_cursor` of the previous page.
+    #[param(pattern = "^.+~[0-9A-Z]{10}$")]
     pub cursor: Option<String>,
 }
 
@@ -103,17 +118,9 @@ fn number(name: &str, value: Option<&str>, min: u64, max: u64) -> Result<Option<
         .transpose()
 }
 
-fn either<'a>(
-    a: (&str, &'a Option<String>),
-    b: (&str, &'a Option<String>),
-) -> Result<Option<&'a str>, ApiError> {
-    match (a.1, b.1) {
-        (Some(_), Some(_)) => Err(ApiError::Validation(format!(
-            "`{}` and `{}` mean the same: send one",
-            a.0, b.0
-        ))),
-        (x, y) => Ok(x.as_deref().or(y.as_deref())),
-    }
+/// The value of `a`, else of its alias `b`.
+fn either<'a>(a: &'a Option<String>, b: &'a Option<String>) -> Option<&'a str> {
+    a.as_deref().or(b.as_deref())
 }
 
 fn non_empty(value: Option<&str>) -> Option<String> {
@@ -154,15 +161,9 @@ impl LibraryParams {
     /// # Errors
     /// [`ApiError::Validation`] naming the first bad parameter.
     pub fn parse(&self) -> Result<LibraryRequest, ApiError> {
-        let text = either(("q", &self.q), ("search", &self.search))?;
-        let series = either(
-            ("series", &self.series),
-            ("series_title", &self.series_title),
-        )?;
-        let direction = either(
-            ("sort_dir", &self.sort_dir),
-            ("sort_order", &self.sort_order),
-        )?;
+        let text = either(&self.q, &self.search);
+        let series = either(&self.series, &self.series_title);
+        let direction = either(&self.sort_dir, &self.sort_order);
         let limit = number("limit", self.limit.as_deref(), 1, u64::from(MAX_PAGE_SIZE))?;
 
         if let Some(raw) = &self.since {
@@ -344,6 +345,21 @@ mod tests {
     }
 
     #[test]
+    fn earmarks_spelling_wins_over_the_web_clients() {
+        let q = browse(&[
+            ("q", "a"),
+            ("search", "b"),
+            ("series", "S"),
+            ("series_title", "T"),
+            ("sort_dir", "desc"),
+            ("sort_order", "asc"),
+        ]);
+        assert_eq!(q.text.as_deref(), Some("a"));
+        assert_eq!(q.series, Some(SeriesFilter::Titled("S".into())));
+        assert_eq!(q.direction, SortDirection::Desc);
+    }
+
+    #[test]
     fn bad_values_name_the_parameter() {
         for (pairs, needle) in [
             (vec![("sort_by", "rating")], "sort_by"),
@@ -359,7 +375,6 @@ mod tests {
                 vec![("since", "2026-01-01T00:00:00Z"), ("cursor", "nope")],
                 "cursor",
             ),
-            (vec![("q", "a"), ("search", "b")], "search"),
             (vec![("page", "2"), ("skip", "3")], "skip"),
             (vec![("include_removed", "maybe")], "include_removed"),
         ] {

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::SyncRequest;
 use crate::error::ApiError;
 use crate::routes::jobs::{Accepted, engine_error};
-use crate::routes::wire::rfc3339;
+use crate::routes::wire::{check_profile, rfc3339};
 use crate::state::AppState;
 
 /// Refreshes the library from Audible through audible-cli, as a SYNC job: 202 with the job
@@ -16,22 +16,17 @@ use crate::state::AppState;
 #[utoipa::path(tag = "library", request_body(content = Option<SyncRequest>), responses((status = 202, body = Accepted), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/library/sync")]
 pub async fn sync(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    // The body is optional; but one that is there must be right, not silently ignored.
+    // The body is optional (absent, or `null`); but one that is there must be right, not
+    // silently ignored.
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<Option<SyncRequest>>(&body)
             .map_err(|e| ApiError::Validation(format!("the body is not a sync request: {e}")))?
+            .unwrap_or_default()
     };
-    if let Some(profile) = &request.profile
-        && (profile.is_empty()
-            || !profile
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(ApiError::Validation(format!(
-            "profile `{profile}`: use letters, digits, `-`, `_` and `.`"
-        )));
+    if let Some(profile) = &request.profile {
+        check_profile(profile)?;
     }
     let enqueued = state
         .engine

@@ -25,7 +25,8 @@ pub struct RemovalParams {
 /// The books to remove.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RemovalRequest {
-    /// Their ASINs; unknown ones are passed over.
+    /// Their ASINs (1 to 1000); unknown ones are passed over.
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<crate::routes::wire::AsinText>)]
     pub asins: Vec<String>,
 }
 
@@ -56,13 +57,19 @@ pub async fn remove_one(
 
 /// Removes several books at once, all or none: 409, and nothing removed, when any of them has
 /// a job waiting or running.
-#[utoipa::path(tag = "library", params(RemovalParams), request_body = RemovalRequest, responses((status = 200, body = Removed), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "library", params(RemovalParams), request_body = RemovalRequest, responses((status = 200, body = Removed), (status = 413, description = "More than 1000 books", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/library/delete")]
 pub async fn remove_many(
     state: web::Data<AppState>,
     params: web::Query<RemovalParams>,
     body: web::Json<RemovalRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    if body.asins.len() > crate::routes::jobs::MAX_BATCH {
+        return Err(ApiError::BatchTooLarge {
+            max: crate::routes::jobs::MAX_BATCH,
+            got: body.asins.len(),
+        });
+    }
     let asins = body
         .asins
         .iter()

@@ -158,6 +158,7 @@ pub struct SeriesList {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct SyncRequest {
     /// The audible-cli profile to sync; its primary profile when absent.
+    #[schema(value_type = Option<crate::routes::wire::ProfileName>)]
     pub profile: Option<String>,
 }
 

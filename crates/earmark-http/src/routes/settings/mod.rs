@@ -8,8 +8,10 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub mod shape;
+
 /// The settings (the defaults until something was saved).
-#[utoipa::path(tag = "settings", responses((status = 200, description = "The web client's Settings", body = Object)))]
+#[utoipa::path(tag = "settings", responses((status = 200, description = "The web client's Settings", body = shape::SettingsShape)))]
 #[get("/settings")]
 pub async fn read(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.settings.load().await?))
@@ -18,7 +20,7 @@ pub async fn read(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 /// Changes the settings named in the body (the rest stay), checked as requests' options are;
 /// answers all settings as saved. They are the defaults of conversions and downloads from now
 /// on, and `auto_retry`/`max_retries` the engine's retries.
-#[utoipa::path(tag = "settings", request_body(content = Object, description = "Some of the web client's Settings"), responses((status = 200, description = "The settings as saved", body = Object), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "settings", request_body(content = shape::SettingsPatch, description = "Some of the web client's Settings"), responses((status = 200, description = "The settings as saved", body = shape::SettingsShape), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/settings")]
 pub async fn change(
     state: web::Data<AppState>,

@@ -1,0 +1,134 @@
+//! The API document is the contract: schemathesis (pinned, `vendor/schemathesis`) generates
+//! valid and invalid requests from `/openapi.json`, runs every check it has (server errors,
+//! statuses, content types, headers and bodies against the document, valid data accepted,
+//! invalid data refused, missing auth refused, methods the document lacks refused with
+//! `Allow`) and the stateful phase (links between operations) against the real binary on
+//! SQLite with a small library: synced books, a downloaded one and a converted one.
+//!
+//! `EARMARK_SCHEMATHESIS_EXAMPLES` (default 12) and `EARMARK_SCHEMATHESIS_SECONDS` (default
+//! 150) bound the run; `docs/testing.md` says how to run it alone.
+
+#![expect(clippy::unwrap_used, reason = "test helpers fail by panicking")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use earmark_fixtures::SyntheticBook;
+use earmark_testkit::fake_audible::{
+    FakeAudible, library_item, repo_root, vendored, write_profile,
+};
+use earmark_testkit::{seed, start_ok};
+use serde_json::{Value, json};
+
+const KEY: &str = "schemathesis-key";
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A data directory whose library holds a downloaded book and a converted one.
+fn seeded_data(cwd: &Path) -> PathBuf {
+    let data = cwd.join("data");
+    std::fs::create_dir_all(data.join("library")).unwrap();
+    let data = data.canonicalize().unwrap();
+    let db_url = data.join("library/earmark.db").display().to_string();
+    let book = SyntheticBook::short(1);
+    seed::downloaded_into(
+        &db_url,
+        &data,
+        seed::record("B0DOWNLOAD", "Downloaded"),
+        &book,
+        true,
+    );
+    seed::converted_into(
+        &db_url,
+        &data,
+        seed::record("B0CONVERTD", "Converted"),
+        &book,
+    );
+    data
+}
+
+#[test]
+fn generated_and_hostile_requests_find_the_server_and_its_document_in_agreement() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = seeded_data(cwd.path());
+    write_profile(&data.join("audible"), "earmark");
+    let fake = FakeAudible::start();
+    fake.set_library((1..=3).map(library_item).collect());
+    let fake_env = fake.env();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("EARMARK__SERVER__BIND", "127.0.0.1:0"),
+        ("EARMARK__AUTH__API_KEY", KEY),
+        // Every request of the run comes from 127.0.0.1, thousands without a key or with a
+        // wrong one on purpose: the limit on wrong keys would answer 429 to the rest.
+        ("EARMARK__AUTH__FAILED_ATTEMPTS_PER_MINUTE", "1000000"),
+    ];
+    env.extend(fake_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let server = start_ok(cwd.path(), &env);
+    let synced = server.post_json("/library/sync", &json!({}), &[("X-Api-Key", KEY)]);
+    assert_eq!(synced.status, 202, "{}", synced.text());
+    let id = synced.json()["job_id"].as_str().unwrap().to_owned();
+    let job = server.wait_for_job(
+        &id,
+        &[("X-Api-Key", KEY)],
+        Duration::from_secs(120),
+        |job: &Value| !matches!(job["status"].as_str(), Some("QUEUED" | "RUNNING")),
+    );
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+
+    // Kept after the run (under target/), for reading or `st replay`.
+    let reports = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis-report");
+    let examples = env_number("EARMARK_SCHEMATHESIS_EXAMPLES", 12).to_string();
+    let seconds = env_number("EARMARK_SCHEMATHESIS_SECONDS", 150);
+    let started = Instant::now();
+    let out = Command::new(vendored("schemathesis/venv/bin/schemathesis"))
+        .arg("--config-file")
+        .arg(repo_root().join("tests/schemathesis.toml"))
+        .arg("run")
+        .arg(format!("{}/openapi.json", server.base))
+        .args(["--checks", "all"])
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
+        .args(["--max-examples", &examples])
+        .args(["--max-time", &seconds.to_string()])
+        .args(["--seed", "20261204"])
+        .args(["--workers", "2"])
+        .args(["--request-timeout", "20"])
+        .args(["--header", &format!("X-Api-Key: {KEY}")])
+        // Valid requests carry the key above and nothing else: a generated `Authorization`
+        // beside it is a wrong key, which earmark refuses. The ignored_auth check still sends
+        // requests without credentials and with wrong ones.
+        .args(["--generation-with-security-parameters", "false"])
+        .args(["--suppress-health-check", "all"])
+        .args(["--report", "junit"])
+        .arg("--report-dir")
+        .arg(&reports)
+        .arg("--no-color")
+        .args(["--generation-database", "none"])
+        .current_dir(cwd.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "schemathesis ran {:.0} s:\n{stdout}\n{stderr}",
+        started.elapsed().as_secs_f64()
+    );
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(reports.join("output.txt"), stdout.as_bytes()).unwrap();
+    assert!(
+        out.status.success(),
+        "schemathesis found disagreements between server and document (above)"
+    );
+    // A run that tested nothing passes too; make sure it tested the API.
+    assert!(
+        stdout.contains("passed") && !stdout.contains("No operations"),
+        "{stdout}"
+    );
+    drop(fake);
+}
