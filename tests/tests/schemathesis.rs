@@ -8,13 +8,10 @@
 //! `EARMARK_SCHEMATHESIS_EXAMPLES` (default 12) and `EARMARK_SCHEMATHESIS_SECONDS` (default
 //! 150) bound the run; `docs/testing.md` says how to run it alone.
 
-#![expect(clippy::unwrap_used, reason = "test helpers fail by panicking")]
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use earmark_fixtures::SyntheticBook;
 use earmark_testkit::fake_audible::{
     FakeAudible, library_item, repo_root, vendored, write_profile,
 };
@@ -30,33 +27,10 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// A data directory whose library holds a downloaded book and a converted one.
-fn seeded_data(cwd: &Path) -> PathBuf {
-    let data = cwd.join("data");
-    std::fs::create_dir_all(data.join("library")).unwrap();
-    let data = data.canonicalize().unwrap();
-    let db_url = data.join("library/earmark.db").display().to_string();
-    let book = SyntheticBook::short(1);
-    seed::downloaded_into(
-        &db_url,
-        &data,
-        seed::record("B0DOWNLOAD", "Downloaded"),
-        &book,
-        true,
-    );
-    seed::converted_into(
-        &db_url,
-        &data,
-        seed::record("B0CONVERTD", "Converted"),
-        &book,
-    );
-    data
-}
-
 #[test]
 fn generated_and_hostile_requests_find_the_server_and_its_document_in_agreement() {
     let cwd = tempfile::tempdir().unwrap();
-    let data = seeded_data(cwd.path());
+    let data = seed::small_library(cwd.path());
     write_profile(&data.join("audible"), "earmark");
     let fake = FakeAudible::start();
     fake.set_library((1..=3).map(library_item).collect());

@@ -200,6 +200,8 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
         JsonPayloadError::Deserialize(e) if e.is_data() => {
             ApiError::Validation(format!("invalid request: {e}"))
         }
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => ApiError::BodyTooLarge { limit },
         other => ApiError::Malformed(format!("invalid JSON body: {other}")),
     }
 }

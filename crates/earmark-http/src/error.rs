@@ -55,6 +55,12 @@ pub enum ApiError {
         /// How many this one named.
         got: usize,
     },
+    /// The body is larger than any request of this route needs.
+    #[error("the body is larger than {limit} bytes, more than any request here needs")]
+    BodyTooLarge {
+        /// The most a body may hold.
+        limit: usize,
+    },
     /// The path is known, but not with this method.
     #[error("{path} does not answer {method}; it answers {}", .allow.join(", "))]
     MethodNotAllowed {
@@ -173,6 +179,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "batch_too_large",
                 "Batch too large",
+            ),
+            Self::BodyTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "Body too large",
             ),
             Self::MethodNotAllowed { .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -188,6 +188,26 @@ async fn the_document_lists_the_refusals_every_route_can_answer() {
         schemas["Settings"]["properties"]["compression_mp3"]["maximum"],
         9
     );
+    let stream = path("/stream/{file_id}", "get");
+    for status in ["200", "206"] {
+        let media: Vec<&String> = stream["responses"][status]["content"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        for served in [
+            "audio/mp4",
+            "audio/mpeg",
+            "audio/flac",
+            "audio/ogg",
+            "application/octet-stream",
+        ] {
+            assert!(
+                media.iter().any(|m| *m == served),
+                "{status}: {served} in {media:?}"
+            );
+        }
+    }
     let ttl = &schemas["TokenRequest"]["properties"]["ttl_s"];
     assert_eq!(
         (ttl["minimum"].as_f64(), ttl["maximum"].as_f64()),

@@ -153,3 +153,22 @@ pub fn converted_into(
     });
     path
 }
+
+/// A data directory `<cwd>/data` whose SQLite library holds a downloaded AAXC (`B0DOWNLOAD`)
+/// and a converted m4a (`B0CONVERTD`), a second long each. Returns the data directory.
+pub fn small_library(cwd: &Path) -> std::path::PathBuf {
+    let data = cwd.join("data");
+    std::fs::create_dir_all(data.join("library")).unwrap();
+    let data = data.canonicalize().unwrap();
+    let db_url = data.join("library/earmark.db").display().to_string();
+    let book = SyntheticBook::short(1);
+    downloaded_into(
+        &db_url,
+        &data,
+        record("B0DOWNLOAD", "Downloaded"),
+        &book,
+        true,
+    );
+    converted_into(&db_url, &data, record("B0CONVERTD", "Converted"), &book);
+    data
+}

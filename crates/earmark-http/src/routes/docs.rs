@@ -98,6 +98,9 @@ pub fn complete(api: &mut utoipa::openapi::OpenApi) {
             if path.starts_with("/ws/") {
                 document_websocket_handshake(operation);
             }
+            if path.starts_with("/stream/") {
+                document_stream_media_types(operation);
+            }
             let responses = &mut operation.responses.responses;
             let takes_input = operation.request_body.is_some()
                 || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
@@ -115,6 +118,19 @@ pub fn complete(api: &mut utoipa::openapi::OpenApi) {
                     problem("The path names something that does not exist", None).into()
                 });
             }
+        }
+    }
+}
+
+/// A stream's whole file (200) and range (206) come in any of the stream's media types.
+fn document_stream_media_types(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{ContentBuilder, RefOr};
+    for status in ["200", "206"] {
+        if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) {
+            response.content = crate::routes::stream::MEDIA_TYPES
+                .iter()
+                .map(|media| ((*media).to_owned(), ContentBuilder::new().build().into()))
+                .collect();
         }
     }
 }

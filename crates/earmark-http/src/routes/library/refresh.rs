@@ -15,7 +15,17 @@ use crate::state::AppState;
 /// at once. While a sync is queued or running, another request returns that job.
 #[utoipa::path(tag = "library", request_body(content = Option<SyncRequest>), responses((status = 202, body = Accepted), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/library/sync")]
-pub async fn sync(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn sync(
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    // A sync request is a profile name at most: a few bytes.
+    const LIMIT: usize = 4096;
+    let body = body
+        .to_bytes_limited(LIMIT)
+        .await
+        .map_err(|_| ApiError::BodyTooLarge { limit: LIMIT })?
+        .map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
     // The body is optional (absent, or `null`); but one that is there must be right, not
     // silently ignored.
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {

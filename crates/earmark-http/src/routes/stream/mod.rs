@@ -177,16 +177,32 @@ fn named_file_name(file: &StoredFile) -> String {
     )
 }
 
-/// The type players expect, by the file's extension; the registered MIME type otherwise.
+/// Every media type a stream answers with (the API document lists them): the output
+/// formats', a chapter playlist's, a download's audio and side files', and the fallback.
+pub const MEDIA_TYPES: &[&str] = &[
+    "audio/mp4",
+    "audio/mpeg",
+    "audio/flac",
+    "audio/ogg",
+    "audio/x-mpegurl",
+    "audio/vnd.audible.aax",
+    "application/json",
+    "image/jpeg",
+    "application/pdf",
+    "application/octet-stream",
+];
+
+/// The type players expect, by the file's extension; the registered MIME type otherwise,
+/// when it is one of [`MEDIA_TYPES`]; `application/octet-stream` else.
 fn content_type(file: &StoredFile) -> actix_web::mime::Mime {
     let by_extension = Path::new(&file.path)
         .extension()
         .and_then(|e| e.to_str())
         .and_then(|e| e.to_ascii_lowercase().parse::<OutputFormat>().ok())
         .map(OutputFormat::mime);
-    by_extension
-        .unwrap_or(&file.mime)
-        .parse()
+    Some(by_extension.unwrap_or(&file.mime))
+        .filter(|mime| MEDIA_TYPES.contains(mime))
+        .and_then(|mime| mime.parse().ok())
         .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM)
 }
 
