@@ -78,7 +78,7 @@ fn generated_and_hostile_requests_find_the_server_and_its_document_in_agreement(
         // requests without credentials and with wrong ones.
         .args(["--generation-with-security-parameters", "false"])
         .args(["--suppress-health-check", "all"])
-        .args(["--report", "junit"])
+        .args(["--report", "junit,vcr"])
         .arg("--report-dir")
         .arg(&reports)
         .arg("--no-color")

@@ -215,7 +215,8 @@ pub async fn start_login(
     }))
 }
 
-/// Finishes a login: registers the device and stores the profile.
+/// Finishes a login: registers the device and stores the profile. Only a success ends the
+/// login; after a refusal it can be finished again (with the right address) until it expires.
 #[utoipa::path(tag = "auth", request_body = LoginFinish, responses((status = 201, body = ProfileView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/auth/audible/login/{login_id}")]
 pub async fn finish_login(
@@ -240,11 +241,10 @@ pub async fn finish_login(
     match finished {
         Ok(profile) => Ok(HttpResponse::Created().json(ProfileView::from(profile))),
         Err(e) => {
-            // A pasted address without a code was never sent to Amazon: the login still
-            // stands, to be finished with the right one. Amazon's refusal ends it.
-            if matches!(e, earmark_core::ports::AccountsError::Invalid(_)) {
-                state.logins.put(id, pending);
-            }
+            // Only a success ends a login (or its expiry): an address without a code, a code
+            // Amazon refused (a wrong paste, one of an older attempt) or a helper that failed
+            // leave it standing, to be finished with the right address.
+            state.logins.put(id, pending);
             Err(e.into())
         }
     }
