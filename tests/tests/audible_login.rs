@@ -7,22 +7,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use earmark_testkit::Server;
 use earmark_testkit::fake_audible::{
     ACTIVATION_BYTES, FakeAudible, Misbehaviour, audible_cli, library_item,
 };
-use earmark_testkit::{Server, start_ok};
 use serde_json::{Value, json};
 
 const KEY: (&str, &str) = ("X-Api-Key", "login-key");
 
 fn serve(cwd: &Path, fake: &FakeAudible) -> Server {
-    let fake_env = fake.env();
-    let mut env: Vec<(&str, &str)> = vec![
-        ("EARMARK__SERVER__BIND", "127.0.0.1:0"),
-        ("EARMARK__AUTH__API_KEY", KEY.1),
-    ];
-    env.extend(fake_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    start_ok(cwd, &env)
+    fake.start_earmark(cwd, KEY.1, &[])
 }
 
 fn start_login(server: &Server, profile: &str) -> (String, String) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use earmark_testkit::fake_audible::{FakeAudible, write_profile};
 use earmark_testkit::server::Reply;
-use earmark_testkit::{Server, seed, start_ok};
+use earmark_testkit::{Server, seed};
 use serde_json::{Map, Value, json};
 
 const KEY: (&str, &str) = ("X-Api-Key", "hostile-key");
@@ -53,13 +53,7 @@ fn injections(marker: &Path) -> Vec<String> {
 /// the fake Audible API, so that account routes reach the helper.
 fn serve(cwd: &Path) -> (Server, FakeAudible) {
     let fake = FakeAudible::start();
-    let fake_env = fake.env();
-    let mut env: Vec<(&str, &str)> = vec![
-        ("EARMARK__SERVER__BIND", "127.0.0.1:0"),
-        ("EARMARK__AUTH__API_KEY", KEY.1),
-    ];
-    env.extend(fake_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    (start_ok(cwd, &env), fake)
+    (fake.start_earmark(cwd, KEY.1, &[]), fake)
 }
 
 /// `method path` with `body` (JSON) when there is one.

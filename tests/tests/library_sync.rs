@@ -8,22 +8,15 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
+use earmark_testkit::Server;
 use earmark_testkit::fake_audible::{FakeAudible, Misbehaviour, library_item, write_profile};
-use earmark_testkit::{Server, start_ok};
 use serde_json::{Value, json};
 
 const KEY: (&str, &str) = ("X-Api-Key", "sync-key");
 const SYNC_TIME: Duration = Duration::from_secs(120);
 
 fn serve(cwd: &Path, fake: &FakeAudible, extra: &[(&str, &str)]) -> Server {
-    let fake_env = fake.env();
-    let mut env: Vec<(&str, &str)> = vec![
-        ("EARMARK__SERVER__BIND", "127.0.0.1:0"),
-        ("EARMARK__AUTH__API_KEY", KEY.1),
-    ];
-    env.extend(fake_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    env.extend_from_slice(extra);
-    start_ok(cwd, &env)
+    fake.start_earmark(cwd, KEY.1, extra)
 }
 
 /// Starts a sync and waits for it to leave QUEUED/RUNNING; returns the job.

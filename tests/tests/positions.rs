@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use earmark_db::testing::TestDb;
+use earmark_testkit::Server;
 use earmark_testkit::fake_audible::{FakeAudible, Request, library_item, write_profile};
-use earmark_testkit::{Server, start_ok};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -38,16 +38,12 @@ fn library() -> Vec<Value> {
 }
 
 fn serve(cwd: &Path, fake: &FakeAudible, extra: &[(&str, &str)]) -> Server {
-    let fake_env = fake.env();
-    let mut env: Vec<(&str, &str)> = vec![
-        ("EARMARK__SERVER__BIND", "127.0.0.1:0"),
-        ("EARMARK__AUTH__API_KEY", KEY.1),
+    let mut settings = vec![
         ("EARMARK__AUDIBLE__POSITION_PUSH_DELAY_MS", "300"),
         ("EARMARK__AUDIBLE__POSITION_RETRY_MS", "400"),
     ];
-    env.extend(fake_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    env.extend_from_slice(extra);
-    start_ok(cwd, &env)
+    settings.extend_from_slice(extra);
+    fake.start_earmark(cwd, KEY.1, &settings)
 }
 
 fn finished_job(server: &Server, path: &str) -> Value {

@@ -55,6 +55,9 @@ pub enum ApiError {
         /// How many this one named.
         got: usize,
     },
+    /// A download cannot be decrypted for listening: what is missing or wrong.
+    #[error("{0}")]
+    CannotDecrypt(String),
     /// The body is larger than any request of this route needs.
     #[error("the body is larger than {limit} bytes, more than any request here needs")]
     BodyTooLarge {
@@ -81,8 +84,10 @@ pub enum ApiError {
     /// data directory: the client is not told which).
     #[error("no stored file `{0}` can be served: it is unknown, or its file is gone from disk")]
     FileGone(String),
-    /// The book has no converted file yet.
-    #[error("book {0} has no converted file yet: convert it first (POST /jobs/convert)")]
+    /// The book has neither a converted file nor a download.
+    #[error(
+        "book {0} has no converted file and no download yet: download it first (POST /jobs/download)"
+    )]
     NoConvertedFile(earmark_core::Asin),
     /// The book has neither a downloaded cover nor a cover URL.
     #[error("book {0} has no cover: none was downloaded and Audible lists none")]
@@ -180,6 +185,7 @@ impl ApiError {
                 "batch_too_large",
                 "Batch too large",
             ),
+            Self::CannotDecrypt(_) => (StatusCode::CONFLICT, "cannot_decrypt", "Cannot decrypt"),
             Self::BodyTooLarge { .. } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",

@@ -33,6 +33,8 @@ pub struct AppState {
     pub stream_cache: Arc<StreamLookupCache>,
     /// Files opened for `/stream` in the last second, for the next request.
     pub open_files: Arc<crate::routes::stream::OpenFiles>,
+    /// Plain views of the downloads being listened to before conversion.
+    pub plain_views: Arc<crate::routes::stream::PlainViews>,
     /// Signs and checks `?token=` tokens.
     pub tokens: crate::auth::tokens::TokenSigner,
     /// Trusted networks and the origins browsers may call from.
@@ -75,6 +77,7 @@ impl AppState {
             metrics: Arc::default(),
             stream_cache: Arc::default(),
             open_files: Arc::default(),
+            plain_views: Arc::default(),
             tokens,
             access: Arc::default(),
             auth_failures: Arc::default(),

@@ -9,14 +9,28 @@ use crate::{Mp4Box, boxes, child, sound_track, uint};
 /// bigger `moov` is not an audiobook's, and is not read.
 pub const MAX_MOOV_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The `moov` box of the file `file`, found by walking the top-level box headers (it may sit
-/// after gigabytes of `mdat`), as a buffer that holds just that box (so `moov.start == 0`).
-/// `None` when the file has no `moov` or it is larger than [`MAX_MOOV_BYTES`].
+/// A top-level box of a file: where it starts in the file, how big it is and its header, and
+/// its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileBox {
+    /// Offset of its first byte in the file.
+    pub start: u64,
+    /// Its size, header included.
+    pub size: u64,
+    /// Its header's size: 8, or 16 with a 64-bit size.
+    pub header: u64,
+    /// Its type, e.g. `*b"moov"`.
+    pub kind: [u8; 4],
+}
+
+/// The top-level boxes of `file`, found by walking their headers; the walk ends at the first
+/// box that does not fit in the file (a truncated download ends in one).
 ///
 /// # Errors
 /// Any I/O error of reading or seeking.
-pub fn read_moov<F: Read + Seek>(file: &mut F) -> io::Result<Option<(Vec<u8>, Mp4Box)>> {
+pub fn top_level_boxes<F: Read + Seek>(file: &mut F) -> io::Result<Vec<FileBox>> {
     let length = file.seek(SeekFrom::End(0))?;
+    let mut found = Vec::new();
     let mut at = 0u64;
     while at + 8 <= length {
         file.seek(SeekFrom::Start(at))?;
@@ -27,29 +41,58 @@ pub fn read_moov<F: Read + Seek>(file: &mut F) -> io::Result<Option<(Vec<u8>, Mp
             Some(0) => (length - at, 8),
             Some(1) if available == 16 => (uint(&header, 8, 8).unwrap_or(0), 16),
             Some(n) => (n, 8),
-            None => return Ok(None),
+            None => break,
         };
         if size < header_len || at + size > length {
-            return Ok(None);
+            break;
         }
-        if &header[4..8] == b"moov" {
-            if size > MAX_MOOV_BYTES {
-                return Ok(None);
-            }
-            let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0)];
-            file.seek(SeekFrom::Start(at))?;
-            file.read_exact(&mut buf)?;
-            let moov = Mp4Box {
-                start: 0,
-                size: buf.len(),
-                header: usize::try_from(header_len).unwrap_or(8),
-                kind: *b"moov",
-            };
-            return Ok(Some((buf, moov)));
-        }
+        let mut kind = [0u8; 4];
+        kind.copy_from_slice(&header[4..8]);
+        found.push(FileBox {
+            start: at,
+            size,
+            header: header_len,
+            kind,
+        });
         at += size;
     }
-    Ok(None)
+    Ok(found)
+}
+
+/// The `moov` box of the file `file`, found by walking the top-level box headers (it may sit
+/// after gigabytes of `mdat`), as a buffer that holds just that box (so `moov.start == 0`).
+/// `None` when the file has no `moov` or it is larger than [`MAX_MOOV_BYTES`].
+///
+/// # Errors
+/// Any I/O error of reading or seeking.
+pub fn read_moov<F: Read + Seek>(file: &mut F) -> io::Result<Option<(Vec<u8>, Mp4Box)>> {
+    Ok(read_moov_located(file)?.map(|(_, buf, moov)| (buf, moov)))
+}
+
+/// [`read_moov`], with where the box starts in the file.
+///
+/// # Errors
+/// Any I/O error of reading or seeking.
+pub fn read_moov_located<F: Read + Seek>(
+    file: &mut F,
+) -> io::Result<Option<(u64, Vec<u8>, Mp4Box)>> {
+    let top = top_level_boxes(file)?;
+    let Some(found) = top.iter().find(|b| &b.kind == b"moov") else {
+        return Ok(None);
+    };
+    if found.size > MAX_MOOV_BYTES {
+        return Ok(None);
+    }
+    let mut buf = vec![0u8; usize::try_from(found.size).unwrap_or(0)];
+    file.seek(SeekFrom::Start(found.start))?;
+    file.read_exact(&mut buf)?;
+    let moov = Mp4Box {
+        start: 0,
+        size: buf.len(),
+        header: usize::try_from(found.header).unwrap_or(8),
+        kind: *b"moov",
+    };
+    Ok(Some((found.start, buf, moov)))
 }
 
 /// The sound track's format, as its sample entry and media header give it.

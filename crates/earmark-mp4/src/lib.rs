@@ -9,7 +9,10 @@
 mod facts;
 mod sample_table;
 
-pub use facts::{AudioFacts, ChapterMark, MAX_MOOV_BYTES, audio_facts, nero_chapters, read_moov};
+pub use facts::{
+    AudioFacts, ChapterMark, FileBox, MAX_MOOV_BYTES, audio_facts, nero_chapters, read_moov,
+    read_moov_located, top_level_boxes,
+};
 pub use sample_table::SampleTable;
 
 /// One box: where it starts, how big it is (header included), how big its header is, and

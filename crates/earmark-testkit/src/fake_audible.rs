@@ -355,6 +355,24 @@ impl FakeAudible {
         self.state.lock().unwrap().requests.clear();
     }
 
+    /// Starts the earmark binary in `cwd`, listening on a free port, with `key` as its API
+    /// key, its audible-cli talking to this fake, and `extra` settings.
+    pub fn start_earmark(
+        &self,
+        cwd: &Path,
+        key: &str,
+        extra: &[(&str, &str)],
+    ) -> crate::server::Server {
+        let fake_env = self.env();
+        let mut env: Vec<(&str, &str)> = vec![
+            ("EARMARK__SERVER__BIND", "127.0.0.1:0"),
+            ("EARMARK__AUTH__API_KEY", key),
+        ];
+        env.extend(fake_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        env.extend_from_slice(extra);
+        crate::server::start_ok(cwd, &env)
+    }
+
     /// The environment the earmark under test needs so that its audible-cli reaches this fake.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![

@@ -85,6 +85,43 @@ pub fn file_window(
     })
 }
 
+/// A stream of `len` bytes of `view` (the plain view of `file`) from `offset`: each chunk
+/// read and decrypted on the blocking pool, memory bounded by one chunk.
+pub fn plain_window(
+    view: Arc<earmark_decrypt::PlainView>,
+    file: Arc<File>,
+    offset: u64,
+    len: u64,
+) -> impl Stream<Item = Result<Bytes, io::Error>> {
+    futures_util::stream::try_unfold((offset, len), move |(offset, remaining)| {
+        let (view, file) = (view.clone(), file.clone());
+        async move {
+            if remaining == 0 {
+                return Ok(None);
+            }
+            let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(CHUNK);
+            let (buf, n) = actix_web::web::block(move || {
+                let mut buf = vec![0u8; want];
+                view.read_at(&file, offset, &mut buf).map(|n| (buf, n))
+            })
+            .await
+            .map_err(io::Error::other)??;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file truncated while being served",
+                ));
+            }
+            let mut buf = buf;
+            buf.truncate(n);
+            Ok(Some((
+                Bytes::from(buf),
+                (offset + n as u64, remaining - n as u64),
+            )))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use futures_util::TryStreamExt;

@@ -56,7 +56,8 @@ impl StreamLookupCache {
     }
 }
 
-/// The file `id` names: a files row by UUID, or for an ASIN its book's converted output.
+/// The file `id` names: a files row by UUID, or for an ASIN its book's converted output, else
+/// its download.
 pub async fn resolve(state: &AppState, id: &str) -> Result<StoredFile, ApiError> {
     let ttl = if uuid::Uuid::parse_str(id).is_ok() {
         BY_ID_TTL
@@ -91,6 +92,9 @@ async fn resolve_uncached(state: &AppState, id: &str) -> Result<StoredFile, ApiE
         .find(|f| Some(&f.path) == book.local_path_converted.as_ref())
         .or_else(|| files.iter().find(|f| f.kind == FileKind::Converted))
         .or_else(|| files.iter().find(|f| f.kind == FileKind::ConvertedChapter))
+        // Not converted yet: its download, served decrypted.
+        .or_else(|| files.iter().find(|f| f.kind == FileKind::Aaxc))
+        .or_else(|| files.iter().find(|f| f.kind == FileKind::Aax))
         .cloned()
         .ok_or(ApiError::NoConvertedFile(asin))
 }

@@ -10,10 +10,12 @@
 mod body;
 mod lookup;
 mod open_files;
+mod plain;
 mod range;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use actix_files::NamedFile;
 use actix_web::body::SizedStream;
@@ -28,6 +30,7 @@ use earmark_core::{OutputFormat, StoredFile};
 pub use lookup::StreamLookupCache;
 pub use open_files::OpenFiles;
 use open_files::Opened;
+pub use plain::PlainViews;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -39,12 +42,16 @@ use earmark_sendfile::{self as zero_copy, SendfileBody};
 /// `If-Range`, `If-None-Match`, `If-Modified-Since`; answers `HEAD` too.
 #[utoipa::path(
     tag = "stream",
-    params(("file_id" = String, Path, description = "A file id from `files`, or an ASIN for that book's converted file")),
+    params(
+        ("file_id" = String, Path, description = "A file id from `files`, or an ASIN: the book's converted file, else its download"),
+        ("original" = Option<bool>, Query, description = "For an AAX/AAXC: `true` sends the stored (encrypted) bytes instead of the plain M4A"),
+    ),
     responses(
         (status = 200, description = "The whole file", content_type = "audio/mp4"),
         (status = 206, description = "The requested byte range"),
         (status = 304, description = "Not modified"),
         (status = 404, description = "No such file, or it is gone from disk", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A download that cannot be decrypted: its voucher or the account's activation bytes are missing or wrong", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 416, description = "The range starts beyond the end of the file"),
     )
 )]
@@ -57,6 +64,7 @@ use earmark_sendfile::{self as zero_copy, SendfileBody};
 pub async fn stream(
     req: HttpRequest,
     file_id: web::Path<String>,
+    query: web::Query<StreamQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let file = lookup::resolve(&state, &file_id).await?;
@@ -85,6 +93,11 @@ pub async fn stream(
             opened
         }
     };
+    let view = if plain::is_encrypted(&file) && !query.original.unwrap_or(false) {
+        Some(plain::view_of(&state, &file, &opened).await?)
+    } else {
+        None
+    };
     let named = named_file(&opened).map_err(gone)?;
     let size = named.metadata().len();
     if size == 0 && req.method() == Method::GET && req.headers().contains_key(header::RANGE) {
@@ -93,9 +106,20 @@ pub async fn stream(
             .insert_header((header::CONTENT_RANGE, "bytes */0"))
             .finish());
     }
+    let (mime, name) = match &view {
+        Some(_) => (
+            actix_web::mime::Mime::from_str("audio/mp4")
+                .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM),
+            Path::new(&named_file_name(&file))
+                .with_extension("m4a")
+                .display()
+                .to_string(),
+        ),
+        None => (content_type(&file), named_file_name(&file)),
+    };
     let mut response = named
-        .set_content_type(content_type(&file))
-        .set_content_disposition(inline_disposition(named_file_name(&file)))
+        .set_content_type(mime)
+        .set_content_disposition(inline_disposition(name))
         .into_response(&req);
     response.headers_mut().insert(
         header::CACHE_CONTROL,
@@ -113,6 +137,14 @@ pub async fn stream(
     let Some((offset, len)) = window else {
         return Ok(response);
     };
+    if let Some(view) = view {
+        return Ok(response
+            .set_body(SizedStream::new(
+                len,
+                body::plain_window(view, opened.file, offset, len),
+            ))
+            .map_into_boxed_body());
+    }
     let zero_copy = zero_copy::handoff_for(&req).filter(|_| req.method() == Method::GET);
     Ok(match zero_copy {
         Some(handoff) => {
@@ -132,6 +164,14 @@ pub async fn stream(
             ))
             .map_into_boxed_body(),
     })
+}
+
+/// `/stream`'s query: `original=true` for an AAX/AAXC's stored bytes (the `token` is the
+/// key check's).
+#[derive(Debug, serde::Deserialize)]
+pub struct StreamQuery {
+    /// Send the stored bytes of a download, not its plain view.
+    pub original: Option<bool>,
 }
 
 /// `(offset, length)` of a `bytes first-last/size` Content-Range.

@@ -1,0 +1,189 @@
+//! The key and iv an Audible file's samples are encrypted with: an AAXC's come from its
+//! voucher; an AAX's are derived from the account's activation bytes and the file's `adrm`
+//! box, as FFmpeg's mov demuxer derives them (`mov_read_adrm`).
+
+use std::fmt;
+
+use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
+use earmark_mp4::{Mp4Box, boxes, child, sound_track, uint};
+use sha1::{Digest, Sha1};
+
+/// The fixed key FFmpeg derives AAX keys with (`audible_fixed_key`).
+const FIXED_KEY: [u8; 16] = [
+    0x77, 0x21, 0x4d, 0x4b, 0x19, 0x6a, 0x87, 0xcd, 0x52, 0x00, 0x45, 0xfd, 0x20, 0xa5, 0x1d, 0x67,
+];
+
+type Aes128CbcDec = cbc::Decryptor<aes::Aes128>;
+
+/// Why a file's key cannot be had. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The voucher's key or iv, or the activation bytes, are not the hex they must be.
+    #[error("{0} is not {1} hexadecimal digits")]
+    NotHex(&'static str, usize),
+    /// The file carries no `adrm` box where an AAX has it.
+    #[error("the file has no adrm box: it is not an AAX")]
+    NoAdrm,
+    /// The activation bytes do not open this file.
+    #[error("the activation bytes do not open this file: they belong to another Audible account")]
+    WrongActivationBytes,
+}
+
+/// What opens a file: an AAXC's voucher key and iv, or the activation bytes of the account
+/// that bought an AAX (hex, as audible-cli caches them).
+#[derive(Clone)]
+pub enum Secret {
+    /// `content_license.license_response.key` and `.iv` of the voucher.
+    Voucher {
+        /// 32 hex digits.
+        key: String,
+        /// 32 hex digits.
+        iv: String,
+    },
+    /// 8 hex digits.
+    ActivationBytes(String),
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Voucher { .. } => "Secret::Voucher(..)",
+            Self::ActivationBytes(_) => "Secret::ActivationBytes(..)",
+        })
+    }
+}
+
+/// The AES-128 key and the iv every sample starts from.
+#[derive(Clone)]
+pub struct SampleKey {
+    key: [u8; 16],
+    iv: [u8; 16],
+}
+
+impl fmt::Debug for SampleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SampleKey(..)")
+    }
+}
+
+impl SampleKey {
+    /// The key that `secret` gives for the file whose `moov` (at `moov_box` in `moov`) is
+    /// given.
+    ///
+    /// # Errors
+    /// [`KeyError`] when the secret is malformed, the AAX has no `adrm`, or the activation
+    /// bytes are another account's.
+    pub fn of(secret: &Secret, moov: &[u8], moov_box: &Mp4Box) -> Result<Self, KeyError> {
+        match secret {
+            Secret::Voucher { key, iv } => Ok(Self {
+                key: hex16("the voucher's key", key)?,
+                iv: hex16("the voucher's iv", iv)?,
+            }),
+            Secret::ActivationBytes(bytes) => {
+                let bytes = hex::<4>("the activation bytes", bytes)?;
+                let adrm = adrm(moov, moov_box).ok_or(KeyError::NoAdrm)?;
+                Self::from_adrm(&moov[adrm.body()..adrm.end()], bytes)
+            }
+        }
+    }
+
+    /// FFmpeg's derivation: a key and iv from the activation bytes open the 48-byte blob of
+    /// the `adrm` body, which holds the file key and the seed of its iv; a checksum of the
+    /// derived pair tells wrong activation bytes before anything is decrypted.
+    fn from_adrm(body: &[u8], activation_bytes: [u8; 4]) -> Result<Self, KeyError> {
+        let (Some(blob), Some(checksum)) = (body.get(8..56), body.get(68..88)) else {
+            return Err(KeyError::NoAdrm);
+        };
+        let ik = sha1(&[&FIXED_KEY, &activation_bytes]);
+        let iiv = sha1(&[&FIXED_KEY, &ik, &activation_bytes]);
+        if sha1(&[&ik[..16], &iiv[..16]])[..] != checksum[..] {
+            return Err(KeyError::WrongActivationBytes);
+        }
+        let mut plain = [0u8; 48];
+        plain.copy_from_slice(blob);
+        decrypt_blocks(&first16(&ik), &first16(&iiv), &mut plain);
+        let reversed: Vec<u8> = activation_bytes.iter().rev().copied().collect();
+        if plain[..4] != reversed[..] {
+            return Err(KeyError::WrongActivationBytes);
+        }
+        let key = first16(&plain[8..24]);
+        let iv = first16(&sha1(&[&plain[26..42], &key, &FIXED_KEY]));
+        Ok(Self { key, iv })
+    }
+
+    /// Decrypts one sample in place: AES-128-CBC over its whole 16-byte blocks from the
+    /// file's iv, the tail in clear. A sample cut short keeps what is not a whole block.
+    pub fn decrypt_sample(&self, sample: &mut [u8]) {
+        decrypt_blocks(&self.key, &self.iv, sample);
+    }
+}
+
+/// The `adrm` box inside the sound track's sample entry.
+fn adrm(moov: &[u8], moov_box: &Mp4Box) -> Option<Mp4Box> {
+    let entry = sample_entry(moov, moov_box)?;
+    entry_children(moov, &entry)
+        .into_iter()
+        .find(|b| &b.kind == b"adrm")
+}
+
+/// The sound track's first sample entry.
+pub(crate) fn sample_entry(moov: &[u8], moov_box: &Mp4Box) -> Option<Mp4Box> {
+    let track = sound_track(moov, moov_box)?;
+    let stsd = child(moov, &track.stbl, b"stsd")?;
+    // stsd: version and flags, the entry count, then the entries.
+    boxes(moov, stsd.body() + 8, stsd.end()).first().copied()
+}
+
+/// The boxes inside an audio sample entry, after its fixed fields (28 bytes for a version 0
+/// sound description, 44 for version 1, 64 for version 2).
+pub(crate) fn entry_children(moov: &[u8], entry: &Mp4Box) -> Vec<Mp4Box> {
+    let fixed = match uint(moov, entry.body() + 8, 2) {
+        Some(1) => 44,
+        Some(2) => 64,
+        _ => 28,
+    };
+    boxes(moov, entry.body() + fixed, entry.end())
+}
+
+fn decrypt_blocks(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
+    let whole = data.len() / 16 * 16;
+    if whole > 0 {
+        // Whole blocks need no padding: this cannot fail.
+        let _ = Aes128CbcDec::new(key.into(), iv.into())
+            .decrypt_padded_mut::<NoPadding>(&mut data[..whole]);
+    }
+}
+
+fn sha1(parts: &[&[u8]]) -> [u8; 20] {
+    let mut hasher = Sha1::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+fn first16(bytes: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&bytes[..16]);
+    out
+}
+
+fn hex16(what: &'static str, text: &str) -> Result<[u8; 16], KeyError> {
+    hex::<16>(what, text)
+}
+
+fn hex<const N: usize>(what: &'static str, text: &str) -> Result<[u8; N], KeyError> {
+    let text = text.trim().as_bytes();
+    if text.len() != 2 * N {
+        return Err(KeyError::NotHex(what, 2 * N));
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; N];
+    for (i, pair) in text.chunks(2).enumerate() {
+        match (digit(pair[0]), digit(pair[1])) {
+            (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
+            _ => return Err(KeyError::NotHex(what, 2 * N)),
+        }
+    }
+    Ok(out)
+}
