@@ -140,11 +140,16 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
 
 /// Runs `window.earmark.<call>(arg)` in the page and returns what its promise resolved to.
 async fn page_call(client: &Client, call: &str, arg: &str) -> Value {
+    page_call_with(client, call, json!(arg)).await
+}
+
+/// [`page_call`] with any JSON argument.
+async fn page_call_with(client: &Client, call: &str, arg: Value) -> Value {
     let script = format!(
         "const done = arguments[arguments.length - 1]; window.earmark.{call}(arguments[0]).then(done, (e) => done({{thrown: String(e)}}));"
     );
     client
-        .execute_async(&script, vec![json!(arg)])
+        .execute_async(&script, vec![arg])
         .await
         .unwrap_or_else(|e| panic!("{call}: {e}"))
 }
@@ -276,6 +281,43 @@ fn a_page_of_another_origin_uses_earmark_keyless_only_from_a_trusted_network_and
         assert!(played["error"].is_u64(), "{played}");
         assert_eq!(sync_jobs(&keyed), 0);
 
+        client.close().await.unwrap();
+    });
+}
+
+#[test]
+fn a_downloaded_book_plays_and_seeks_in_a_browser_before_any_conversion() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let page_port = serve_page();
+    let origin = format!("http://127.0.0.1:{page_port}");
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let asin = "B0HEARDNOW";
+    earmark_testkit::seed::downloaded(
+        &data,
+        earmark_testkit::seed::record(asin, "Heard Before Converting"),
+        &SyntheticBook::short(2),
+        true,
+    );
+    let server = start(home.path(), "127.0.0.0/8", &origin);
+    let profile = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = browser(&driver, profile.path()).await;
+        client.goto(&format!("{origin}/")).await.unwrap();
+        let src = format!("{}/stream/{asin}", server.base);
+        let played = page_call_with(&client, "play", json!({"src": src, "at": 0.8})).await;
+        let duration = played["duration"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{played}"));
+        assert!((5.8..6.3).contains(&duration), "{played}");
+        let (target, at) = (
+            played["target"].as_f64().unwrap(),
+            played["currentTime"].as_f64().unwrap(),
+        );
+        assert!(at > target, "played on from 80%: {played}");
         client.close().await.unwrap();
     });
 }
