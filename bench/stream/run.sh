@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Streaming benchmark: earmark's /stream against nginx (sendfile) on the same 512 MiB file, on
-# loopback, with the same load (wrk, random byte ranges). Prints a Markdown table of the
-# throughput ratios and earmark's peak memory. Tunables: BENCH_DURATION (s, default 30),
+# loopback, with the same load (wrk, random byte ranges); then a downloaded AAXC (an hour-long
+# synthetic book, encrypted as Audible does) that earmark decrypts on the fly against nginx
+# sending its encrypted bytes, and the time to a seek's first byte. Prints Markdown tables of
+# the throughput ratios and earmark's peak memory. Tunables: BENCH_DURATION (s, default 30),
 # BENCH_CONNECTIONS (default 64), BENCH_SIZE_MIB (default 512).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 
-cargo build --release --quiet --bin earmark --manifest-path "$root/Cargo.toml"
+cargo build --release --quiet --bin earmark --bin earmark-bench-aaxc --manifest-path "$root/Cargo.toml"
 
 pids=()
 cleanup() {
@@ -76,10 +78,10 @@ sample_rss() {
     return 0
 }
 
-run() { # url chunk auth → "requests_per_second p99_ms non2xx"
-    local url=$1 chunk=$2 auth=$3 out
-    out=$(BENCH_SIZE=$size BENCH_CHUNK=$chunk BENCH_AUTH="$auth" \
-        wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$here/ranges.lua" "$url" &
+run() { # url chunk auth [file size] [connections] → "requests_per_second p99_ms non2xx"
+    local url=$1 chunk=$2 auth=$3 of=${4:-$size} conns=${5:-$connections} out
+    out=$(BENCH_SIZE=$of BENCH_CHUNK=$chunk BENCH_AUTH="$auth" \
+        wrk -t"$((conns < 2 ? 1 : 2))" -c"$conns" -d"${duration}s" --latency -s "$here/ranges.lua" "$url" &
         wrk_pid=$!
         while kill -0 "$wrk_pid" 2>/dev/null; do
             awk '/^VmRSS/ {print "RSS", $2}' "/proc/$earmark_pid/status"
@@ -95,22 +97,62 @@ run() { # url chunk auth → "requests_per_second p99_ms non2xx"
         printf "%.1f %s %s\n", r[2] / s[2], p[2], e[2] }' <<<"$out"
 }
 
-echo "| scenario | nginx req/s | earmark req/s | earmark / nginx | nginx p99 ms | earmark p99 ms |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-for chunk_kib in 1024 64; do
-    chunk=$((chunk_kib * 1024))
-    read -r n_rps n_p99 n_err < <(run "http://127.0.0.1:$nginx_port/bench.m4b" "$chunk" "")
-    read -r e_rps e_p99 e_err < <(run "http://127.0.0.1:$earmark_port/stream/$file_id" "$chunk" "Bearer $key")
-    if [ "$n_err" != 0 ] || [ "$e_err" != 0 ]; then
-        echo "bench: non-2xx answers (nginx $n_err, earmark $e_err): the run is invalid" >&2
-        exit 1
-    fi
-    ratio=$(awk -v e="$e_rps" -v n="$n_rps" 'BEGIN { printf "%.2f", e / n }')
-    mib_n=$(awk -v r="$n_rps" -v c="$chunk" 'BEGIN { printf "%.0f", r * c / 1048576 }')
-    mib_e=$(awk -v r="$e_rps" -v c="$chunk" 'BEGIN { printf "%.0f", r * c / 1048576 }')
-    echo "| random ${chunk_kib} KiB ranges, ${connections} connections, ${duration} s | $n_rps ($mib_n MiB/s) | $e_rps ($mib_e MiB/s) | **$ratio** | $n_p99 | $e_p99 |"
-done
+compare() { # nginx_url earmark_url file_size → a Markdown table, one row per range size
+    local nginx_url=$1 earmark_url=$2 of=$3 chunk_kib chunk
+    echo "| scenario | nginx req/s | earmark req/s | earmark / nginx | nginx p99 ms | earmark p99 ms |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    for chunk_kib in 1024 64; do
+        chunk=$((chunk_kib * 1024))
+        read -r n_rps n_p99 n_err < <(run "$nginx_url" "$chunk" "" "$of")
+        read -r e_rps e_p99 e_err < <(run "$earmark_url" "$chunk" "Bearer $key" "$of")
+        if [ "$n_err" != 0 ] || [ "$e_err" != 0 ]; then
+            echo "bench: non-2xx answers (nginx $n_err, earmark $e_err): the run is invalid" >&2
+            exit 1
+        fi
+        ratio=$(awk -v e="$e_rps" -v n="$n_rps" 'BEGIN { printf "%.2f", e / n }')
+        mib_n=$(awk -v r="$n_rps" -v c="$chunk" 'BEGIN { printf "%.0f", r * c / 1048576 }')
+        mib_e=$(awk -v r="$e_rps" -v c="$chunk" 'BEGIN { printf "%.0f", r * c / 1048576 }')
+        echo "| random ${chunk_kib} KiB ranges, ${connections} connections, ${duration} s | $n_rps ($mib_n MiB/s) | $e_rps ($mib_e MiB/s) | **$ratio** | $n_p99 | $e_p99 |"
+    done
+}
+
+compare "http://127.0.0.1:$nginx_port/bench.m4b" "http://127.0.0.1:$earmark_port/stream/$file_id" "$size"
 sample_rss
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$earmark_pid/status")
 echo
 echo "earmark RSS: peak sampled during the runs $((peak_rss_kib / 1024)) MiB; VmHWM (whole life) $((hwm / 1024)) MiB."
+
+# A download played before conversion: earmark decrypts every range it sends.
+aaxc_asin="B0BENCHAAX"
+if [ ! -f "$work/aaxc/bench.aaxc" ]; then
+    "$root/target/release/earmark-bench-aaxc" "$work/aaxc" "$aaxc_asin"
+fi
+aaxc_size=$(stat -c %s "$work/aaxc/bench.aaxc")
+mkdir -p "$data/downloads/$aaxc_asin"
+ln "$work/aaxc/bench.aaxc" "$data/downloads/$aaxc_asin/bench.aaxc"
+ln "$work/aaxc/bench.voucher" "$data/downloads/$aaxc_asin/bench.voucher"
+ln "$work/aaxc/bench.aaxc" "$data/converted/bench.aaxc"
+aaxc_id="0190d4c4-0000-7000-8000-00000000aaaa"
+sqlite3 "$data/library/earmark.db" <<SQL
+INSERT INTO books (asin, title, metadata_json, status, created_at, updated_at)
+    VALUES ('$aaxc_asin', 'Benchmark AAXC', '{}', 'DOWNLOADED', '$now', '$now');
+INSERT INTO files (id, asin, kind, path, size, mime, created_at)
+    VALUES ('$aaxc_id', '$aaxc_asin', 'aaxc', '$data/downloads/$aaxc_asin/bench.aaxc', $aaxc_size, 'audio/vnd.audible.aax', '$now');
+INSERT INTO files (id, asin, kind, path, size, mime, created_at)
+    VALUES ('0190d4c4-0000-7000-8000-00000000aaab', '$aaxc_asin', 'voucher', '$data/downloads/$aaxc_asin/bench.voucher', 100, 'application/json', '$now');
+SQL
+cat "$work/aaxc/bench.aaxc" >/dev/null
+curl -fs -o /dev/null -H "Authorization: Bearer $key" "http://127.0.0.1:$earmark_port/stream/$aaxc_id"
+
+echo
+echo "Decrypted on the fly: a $((aaxc_size / 1048576)) MiB AAXC, nginx sending its encrypted bytes, earmark the plain M4A."
+echo
+compare "http://127.0.0.1:$nginx_port/bench.aaxc" "http://127.0.0.1:$earmark_port/stream/$aaxc_id" "$aaxc_size"
+# A seek: one player, a small range anywhere; its latency is the time to the first byte.
+read -r s_rps s_p99 s_err < <(run "http://127.0.0.1:$earmark_port/stream/$aaxc_id" 4096 "Bearer $key" "$aaxc_size" 1)
+[ "$s_err" = 0 ] || { echo "bench: non-2xx answers to seeks" >&2; exit 1; }
+echo
+echo "Seek to first byte (one connection, random 4 KiB ranges of the AAXC, ${duration} s): p99 **$s_p99 ms** ($s_rps requests/s)."
+sample_rss
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$earmark_pid/status")
+echo "earmark RSS after the decrypted runs $((peak_rss_kib / 1024)) MiB; VmHWM (whole life, both parts) $((hwm / 1024)) MiB."

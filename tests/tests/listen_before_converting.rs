@@ -118,6 +118,15 @@ fn listen(aaxc: bool) {
     );
     let chapters = server.get(&format!("/library/{asin}/chapters"), &[KEY]);
     assert_eq!(chapters.status, 200, "{}", chapters.text());
+    let details = server
+        .get(&format!("/library/{asin}/details"), &[KEY])
+        .json();
+    assert_eq!(
+        details["chapters"].as_array().map(Vec::len),
+        Some(book.chapters.len()),
+        "{details}"
+    );
+    assert_eq!(details["chapters_synthetic"], false, "{details}");
 }
 
 #[test]

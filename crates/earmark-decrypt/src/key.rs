@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
+use aes::cipher::{BlockDecryptMut, InnerIvInit, KeyInit, KeyIvInit, block_padding::NoPadding};
 use earmark_mp4::{Mp4Box, boxes, child, sound_track, uint};
 use sha1::{Digest, Sha1};
 
@@ -56,7 +56,8 @@ impl fmt::Debug for Secret {
 /// The AES-128 key and the iv every sample starts from.
 #[derive(Clone)]
 pub struct SampleKey {
-    key: [u8; 16],
+    /// The key, expanded once for every sample.
+    cipher: aes::Aes128Dec,
     iv: [u8; 16],
 }
 
@@ -75,10 +76,10 @@ impl SampleKey {
     /// bytes are another account's.
     pub fn of(secret: &Secret, moov: &[u8], moov_box: &Mp4Box) -> Result<Self, KeyError> {
         match secret {
-            Secret::Voucher { key, iv } => Ok(Self {
-                key: hex16("the voucher's key", key)?,
-                iv: hex16("the voucher's iv", iv)?,
-            }),
+            Secret::Voucher { key, iv } => Ok(Self::new(
+                &hex16("the voucher's key", key)?,
+                hex16("the voucher's iv", iv)?,
+            )),
             Secret::ActivationBytes(bytes) => {
                 let bytes = hex::<4>("the activation bytes", bytes)?;
                 let adrm = adrm(moov, moov_box).ok_or(KeyError::NoAdrm)?;
@@ -108,13 +109,28 @@ impl SampleKey {
         }
         let key = first16(&plain[8..24]);
         let iv = first16(&sha1(&[&plain[26..42], &key, &FIXED_KEY]));
-        Ok(Self { key, iv })
+        Ok(Self::new(&key, iv))
+    }
+
+    fn new(key: &[u8; 16], iv: [u8; 16]) -> Self {
+        Self {
+            cipher: aes::Aes128Dec::new(key.into()),
+            iv,
+        }
     }
 
     /// Decrypts one sample in place: AES-128-CBC over its whole 16-byte blocks from the
     /// file's iv, the tail in clear. A sample cut short keeps what is not a whole block.
     pub fn decrypt_sample(&self, sample: &mut [u8]) {
-        decrypt_blocks(&self.key, &self.iv, sample);
+        let whole = sample.len() / 16 * 16;
+        if whole > 0 {
+            // Whole blocks need no padding: this cannot fail.
+            let _ = cbc::Decryptor::<aes::Aes128Dec>::inner_iv_init(
+                self.cipher.clone(),
+                (&self.iv).into(),
+            )
+            .decrypt_padded_mut::<NoPadding>(&mut sample[..whole]);
+        }
     }
 }
 

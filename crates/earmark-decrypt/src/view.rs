@@ -119,8 +119,17 @@ impl PlainView {
     /// Any I/O error of reading the file.
     pub fn read_at(&self, file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         let n = read_full(file, offset, buf)?;
-        let end = offset + n as u64;
-        let filled = &mut buf[..n];
+        self.decrypt_window(file, offset, &mut buf[..n])?;
+        Ok(n)
+    }
+
+    /// Turns `filled`, the file's own bytes from `offset`, into the view's: renamed boxes,
+    /// decrypted samples. Reads only the samples that straddle the window's edges.
+    ///
+    /// # Errors
+    /// Any I/O error of reading those samples.
+    pub fn decrypt_window(&self, file: &File, offset: u64, filled: &mut [u8]) -> io::Result<()> {
+        let end = offset + filled.len() as u64;
         for (at, bytes) in &self.patches {
             for (i, byte) in bytes.iter().enumerate() {
                 let at = at + i as u64;
@@ -148,10 +157,12 @@ impl PlainView {
             let got = read_full(file, start, &mut sample_buf)?;
             self.key.decrypt_sample(&mut sample_buf[..got]);
             let (from, to) = (start.max(offset), sample_end.min(end));
+            let got_end = start + got as u64;
+            let to = to.min(got_end.max(from));
             filled[(from - offset) as usize..(to - offset) as usize]
                 .copy_from_slice(&sample_buf[(from - start) as usize..(to - start) as usize]);
         }
-        Ok(n)
+        Ok(())
     }
 
     /// `(offset, size)` of every sample from the last checkpoint at or before `offset`, in

@@ -100,12 +100,26 @@ pub fn plain_window(
                 return Ok(None);
             }
             let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(CHUNK);
-            let (buf, n) = actix_web::web::block(move || {
-                let mut buf = vec![0u8; want];
-                view.read_at(&file, offset, &mut buf).map(|n| (buf, n))
-            })
-            .await
-            .map_err(io::Error::other)??;
+            let mut buf = vec![0u8; want];
+            // In the page cache (the common case while a book plays): read and decrypt here,
+            // which costs less than the trip to the blocking pool; else there.
+            let cached = rustix::io::preadv2(
+                &*file,
+                &mut [io::IoSliceMut::new(&mut buf)],
+                offset,
+                ReadWriteFlags::NOWAIT,
+            );
+            let (buf, n) = match cached {
+                Ok(n) if n == want => {
+                    view.decrypt_window(&file, offset, &mut buf)?;
+                    (buf, n)
+                }
+                _ => actix_web::web::block(move || {
+                    view.read_at(&file, offset, &mut buf).map(|n| (buf, n))
+                })
+                .await
+                .map_err(io::Error::other)??,
+            };
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
