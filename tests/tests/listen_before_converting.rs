@@ -183,3 +183,35 @@ fn a_download_that_cannot_be_decrypted_says_what_is_missing() {
     assert_eq!(original.status, 200);
     assert!(original.body == std::fs::read(&gone.audio).unwrap());
 }
+
+#[test]
+fn an_aax_the_accounts_activation_bytes_do_not_open_is_refused_not_garbled() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("data");
+    write_profile(&data.join("audible"), "earmark");
+    // Another account's activation bytes, cached in the profile as audible-cli caches them.
+    let auth_file = data.join("audible/earmark.json");
+    let mut auth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&auth_file).unwrap()).unwrap();
+    auth["activation_bytes"] = "deadbeef".into();
+    std::fs::write(&auth_file, auth.to_string()).unwrap();
+    seed::downloaded(
+        &data,
+        seed::record("B0WRONGKEY", "Another Account's"),
+        &SyntheticBook::short(1),
+        false,
+    );
+    let fake = FakeAudible::start();
+    let server = serve(cwd.path(), &fake);
+    let reply = server.get("/stream/B0WRONGKEY", &[KEY]);
+    assert_eq!(reply.status, 409, "{}", reply.text());
+    let problem = reply.json();
+    assert_eq!(problem["code"], "cannot_decrypt");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another Audible account"),
+        "{problem}"
+    );
+}
