@@ -98,6 +98,11 @@ async fn tokens_open_only_what_they_were_made_for() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // JSON's 60.0 is the whole number 60; 60.5 is not.
+    let res = test::call_service(&app, mint(json!({"scope": "ws", "ttl_s": 60.0}), true)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = test::call_service(&app, mint(json!({"scope": "ws", "ttl_s": 60.5}), true)).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let res = test::call_service(
         &app,
         mint(

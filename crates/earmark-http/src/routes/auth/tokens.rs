@@ -21,7 +21,22 @@ pub struct TokenRequest {
     pub file_id: Option<String>,
     /// Lifetime in seconds, 10 to 86400 (default 3600).
     #[schema(minimum = 10, maximum = 86400)]
+    #[serde(default, deserialize_with = "whole_seconds")]
     pub ttl_s: Option<i64>,
+}
+
+/// A whole number of seconds, written as JSON writes numbers: `75` or `75.0` (JSON Schema's
+/// `integer` takes both); a fraction is refused.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<f64>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if n.fract() != 0.0 || !n.is_finite() || n.abs() > 1e15 {
+        return Err(serde::de::Error::custom(format!(
+            "ttl_s {n}: a whole number of seconds"
+        )));
+    }
+    Ok(Some(n as i64))
 }
 
 /// A token and when it stops working.
