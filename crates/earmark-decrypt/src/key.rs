@@ -3,8 +3,13 @@
 //! box, as FFmpeg's mov demuxer derives them (`mov_read_adrm`).
 
 use std::fmt;
+use std::ops::Range;
 
-use aes::cipher::{BlockDecryptMut, InnerIvInit, KeyInit, KeyIvInit, block_padding::NoPadding};
+use aes::cipher::consts::U16;
+use aes::cipher::inout::InOutBuf;
+use aes::cipher::{
+    BlockDecrypt, BlockDecryptMut, InnerIvInit, KeyInit, KeyIvInit, block_padding::NoPadding,
+};
 use earmark_mp4::{Mp4Box, boxes, child, sound_track, uint};
 use sha1::{Digest, Sha1};
 
@@ -132,6 +137,45 @@ impl SampleKey {
             .decrypt_padded_mut::<NoPadding>(&mut sample[..whole]);
         }
     }
+
+    /// Decrypts many samples of `window` in place, each given by its range, as
+    /// [`Self::decrypt_sample`] would one by one, but several times faster on short samples.
+    ///
+    /// AES-NI decrypts eight blocks at once, but only when eight independent blocks are at
+    /// hand: CBC decryption of one ~200-byte sample leaves most blocks in a short tail done
+    /// one at a time. So every sample's whole blocks are gathered into one run, decrypted
+    /// there as independent blocks, and each is XORed back with the ciphertext block before it
+    /// (the iv for a sample's first) — which is CBC decryption, with the AES work pipelined.
+    pub fn decrypt_samples(&self, window: &mut [u8], samples: &[Range<usize>]) {
+        let whole = |r: &Range<usize>| r.start..r.start + r.len() / 16 * 16;
+        let mut run = Vec::with_capacity(samples.iter().map(|r| whole(r).len()).sum());
+        for range in samples {
+            run.extend_from_slice(&window[whole(range)]);
+        }
+        let (blocks, _) = InOutBuf::from(&mut run[..]).into_chunks::<U16>();
+        self.cipher.decrypt_blocks_inout(blocks);
+
+        let mut decrypted = run.chunks_exact(16);
+        for range in samples {
+            let mut previous = u128::from_ne_bytes(self.iv);
+            for (block, plain) in window[whole(range)]
+                .chunks_exact_mut(16)
+                .zip(&mut decrypted)
+            {
+                let cipher = u128::from_ne_bytes(block_of(block));
+                let plain = u128::from_ne_bytes(block_of(plain)) ^ previous;
+                block.copy_from_slice(&plain.to_ne_bytes());
+                previous = cipher;
+            }
+        }
+    }
+}
+
+/// A 16-byte chunk as an array (chunks_exact(16) makes every chunk 16 bytes).
+fn block_of(chunk: &[u8]) -> [u8; 16] {
+    let mut block = [0; 16];
+    block.copy_from_slice(chunk);
+    block
 }
 
 /// The `adrm` box inside the sound track's sample entry.
@@ -202,4 +246,37 @@ fn hex<const N: usize>(what: &'static str, text: &str) -> Result<[u8; N], KeyErr
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    #[test]
+    fn samples_decrypted_together_equal_samples_decrypted_one_by_one() {
+        let key = SampleKey::new(&[0x5a; 16], [0x3c; 16]);
+        // Sizes below, at and around a block, and the short and long samples AAC makes;
+        // gaps between them (another track's bytes) stay as they are.
+        let sizes = [0usize, 5, 16, 17, 31, 186, 372, 600, 15, 1024];
+        let mut window: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut ranges = Vec::new();
+        let mut at = 3;
+        for size in sizes {
+            ranges.push(at..at + size);
+            at += size + 7;
+        }
+        let mut one_by_one = window.clone();
+        for range in &ranges {
+            key.decrypt_sample(&mut one_by_one[range.clone()]);
+        }
+        let untouched = window.clone();
+        key.decrypt_samples(&mut window, &ranges);
+        assert_eq!(window, one_by_one);
+        assert_ne!(window, untouched, "the samples were decrypted");
+        assert_eq!(
+            window[..3],
+            untouched[..3],
+            "bytes before the first sample kept"
+        );
+    }
 }

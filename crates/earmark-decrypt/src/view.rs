@@ -139,6 +139,7 @@ impl PlainView {
             }
         }
         let mut sample_buf = Vec::new();
+        let mut inside = Vec::new();
         for (start, size) in self.samples_from(offset) {
             if start >= end {
                 break;
@@ -149,7 +150,7 @@ impl PlainView {
             }
             if start >= offset && sample_end <= end {
                 let at = (start - offset) as usize;
-                self.key.decrypt_sample(&mut filled[at..at + size as usize]);
+                inside.push(at..at + size as usize);
                 continue;
             }
             // A sample that straddles the window's edge: decrypted whole, then cut.
@@ -162,6 +163,7 @@ impl PlainView {
             filled[(from - offset) as usize..(to - offset) as usize]
                 .copy_from_slice(&sample_buf[(from - start) as usize..(to - start) as usize]);
         }
+        self.key.decrypt_samples(filled, &inside);
         Ok(())
     }
 
