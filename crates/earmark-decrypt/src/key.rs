@@ -139,34 +139,53 @@ impl SampleKey {
     }
 
     /// Decrypts many samples of `window` in place, each given by its range, as
-    /// [`Self::decrypt_sample`] would one by one, but several times faster on short samples.
+    /// [`Self::decrypt_sample`] would one by one, but nearly twice as fast on short samples.
     ///
     /// AES-NI decrypts eight blocks at once, but only when eight independent blocks are at
     /// hand: CBC decryption of one ~200-byte sample leaves most blocks in a short tail done
-    /// one at a time. So every sample's whole blocks are gathered into one run, decrypted
-    /// there as independent blocks, and each is XORed back with the ciphertext block before it
-    /// (the iv for a sample's first) — which is CBC decryption, with the AES work pipelined.
+    /// one at a time. So the samples' whole blocks are gathered, a few kilobytes at a time
+    /// (no allocation, and the run stays in the L1 cache), decrypted there as independent
+    /// blocks, and each XORed back with the ciphertext block before it (the iv for a sample's
+    /// first) — which is CBC decryption, with the AES work pipelined.
     pub fn decrypt_samples(&self, window: &mut [u8], samples: &[Range<usize>]) {
+        const RUN: usize = 8 * 1024;
         let whole = |r: &Range<usize>| r.start..r.start + r.len() / 16 * 16;
-        let mut run = Vec::with_capacity(samples.iter().map(|r| whole(r).len()).sum());
-        for range in samples {
-            run.extend_from_slice(&window[whole(range)]);
-        }
-        let (blocks, _) = InOutBuf::from(&mut run[..]).into_chunks::<U16>();
-        self.cipher.decrypt_blocks_inout(blocks);
-
-        let mut decrypted = run.chunks_exact(16);
-        for range in samples {
-            let mut previous = u128::from_ne_bytes(self.iv);
-            for (block, plain) in window[whole(range)]
-                .chunks_exact_mut(16)
-                .zip(&mut decrypted)
-            {
-                let cipher = u128::from_ne_bytes(block_of(block));
-                let plain = u128::from_ne_bytes(block_of(plain)) ^ previous;
-                block.copy_from_slice(&plain.to_ne_bytes());
-                previous = cipher;
+        let mut run = [0u8; RUN];
+        let mut rest = samples;
+        while let Some(first) = rest.first() {
+            if whole(first).len() > RUN {
+                // Larger than any AAC frame; decrypted alone rather than refused.
+                self.decrypt_sample(&mut window[first.clone()]);
+                rest = &rest[1..];
+                continue;
             }
+            let mut used = 0;
+            let mut taken = 0;
+            for range in rest {
+                let blocks = whole(range);
+                if used + blocks.len() > RUN {
+                    break;
+                }
+                run[used..used + blocks.len()].copy_from_slice(&window[blocks.clone()]);
+                used += blocks.len();
+                taken += 1;
+            }
+            let (blocks, _) = InOutBuf::from(&mut run[..used]).into_chunks::<U16>();
+            self.cipher.decrypt_blocks_inout(blocks);
+            let mut decrypted = run[..used].chunks_exact(16);
+            for range in &rest[..taken] {
+                let mut previous = u128::from_ne_bytes(self.iv);
+                for (block, plain) in window[whole(range)]
+                    .chunks_exact_mut(16)
+                    .zip(&mut decrypted)
+                {
+                    let cipher = u128::from_ne_bytes(block_of(block));
+                    let plain = u128::from_ne_bytes(block_of(plain)) ^ previous;
+                    block.copy_from_slice(&plain.to_ne_bytes());
+                    previous = cipher;
+                }
+            }
+            rest = &rest[taken..];
         }
     }
 }
@@ -257,8 +276,10 @@ mod batch_tests {
         let key = SampleKey::new(&[0x5a; 16], [0x3c; 16]);
         // Sizes below, at and around a block, and the short and long samples AAC makes;
         // gaps between them (another track's bytes) stay as they are.
-        let sizes = [0usize, 5, 16, 17, 31, 186, 372, 600, 15, 1024];
-        let mut window: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+        // Enough of them to fill several runs, and one larger than a run.
+        let mut sizes = vec![0usize, 5, 16, 17, 31, 186, 372, 600, 15, 1024, 9000];
+        sizes.extend((0..120).map(|i| 150 + i * 7));
+        let mut window: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 251) as u8).collect();
         let mut ranges = Vec::new();
         let mut at = 3;
         for size in sizes {
