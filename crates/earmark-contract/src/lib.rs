@@ -7,6 +7,7 @@ pub mod library_browse;
 pub mod library_files;
 pub mod library_positions;
 pub mod library_repo;
+pub mod schedule_store;
 pub mod settings_store;
 
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub trait Fixture: Send + Sync + 'static {
     fn jobs(&self) -> Arc<dyn JobQueue>;
     /// The settings store under test.
     fn settings(&self) -> Arc<dyn earmark_core::ports::SettingsStore>;
+    /// The automatic sync's schedule.
+    fn schedule(&self) -> Arc<dyn earmark_core::ports::ScheduleStore>;
     /// Both, for suites whose operations span them.
     fn both(&self) -> (Arc<dyn LibraryRepo>, Arc<dyn JobQueue>) {
         (self.library(), self.jobs())

@@ -13,6 +13,7 @@ pub mod ports;
 pub mod positions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod unattended;
 
 pub use domain::ParseEnumError;
 pub use domain::asin::{Asin, AsinError};

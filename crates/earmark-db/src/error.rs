@@ -63,6 +63,16 @@ impl From<StoreError> for earmark_core::ports::SettingsStoreError {
     }
 }
 
+impl From<StoreError> for earmark_core::ports::ScheduleStoreError {
+    fn from(err: StoreError) -> Self {
+        if err.is_unavailable() {
+            Self::Unavailable(BoxError::from(err))
+        } else {
+            Self::Storage(BoxError::from(err))
+        }
+    }
+}
+
 impl From<StoreError> for JobQueueError {
     fn from(err: StoreError) -> Self {
         if err.is_unavailable() {

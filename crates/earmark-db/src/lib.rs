@@ -7,6 +7,7 @@ mod library_impl;
 mod positions_impl;
 mod postgres;
 mod rows;
+mod schedule_impl;
 mod schema;
 mod settings_impl;
 mod sql_types;
@@ -114,6 +115,8 @@ pub struct Database {
     pub jobs: Arc<dyn JobQueue>,
     /// The person's settings.
     pub settings: Arc<dyn earmark_core::ports::SettingsStore>,
+    /// The automatic sync's next run time.
+    pub schedule: Arc<dyn earmark_core::ports::ScheduleStore>,
     /// Which backend this is.
     pub backend: Backend,
 }
@@ -161,7 +164,8 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, DbE
             Ok(Database {
                 library: store.clone(),
                 jobs: store.clone(),
-                settings: store,
+                settings: store.clone(),
+                schedule: store,
                 backend: Backend::Postgres,
             })
         }
@@ -176,7 +180,8 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, DbE
             Ok(Database {
                 library: store.clone(),
                 jobs: store.clone(),
-                settings: store,
+                settings: store.clone(),
+                schedule: store,
                 backend: Backend::Sqlite,
             })
         }

@@ -100,4 +100,21 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(books, jobs, files, settings, book_licences);
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::TimeSql;
+
+    schedule (id) {
+        id -> Integer,
+        next_sync_at -> Nullable<TimeSql>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    books,
+    jobs,
+    files,
+    settings,
+    book_licences,
+    schedule
+);

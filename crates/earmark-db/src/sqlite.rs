@@ -22,6 +22,7 @@ use crate::jobs_impl::{impl_job_queue, jobs_matching, jobs_page};
 use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
 use crate::positions_impl::impl_position_queries;
+use crate::schedule_impl::impl_schedule_store;
 use crate::settings_impl::impl_settings_store;
 use crate::sql_types::DbTime;
 use crate::store_writes::impl_store_writes;
@@ -191,6 +192,10 @@ impl_library_browse! {
 }
 
 impl_settings_store! {
+    store = SqliteStore,
+}
+
+impl_schedule_store! {
     store = SqliteStore,
 }
 

@@ -17,6 +17,9 @@ impl earmark_contract::Fixture for Sqlite {
     fn settings(&self) -> Arc<dyn earmark_core::ports::SettingsStore> {
         self.0.db.settings.clone()
     }
+    fn schedule(&self) -> Arc<dyn earmark_core::ports::ScheduleStore> {
+        self.0.db.schedule.clone()
+    }
 }
 
 async fn setup() -> Option<Sqlite> {
@@ -30,3 +33,4 @@ earmark_contract::library_positions_contract!(setup);
 earmark_contract::job_queue_contract!(setup);
 earmark_contract::job_effects_contract!(setup);
 earmark_contract::settings_store_contract!(setup);
+earmark_contract::schedule_store_contract!(setup);

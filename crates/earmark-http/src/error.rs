@@ -113,6 +113,9 @@ pub enum ApiError {
     /// Reading or saving the settings failed.
     #[error(transparent)]
     Settings(#[from] earmark_core::ports::SettingsStoreError),
+    /// Reading the automatic sync's schedule failed.
+    #[error(transparent)]
+    Schedule(#[from] earmark_core::ports::ScheduleStoreError),
 }
 
 impl From<earmark_core::library_removal::RemovalError> for ApiError {
@@ -245,14 +248,16 @@ impl ApiError {
             ),
             Self::Library(L::Unavailable(_))
             | Self::Jobs(JobQueueError::Unavailable(_))
-            | Self::Settings(earmark_core::ports::SettingsStoreError::Unavailable(_)) => (
+            | Self::Settings(earmark_core::ports::SettingsStoreError::Unavailable(_))
+            | Self::Schedule(earmark_core::ports::ScheduleStoreError::Unavailable(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",
                 "Database unavailable",
             ),
             Self::Library(L::Storage(_))
             | Self::Jobs(JobQueueError::Storage(_))
-            | Self::Settings(earmark_core::ports::SettingsStoreError::Storage(_)) => (
+            | Self::Settings(earmark_core::ports::SettingsStoreError::Storage(_))
+            | Self::Schedule(earmark_core::ports::ScheduleStoreError::Storage(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
                 "Internal error",

@@ -8,6 +8,9 @@ use earmark_core::ports::{LibraryRepo, SettingsStore};
 use crate::routes::stream::StreamLookupCache;
 use crate::tools::ToolProbe;
 
+/// The shortest automatic sync interval when the deployment says none: five minutes.
+pub const DEFAULT_MIN_SYNC_INTERVAL_S: u64 = 300;
+
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -47,6 +50,10 @@ pub struct AppState {
     pub logins: Arc<crate::routes::auth::audible::PendingLogins>,
     /// Writes reported positions to Audible; `None` when positions are not kept in step.
     pub position_pushes: Option<earmark_jobs::PositionPusher>,
+    /// The automatic sync's schedule; `None` when this deployment runs no automatic sync.
+    pub schedule: Option<Arc<dyn earmark_core::ports::ScheduleStore>>,
+    /// The shortest automatic sync interval a setting may ask for, in seconds.
+    pub min_sync_interval_s: u64,
 }
 
 impl AppState {
@@ -84,6 +91,8 @@ impl AppState {
             accounts,
             logins: Arc::default(),
             position_pushes: None,
+            schedule: None,
+            min_sync_interval_s: DEFAULT_MIN_SYNC_INTERVAL_S,
         }
     }
 
@@ -101,6 +110,19 @@ impl AppState {
             per_minute,
             std::time::Duration::from_secs(60),
         ));
+        self
+    }
+
+    /// The same, telling when the automatic sync (which the deployment runs) is next due from
+    /// `schedule`, and refusing intervals shorter than `min_interval_s`.
+    #[must_use]
+    pub fn with_schedule(
+        mut self,
+        schedule: Arc<dyn earmark_core::ports::ScheduleStore>,
+        min_interval_s: u64,
+    ) -> Self {
+        self.schedule = Some(schedule);
+        self.min_sync_interval_s = min_interval_s;
         self
     }
 

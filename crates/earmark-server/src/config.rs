@@ -34,6 +34,16 @@ pub struct Settings {
     pub audible: AudibleSettings,
     /// Conversion engines.
     pub converter: ConverterSettings,
+    /// The automatic sync.
+    pub schedule: ScheduleSettings,
+}
+
+/// `[schedule]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScheduleSettings {
+    /// The shortest interval between automatic syncs a person's setting may ask for, in
+    /// seconds (default 300), so that no setting can hammer Audible.
+    pub min_interval_s: u64,
 }
 
 /// `[server]`
@@ -210,6 +220,7 @@ impl Settings {
             .set_default("jobs.throttled_backoff_s", 15 * 60)?
             .set_default("jobs.transient_backoff_s", 30)?
             .set_default("jobs.tool_niceness", 10)?
+            .set_default("schedule.min_interval_s", 300)?
             .set_default(
                 "audible.helper",
                 "crates/earmark-audible/helper/earmark_audible_helper.py",

@@ -157,6 +157,15 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             },
         )
     });
+    earmark_jobs::start_auto_sync(
+        Arc::new(engine.clone()),
+        db.settings.clone(),
+        db.schedule.clone(),
+        earmark_jobs::AutoSyncPacing {
+            min_interval: Duration::from_secs(settings.schedule.min_interval_s),
+            ..earmark_jobs::AutoSyncPacing::default()
+        },
+    );
     let tokens = earmark_http::auth::tokens::TokenSigner::load_or_create(data_dir.root())?;
     let state = AppState::new(
         db.library.clone(),
@@ -170,7 +179,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     )
     .with_access(access)
     .with_failed_auth_limit(settings.auth.failed_attempts_per_minute)
-    .with_position_pushes(pushes);
+    .with_position_pushes(pushes)
+    .with_schedule(db.schedule.clone(), settings.schedule.min_interval_s);
 
     let bind = settings.server.bind.clone();
     let listeners = listen::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
@@ -287,6 +297,7 @@ async fn start_engine(
     if let Some(positions) = positions {
         library_sync = library_sync.with_positions(positions);
     }
+    library_sync = library_sync.with_new_books(db.settings.clone());
     let sync: Arc<dyn JobHandler> = Arc::new(library_sync);
     let downloading = AudibleCli {
         timeout: Duration::from_secs(settings.audible.download_timeout_s.max(1)),

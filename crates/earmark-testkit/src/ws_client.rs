@@ -22,8 +22,10 @@ impl WsClient {
     /// The handshake's failure (a refused upgrade is `Http` with its status).
     pub fn connect(addr: &str, path: &str, key: Option<&str>) -> Result<Self, tungstenite::Error> {
         let stream = TcpStream::connect(addr).expect("connect");
+        // The handshake may wait for a busy server (a whole suite on two cores); frames are
+        // then read with a short timeout, set once the socket is open.
         stream
-            .set_read_timeout(Some(Duration::from_millis(200)))
+            .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
         let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
             "ws://{addr}{path}"
@@ -37,6 +39,10 @@ impl WsClient {
             tungstenite::HandshakeError::Failure(e) => e,
             tungstenite::HandshakeError::Interrupted(_) => tungstenite::Error::ConnectionClosed,
         })?;
+        socket
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
         Ok(Self {
             socket,
             pending: VecDeque::new(),

@@ -15,6 +15,9 @@ pub const COVER_SIZES: &[&str] = &[
 ];
 /// What `move_files_policy` may say.
 pub const MOVE_FILES_POLICIES: &[&str] = &["report_only", "always_move", "ask_each"];
+/// The longest automatic sync interval, 31 days: longer is as good as off, and would
+/// overflow a date.
+pub const MAX_AUTO_SYNC_INTERVAL_S: u64 = 31 * 24 * 3600;
 /// The most retries a job may be given.
 pub const MAX_RETRIES: u8 = 10;
 
@@ -61,11 +64,19 @@ pub struct Settings {
     pub repair_update_manifests: bool,
     /// Repair: what to do with misplaced files, one of [`MOVE_FILES_POLICIES`].
     pub move_files_policy: String,
+    /// Seconds between automatic library syncs; 0 for none. The server refuses less than its
+    /// operator's minimum (`EARMARK__SCHEDULE__MIN_INTERVAL_S`), so no setting can hammer
+    /// Audible.
+    pub auto_sync_interval_s: u64,
+    /// Download the books a sync finds that were not in the library before.
+    pub auto_download_new: bool,
+    /// Convert those downloads with these settings' defaults once they are in.
+    pub auto_convert: bool,
 }
 
 impl Default for Settings {
     /// What earmark did before anything was saved: m4b, one file, `$genre/$artist/$title`,
-    /// nothing replaced unless forced, three attempts.
+    /// nothing replaced unless forced, three attempts, nothing done unasked.
     fn default() -> Self {
         Self {
             output_format: OutputFormat::M4b,
@@ -87,6 +98,9 @@ impl Default for Settings {
             repair_delete_duplicates: false,
             repair_update_manifests: true,
             move_files_policy: "report_only".into(),
+            auto_sync_interval_s: 0,
+            auto_download_new: false,
+            auto_convert: false,
         }
     }
 }
@@ -174,6 +188,12 @@ impl Settings {
             NamingScheme::parse(&self.chapter_naming_scheme, true)
                 .map_err(|e| refused("chapter_naming_scheme", e))?;
         }
+        if self.auto_sync_interval_s > MAX_AUTO_SYNC_INTERVAL_S {
+            return Err(refused(
+                "auto_sync_interval_s",
+                format!("at most {MAX_AUTO_SYNC_INTERVAL_S} seconds (31 days), or 0 for none"),
+            ));
+        }
         if self.max_retries > MAX_RETRIES {
             return Err(refused("max_retries", format!("use 0 to {MAX_RETRIES}")));
         }
@@ -187,6 +207,26 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Checks the automatic sync interval against the operator's floor: 0 (none) or at
+    /// least `min_interval_s`.
+    ///
+    /// # Errors
+    /// The interval, naming the floor and where it is set.
+    pub fn check_auto_sync(&self, min_interval_s: u64) -> Result<(), SettingsError> {
+        match self.auto_sync_interval_s {
+            0 => Ok(()),
+            short if short < min_interval_s => Err(refused(
+                "auto_sync_interval_s",
+                format!(
+                    "at least {min_interval_s} seconds (this server's \
+                     EARMARK__SCHEDULE__MIN_INTERVAL_S, so that Audible is not hammered), \
+                     or 0 for no automatic sync"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// `options` with every option it leaves out taken from these settings: format, mode,

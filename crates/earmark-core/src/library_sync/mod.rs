@@ -12,13 +12,14 @@ use async_trait::async_trait;
 
 use crate::domain::asin::Asin;
 use crate::domain::book::{BookRecord, UpsertSummary};
-use crate::domain::job::TaskType;
+use crate::domain::job::{NewJob, TaskType};
 use crate::domain::job_spec::JobSpec;
 use crate::ports::{
     FailureClass, JobContext, JobEffects, JobFailure, JobHandler, LibraryRepo, LibraryRepoError,
-    LibrarySource, LibrarySourceError,
+    LibrarySource, LibrarySourceError, SettingsStore,
 };
 use crate::positions::{PositionError, PositionSync};
+use crate::unattended::new_books::{downloads_for, new_books};
 use time::OffsetDateTime;
 
 /// How many records one upsert transaction carries.
@@ -30,6 +31,7 @@ pub struct LibrarySync {
     repo: Arc<dyn LibraryRepo>,
     batch: usize,
     positions: Option<Arc<PositionSync>>,
+    settings: Option<Arc<dyn SettingsStore>>,
 }
 
 /// What a sync changed, for its log and status message.
@@ -65,6 +67,68 @@ impl LibrarySync {
             repo,
             batch: DEFAULT_BATCH,
             positions: None,
+            settings: None,
+        }
+    }
+
+    /// The same, also queueing downloads of the books a sync finds new, as the saved
+    /// settings' `auto_download_new` and `auto_convert` say at the time of each sync.
+    #[must_use]
+    pub fn with_new_books(mut self, settings: Arc<dyn SettingsStore>) -> Self {
+        self.settings = Some(settings);
+        self
+    }
+
+    /// The downloads to queue for the books of `fetched` not in `known_before`, as the
+    /// settings say now. A failure here costs the automatic downloads of this sync (said in
+    /// its log), never the sync.
+    async fn downloads_of_new_books(
+        &self,
+        fetched: &[Asin],
+        known_before: &[Asin],
+        profile: Option<&str>,
+        ctx: &dyn JobContext,
+    ) -> Vec<NewJob> {
+        let Some(store) = &self.settings else {
+            return Vec::new();
+        };
+        let settings = match store.load().await {
+            Ok(settings) => settings,
+            Err(e) => {
+                ctx.log(&format!("new books were not queued for download: {e}"));
+                return Vec::new();
+            }
+        };
+        if !settings.auto_download_new {
+            return Vec::new();
+        }
+        if known_before.is_empty() {
+            ctx.log(
+                "first sync: its books are taken as the library as it stands; books that appear \
+                 from the next sync on are downloaded automatically",
+            );
+            return Vec::new();
+        }
+        let new = new_books(fetched, known_before);
+        match downloads_for(&new, profile, &settings) {
+            Ok(jobs) => {
+                if !jobs.is_empty() {
+                    let list: Vec<&str> = new.iter().map(Asin::as_str).collect();
+                    ctx.log(&format!(
+                        "queueing downloads of {} new books: {}",
+                        jobs.len(),
+                        list.join(", ")
+                    ));
+                }
+                jobs
+            }
+            Err(e) => {
+                ctx.log(&format!(
+                    "new books were not queued: the saved conversion defaults are refused ({e}); \
+                     fix them in the settings"
+                ));
+                Vec::new()
+            }
         }
     }
 
@@ -185,15 +249,27 @@ impl JobHandler for LibrarySync {
             .map_err(|e| failure_of(&e))?;
         ctx.log(&format!("fetched {} library records", records.len()));
         ctx.progress(50.0, Some(&format!("saving {} books", records.len())));
-        let report = self.apply(records, ctx).await.map_err(|e| {
-            let class = match e {
-                LibraryRepoError::Unavailable(_) => FailureClass::Transient,
-                _ => FailureClass::Permanent,
-            };
-            JobFailure::new(class, format!("saving the library failed: {e}"))
-        })?;
+        let fetched: Vec<Asin> = records.iter().map(|r| r.asin.clone()).collect();
+        let known_before = if self.settings.is_some() {
+            self.repo
+                .known_asins(&fetched)
+                .await
+                .map_err(saving_failed)?
+        } else {
+            Vec::new()
+        };
+        let report = self.apply(records, ctx).await.map_err(saving_failed)?;
         ctx.log(&report.to_string());
         let mut message = report.to_string();
+        let follow_ups = self
+            .downloads_of_new_books(&fetched, &known_before, profile.as_deref(), ctx)
+            .await;
+        if !follow_ups.is_empty() {
+            message = format!(
+                "{message}; {} new books queued for download",
+                follow_ups.len()
+            );
+        }
         if let Some(positions) = &self.positions {
             // The library is in: a position that cannot be read now is read next time, so
             // its failure is logged, not the sync's.
@@ -216,8 +292,20 @@ impl JobHandler for LibrarySync {
             }
         }
         ctx.progress(100.0, Some(&message));
-        Ok(JobEffects::default())
+        Ok(JobEffects {
+            book: None,
+            follow_ups,
+        })
     }
+}
+
+/// The failure of a sync whose library could not be saved.
+fn saving_failed(e: LibraryRepoError) -> JobFailure {
+    let class = match e {
+        LibraryRepoError::Unavailable(_) => FailureClass::Transient,
+        _ => FailureClass::Permanent,
+    };
+    JobFailure::new(class, format!("saving the library failed: {e}"))
 }
 
 #[cfg(test)]

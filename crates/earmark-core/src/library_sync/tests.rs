@@ -137,3 +137,88 @@ async fn a_failed_batch_lays_no_tombstone() {
         failure.message
     );
 }
+
+/// A repo that knew `known` before the sync and takes any upsert.
+fn repo_knowing(known: &'static [u32]) -> MockLibraryRepo {
+    let mut repo = MockLibraryRepo::new();
+    repo.expect_known_asins().returning(move |asked| {
+        Ok(asked
+            .iter()
+            .filter(|a| known.iter().any(|n| record(*n).asin == **a))
+            .cloned()
+            .collect())
+    });
+    repo.expect_upsert_books()
+        .returning(|_| Ok(UpsertSummary::default()));
+    repo.expect_mark_removed_except().returning(|_| Ok(0));
+    repo
+}
+
+fn settings_store(settings: crate::Settings) -> Arc<dyn SettingsStore> {
+    let mut store = crate::ports::MockSettingsStore::new();
+    store.expect_load().returning(move || Ok(settings.clone()));
+    Arc::new(store)
+}
+
+#[tokio::test]
+async fn books_new_to_the_library_are_queued_for_download_when_asked() {
+    let on = crate::Settings {
+        auto_download_new: true,
+        auto_convert: true,
+        ..crate::Settings::default()
+    };
+    let records = || (1..=3).map(record).collect::<Vec<_>>();
+
+    let sync = LibrarySync::new(
+        Arc::new(Source(Ok(records()), Mutex::default())),
+        Arc::new(repo_knowing(&[1, 2])),
+    )
+    .with_new_books(settings_store(on.clone()));
+    let asked = ctx(serde_json::json!({"profile": "audible"}));
+    let effects = sync.run(&asked).await.unwrap();
+    let [job] = effects.follow_ups.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let JobSpec::Download(asin, params) = &job.spec else {
+        panic!("{job:?}")
+    };
+    assert_eq!(asin, &record(3).asin);
+    assert_eq!(params.profile.as_deref(), Some("audible"));
+    assert!(params.convert.is_some());
+    assert!(
+        asked.log_text().contains("B000000003"),
+        "{}",
+        asked.log_text()
+    );
+    assert!(
+        asked
+            .messages()
+            .last()
+            .unwrap()
+            .contains("1 new books queued")
+    );
+
+    // A first sync queues nothing: its books are the library as it stands.
+    let sync = LibrarySync::new(
+        Arc::new(Source(Ok(records()), Mutex::default())),
+        Arc::new(repo_knowing(&[])),
+    )
+    .with_new_books(settings_store(on));
+    let first = ctx(serde_json::json!({}));
+    assert!(sync.run(&first).await.unwrap().follow_ups.is_empty());
+    assert!(first.log_text().contains("first sync"));
+
+    // Switched off: nothing.
+    let sync = LibrarySync::new(
+        Arc::new(Source(Ok(records()), Mutex::default())),
+        Arc::new(repo_knowing(&[1])),
+    )
+    .with_new_books(settings_store(crate::Settings::default()));
+    assert!(
+        sync.run(&ctx(serde_json::json!({})))
+            .await
+            .unwrap()
+            .follow_ups
+            .is_empty()
+    );
+}

@@ -10,6 +10,7 @@ pub mod job_handler;
 pub mod job_queue;
 pub mod library_repo;
 pub mod library_source;
+pub mod schedule_store;
 pub mod settings_store;
 
 pub use audible_accounts::{AccountsError, AudibleAccounts, AudibleProfile, LoginStart};
@@ -27,6 +28,7 @@ pub use job_queue::{
 };
 pub use library_repo::{LibraryRepo, LibraryRepoError, RemovedBook};
 pub use library_source::{LibrarySource, LibrarySourceError};
+pub use schedule_store::{ScheduleStore, ScheduleStoreError};
 pub use settings_store::{SettingsStore, SettingsStoreError};
 
 #[cfg(any(test, feature = "testing"))]
@@ -35,6 +37,8 @@ pub use converter::MockOutputStore;
 pub use job_queue::MockJobQueue;
 #[cfg(any(test, feature = "testing"))]
 pub use library_repo::MockLibraryRepo;
+#[cfg(any(test, feature = "testing"))]
+pub use schedule_store::MockScheduleStore;
 #[cfg(any(test, feature = "testing"))]
 pub use settings_store::MockSettingsStore;
 

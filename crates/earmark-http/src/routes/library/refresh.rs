@@ -67,9 +67,13 @@ pub struct SyncStatus {
     pub last_sync_job_id: Option<String>,
     /// Books in the library now (removed ones not counted).
     pub total_books: u64,
+    /// When the next automatic sync is due (RFC 3339); `null` when automatic syncs are off.
+    /// A time in the past means it is about to be asked for.
+    pub next_auto_sync_at: Option<String>,
 }
 
-/// The last completed library sync and the size of the library.
+/// The last completed library sync, the size of the library, and when the next automatic sync
+/// is due.
 #[utoipa::path(tag = "library", responses((status = 200, body = SyncStatus)))]
 #[get("/library/sync/status")]
 pub async fn sync_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -93,9 +97,16 @@ pub async fn sync_status(state: web::Data<AppState>) -> Result<HttpResponse, Api
             ..BookQuery::default()
         })
         .await?;
+    let next_auto_sync = match &state.schedule {
+        Some(schedule) if state.settings.load().await?.auto_sync_interval_s > 0 => {
+            schedule.next_sync_at().await?
+        }
+        _ => None,
+    };
     Ok(HttpResponse::Ok().json(SyncStatus {
         last_sync_completed_at: last.as_ref().and_then(|j| j.finished_at).map(rfc3339),
         last_sync_job_id: last.map(|j| j.id.to_string()),
         total_books: books.total,
+        next_auto_sync_at: next_auto_sync.map(rfc3339),
     }))
 }

@@ -19,7 +19,9 @@ pub async fn read(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 
 /// Changes the settings named in the body (the rest stay), checked as requests' options are;
 /// answers all settings as saved. They are the defaults of conversions and downloads from now
-/// on, and `auto_retry`/`max_retries` the engine's retries.
+/// on, `auto_retry`/`max_retries` the engine's retries, and `auto_sync_interval_s` (0 or at
+/// least the server's minimum), `auto_download_new` and `auto_convert` what the server does
+/// unasked.
 #[utoipa::path(tag = "settings", request_body(content = shape::SettingsPatch, description = "Some of the web client's Settings"), responses((status = 200, description = "The settings as saved", body = shape::SettingsShape), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/settings")]
 pub async fn change(
@@ -31,6 +33,10 @@ pub async fn change(
     let next: Settings = current
         .patched(&body)
         .map_err(|e| ApiError::Validation(e.to_string()))?;
+    if body.contains_key("auto_sync_interval_s") {
+        next.check_auto_sync(state.min_sync_interval_s)
+            .map_err(|e| ApiError::Validation(e.to_string()))?;
+    }
     state.settings.save(&next).await?;
     state.engine.set_max_attempts(next.max_attempts());
     Ok(HttpResponse::Ok().json(next))

@@ -59,6 +59,16 @@ pub struct SettingsShape {
     /// Repair: what to do with misplaced files.
     #[schema(value_type = crate::routes::wire::MoveFilesPolicy)]
     move_files_policy: String,
+    /// Seconds between automatic library syncs, 0 for none; anything else must be at least
+    /// the server's minimum (`EARMARK__SCHEDULE__MIN_INTERVAL_S`, 300 unless its operator
+    /// says otherwise), or the change is refused with 422.
+    #[schema(minimum = 0, maximum = 2_678_400)]
+    auto_sync_interval_s: u64,
+    /// Download the books a sync finds that were not in the library before (not on the first
+    /// sync, whose books are the library as it stands).
+    auto_download_new: bool,
+    /// Convert those downloads with these settings' defaults.
+    auto_convert: bool,
 }
 
 /// The body of `PATCH /settings`: some of [`SettingsShape`]'s fields, no other.

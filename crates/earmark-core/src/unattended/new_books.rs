@@ -1,0 +1,62 @@
+//! What a sync queues for the books that appeared in it.
+
+use crate::domain::asin::Asin;
+use crate::domain::job::NewJob;
+use crate::domain::job_spec::{ConvertOptions, ConvertOptionsError, DownloadParams, JobSpec};
+use crate::domain::settings::Settings;
+
+/// The downloads `settings` ask for the books in `new` (found by a sync of `profile`, not in
+/// the library before), each with the saved conversion chained when `auto_convert` is on;
+/// none when `auto_download_new` is off.
+///
+/// They are ordinary downloads: they wait in the download lane, under the daily limit and
+/// the throttling back-off, like the ones a person asks for.
+///
+/// # Errors
+/// The saved conversion defaults no longer make a conversion (a naming scheme refused).
+pub fn downloads_for(
+    new: &[Asin],
+    profile: Option<&str>,
+    settings: &Settings,
+) -> Result<Vec<NewJob>, ConvertOptionsError> {
+    if !settings.auto_download_new || new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let convert = if settings.auto_convert {
+        Some(settings.fill(ConvertOptions::default()).try_into()?)
+    } else {
+        None
+    };
+    Ok(new
+        .iter()
+        .map(|asin| {
+            JobSpec::Download(
+                asin.clone(),
+                DownloadParams {
+                    force: false,
+                    profile: profile.map(str::to_owned),
+                    convert: convert.clone(),
+                    cover_size: settings.cover_size.parse().ok(),
+                    ..DownloadParams::default()
+                },
+            )
+            .into()
+        })
+        .collect())
+}
+
+/// The books of a fetched library that were not in the library before, in the fetch's
+/// order; none on a first sync (when the library held none of them), whose books are the
+/// library as it stands, not purchases to download.
+pub fn new_books(fetched: &[Asin], known_before: &[Asin]) -> Vec<Asin> {
+    if known_before.is_empty() {
+        return Vec::new();
+    }
+    let known: std::collections::HashSet<&Asin> = known_before.iter().collect();
+    let mut seen = std::collections::HashSet::new();
+    fetched
+        .iter()
+        .filter(|asin| !known.contains(asin) && seen.insert(*asin))
+        .cloned()
+        .collect()
+}
