@@ -9,6 +9,7 @@ pub mod library_positions;
 pub mod library_repo;
 pub mod schedule_store;
 pub mod settings_store;
+pub mod webhook_store;
 
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub trait Fixture: Send + Sync + 'static {
     fn settings(&self) -> Arc<dyn earmark_core::ports::SettingsStore>;
     /// The automatic sync's schedule.
     fn schedule(&self) -> Arc<dyn earmark_core::ports::ScheduleStore>;
+    /// Webhooks and their deliveries.
+    fn webhooks(&self) -> Arc<dyn earmark_core::ports::WebhookStore>;
     /// Both, for suites whose operations span them.
     fn both(&self) -> (Arc<dyn LibraryRepo>, Arc<dyn JobQueue>) {
         (self.library(), self.jobs())

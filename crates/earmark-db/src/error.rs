@@ -73,6 +73,16 @@ impl From<StoreError> for earmark_core::ports::ScheduleStoreError {
     }
 }
 
+impl From<StoreError> for earmark_core::ports::WebhookStoreError {
+    fn from(err: StoreError) -> Self {
+        if err.is_unavailable() {
+            Self::Unavailable(BoxError::from(err))
+        } else {
+            Self::Storage(BoxError::from(err))
+        }
+    }
+}
+
 impl From<StoreError> for JobQueueError {
     fn from(err: StoreError) -> Self {
         if err.is_unavailable() {

@@ -16,6 +16,8 @@ mod store_impl;
 mod store_writes;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhook_impl;
+mod webhook_rows;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +119,8 @@ pub struct Database {
     pub settings: Arc<dyn earmark_core::ports::SettingsStore>,
     /// The automatic sync's next run time.
     pub schedule: Arc<dyn earmark_core::ports::ScheduleStore>,
+    /// Webhooks and their deliveries.
+    pub webhooks: Arc<dyn earmark_core::ports::WebhookStore>,
     /// Which backend this is.
     pub backend: Backend,
 }
@@ -165,7 +169,8 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, DbE
                 library: store.clone(),
                 jobs: store.clone(),
                 settings: store.clone(),
-                schedule: store,
+                schedule: store.clone(),
+                webhooks: store,
                 backend: Backend::Postgres,
             })
         }
@@ -181,7 +186,8 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, DbE
                 library: store.clone(),
                 jobs: store.clone(),
                 settings: store.clone(),
-                schedule: store,
+                schedule: store.clone(),
+                webhooks: store,
                 backend: Backend::Sqlite,
             })
         }

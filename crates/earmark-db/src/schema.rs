@@ -110,11 +110,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IdSql, TimeSql};
+
+    webhooks (id) {
+        id -> IdSql,
+        url -> Text,
+        secret -> Nullable<Text>,
+        events -> Text,
+        created_at -> TimeSql,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IdSql, TimeSql};
+
+    webhook_deliveries (seq) {
+        seq -> BigInt,
+        id -> IdSql,
+        webhook_id -> IdSql,
+        event -> Text,
+        notification_id -> IdSql,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        created_at -> TimeSql,
+        last_attempt_at -> Nullable<TimeSql>,
+        next_attempt_at -> Nullable<TimeSql>,
+        response_status -> Nullable<Integer>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     books,
     jobs,
     files,
     settings,
     book_licences,
-    schedule
+    schedule,
+    webhooks,
+    webhook_deliveries
 );

@@ -26,6 +26,7 @@ use crate::schedule_impl::impl_schedule_store;
 use crate::settings_impl::impl_settings_store;
 use crate::sql_types::DbTime;
 use crate::store_writes::impl_store_writes;
+use crate::webhook_impl::impl_webhook_store;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -197,6 +198,11 @@ impl_settings_store! {
 
 impl_schedule_store! {
     store = SqliteStore,
+}
+
+impl_webhook_store! {
+    store = SqliteStore,
+    write_txn = immediate_transaction,
 }
 
 impl_library_repo! {

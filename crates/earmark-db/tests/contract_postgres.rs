@@ -20,6 +20,9 @@ impl earmark_contract::Fixture for Postgres {
     fn schedule(&self) -> Arc<dyn earmark_core::ports::ScheduleStore> {
         self.0.db.schedule.clone()
     }
+    fn webhooks(&self) -> Arc<dyn earmark_core::ports::WebhookStore> {
+        self.0.db.webhooks.clone()
+    }
 }
 
 async fn setup() -> Option<Postgres> {
@@ -34,3 +37,4 @@ earmark_contract::job_queue_contract!(setup);
 earmark_contract::job_effects_contract!(setup);
 earmark_contract::settings_store_contract!(setup);
 earmark_contract::schedule_store_contract!(setup);
+earmark_contract::webhook_store_contract!(setup);

@@ -102,6 +102,10 @@ pub fn build(
             .service(routes::settings::change)
             .service(routes::settings::naming_variables)
             .service(routes::jobs::resume)
+            .service(routes::webhooks::create)
+            .service(routes::webhooks::list)
+            .service(routes::webhooks::remove)
+            .service(routes::webhooks::deliveries)
             .split_for_parts();
     let mut api = api;
     routes::docs::complete(&mut api);

@@ -116,6 +116,9 @@ pub enum ApiError {
     /// Reading the automatic sync's schedule failed.
     #[error(transparent)]
     Schedule(#[from] earmark_core::ports::ScheduleStoreError),
+    /// A webhook operation failed.
+    #[error(transparent)]
+    Webhooks(#[from] earmark_core::ports::WebhookStoreError),
 }
 
 impl From<earmark_core::library_removal::RemovalError> for ApiError {
@@ -231,6 +234,11 @@ impl ApiError {
             Self::Jobs(JobQueueError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "job_not_found", "Job not found")
             }
+            Self::Webhooks(earmark_core::ports::WebhookStoreError::NotFound(_)) => (
+                StatusCode::NOT_FOUND,
+                "webhook_not_found",
+                "Webhook not found",
+            ),
             Self::BookBusy(_) => (
                 StatusCode::CONFLICT,
                 "book_busy",
@@ -249,7 +257,8 @@ impl ApiError {
             Self::Library(L::Unavailable(_))
             | Self::Jobs(JobQueueError::Unavailable(_))
             | Self::Settings(earmark_core::ports::SettingsStoreError::Unavailable(_))
-            | Self::Schedule(earmark_core::ports::ScheduleStoreError::Unavailable(_)) => (
+            | Self::Schedule(earmark_core::ports::ScheduleStoreError::Unavailable(_))
+            | Self::Webhooks(earmark_core::ports::WebhookStoreError::Unavailable(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",
                 "Database unavailable",
@@ -257,7 +266,8 @@ impl ApiError {
             Self::Library(L::Storage(_))
             | Self::Jobs(JobQueueError::Storage(_))
             | Self::Settings(earmark_core::ports::SettingsStoreError::Storage(_))
-            | Self::Schedule(earmark_core::ports::ScheduleStoreError::Storage(_)) => (
+            | Self::Schedule(earmark_core::ports::ScheduleStoreError::Storage(_))
+            | Self::Webhooks(earmark_core::ports::WebhookStoreError::Storage(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
                 "Internal error",

@@ -54,6 +54,8 @@ pub struct AppState {
     pub schedule: Option<Arc<dyn earmark_core::ports::ScheduleStore>>,
     /// The shortest automatic sync interval a setting may ask for, in seconds.
     pub min_sync_interval_s: u64,
+    /// Webhooks; `None` when this deployment delivers none (the routes say so).
+    pub webhooks: Option<Arc<dyn earmark_core::ports::WebhookStore>>,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
             position_pushes: None,
             schedule: None,
             min_sync_interval_s: DEFAULT_MIN_SYNC_INTERVAL_S,
+            webhooks: None,
         }
     }
 
@@ -123,6 +126,13 @@ impl AppState {
     ) -> Self {
         self.schedule = Some(schedule);
         self.min_sync_interval_s = min_interval_s;
+        self
+    }
+
+    /// The same, keeping webhooks in `webhooks` (whose deliveries the deployment runs).
+    #[must_use]
+    pub fn with_webhooks(mut self, webhooks: Arc<dyn earmark_core::ports::WebhookStore>) -> Self {
+        self.webhooks = Some(webhooks);
         self
     }
 

@@ -382,6 +382,9 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
             "/settings",
             "/settings/naming-variables",
             "/stream/{file_id}",
+            "/webhooks",
+            "/webhooks/{id}",
+            "/webhooks/{id}/deliveries",
             "/ws/jobs",
             "/ws/jobs/{id}"
         ]

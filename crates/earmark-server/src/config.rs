@@ -36,6 +36,20 @@ pub struct Settings {
     pub converter: ConverterSettings,
     /// The automatic sync.
     pub schedule: ScheduleSettings,
+    /// Webhook deliveries.
+    pub webhooks: WebhookSettings,
+}
+
+/// `[webhooks]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// The longest one post to a receiver may take, in seconds.
+    pub timeout_s: u64,
+    /// The wait after a delivery's first failed attempt, in milliseconds; doubled for each
+    /// further attempt up to ten minutes.
+    pub retry_ms: u64,
+    /// How long after it was written a delivery is still tried, in seconds.
+    pub give_up_after_s: u64,
 }
 
 /// `[schedule]`
@@ -221,6 +235,9 @@ impl Settings {
             .set_default("jobs.transient_backoff_s", 30)?
             .set_default("jobs.tool_niceness", 10)?
             .set_default("schedule.min_interval_s", 300)?
+            .set_default("webhooks.timeout_s", 10)?
+            .set_default("webhooks.retry_ms", 10_000)?
+            .set_default("webhooks.give_up_after_s", 24 * 3600)?
             .set_default(
                 "audible.helper",
                 "crates/earmark-audible/helper/earmark_audible_helper.py",

@@ -8,9 +8,10 @@ use earmark_audible::{AudibleCli, AudibleDownloader, AudibleLibrary, AudiblePosi
 use earmark_convert::{AaxToMp3Converter, Ffmpeg, FfmpegConverter, FsOutputStore};
 use earmark_core::TaskType;
 use earmark_core::conversion::ConvertBook;
+use earmark_core::domain::webhook::RetryPolicy;
 use earmark_core::download::DownloadBook;
 use earmark_core::library_sync::LibrarySync;
-use earmark_core::ports::{AudibleAccounts, Converter, JobHandler};
+use earmark_core::ports::{AudibleAccounts, Converter, JobHandler, Notifier};
 use earmark_core::positions::PositionSync;
 use earmark_jobs::{Engine, EngineConfig};
 use earmark_jobs::{PositionPusher, PushPacing};
@@ -138,14 +139,27 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             "listening positions are not kept in step with Audible (EARMARK__AUDIBLE__SYNC_POSITIONS=false)"
         );
     }
+    let webhooks = earmark_webhooks::Webhooks::start(
+        db.webhooks.clone(),
+        Arc::new(earmark_webhooks::HttpSender::new(Duration::from_secs(
+            settings.webhooks.timeout_s.max(1),
+        ))),
+        RetryPolicy {
+            first: Duration::from_millis(settings.webhooks.retry_ms.max(1)),
+            give_up_after: Duration::from_secs(settings.webhooks.give_up_after_s),
+            ..RetryPolicy::default()
+        },
+    );
     let engine = start_engine(
         &settings,
         &db,
         &data_dir,
         accounts.clone(),
         positions.clone(),
+        Arc::new(webhooks.clone()),
     )
     .await?;
+    earmark_webhooks::forward_job_events(engine.subscribe(), webhooks);
     let pushes = positions.map(|sync| {
         PositionPusher::start(
             sync,
@@ -180,7 +194,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     .with_access(access)
     .with_failed_auth_limit(settings.auth.failed_attempts_per_minute)
     .with_position_pushes(pushes)
-    .with_schedule(db.schedule.clone(), settings.schedule.min_interval_s);
+    .with_schedule(db.schedule.clone(), settings.schedule.min_interval_s)
+    .with_webhooks(db.webhooks.clone());
 
     let bind = settings.server.bind.clone();
     let listeners = listen::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
@@ -279,6 +294,7 @@ async fn start_engine(
     data_dir: &DataDir,
     accounts: Arc<dyn AudibleAccounts>,
     positions: Option<Arc<PositionSync>>,
+    notifier: Arc<dyn Notifier>,
 ) -> Result<Engine, StartError> {
     let mut config = EngineConfig::new(
         data_dir.root().join("logs"),
@@ -297,7 +313,9 @@ async fn start_engine(
     if let Some(positions) = positions {
         library_sync = library_sync.with_positions(positions);
     }
-    library_sync = library_sync.with_new_books(db.settings.clone());
+    library_sync = library_sync
+        .with_new_books(db.settings.clone())
+        .with_notifier(notifier);
     let sync: Arc<dyn JobHandler> = Arc::new(library_sync);
     let downloading = AudibleCli {
         timeout: Duration::from_secs(settings.audible.download_timeout_s.max(1)),

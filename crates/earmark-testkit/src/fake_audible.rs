@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 /// How the fake misbehaves.
@@ -202,57 +202,42 @@ impl FakeAudible {
     /// Starts the fake on a free loopback port, with an empty library.
     pub fn start() -> Self {
         let state = Arc::new(Mutex::new(FakeState::default()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let shared = state.clone();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let data = web::Data::new(shared);
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(data.clone())
-                        .route("/1.0/library", web::get().to(library))
-                        .route(
-                            "/1.0/annotations/lastpositions",
-                            web::get().to(crate::fake_positions::last_positions),
-                        )
-                        .route(
-                            "/1.0/lastpositions/{asin}",
-                            web::put().to(crate::fake_positions::put_last_position),
-                        )
-                        .route("/auth/register", web::post().to(register))
-                        .route("/license/token", web::get().to(license_token))
-                        .route(
-                            "/1.0/content/{asin}/licenserequest",
-                            web::post().to(crate::fake_content::licence_request),
-                        )
-                        .route(
-                            "/1.0/content/{asin}/metadata",
-                            web::get().to(crate::fake_content::metadata),
-                        )
-                        .route(
-                            "/FionaCDEServiceEngine/FSDownloadContent",
-                            web::route().to(crate::fake_content::cde_download),
-                        )
-                        .route("/content/{file}", web::get().to(crate::fake_content::audio))
-                        .route(
-                            "/download/{file}",
-                            web::get().to(crate::fake_content::audio),
-                        )
-                        .route(
-                            "/images/I/{name}",
-                            web::get().to(crate::fake_content::cover),
-                        )
-                })
-                .workers(1)
-                .bind("127.0.0.1:0")
-                .unwrap();
-                let port = server.addrs()[0].port();
-                let server = server.run();
-                tx.send((port, server.handle())).unwrap();
-                server.await.unwrap();
-            });
+        let data = web::Data::new(state.clone());
+        let (port, server) = crate::loopback::serve(move |app| {
+            app.app_data(data.clone())
+                .route("/1.0/library", web::get().to(library))
+                .route(
+                    "/1.0/annotations/lastpositions",
+                    web::get().to(crate::fake_positions::last_positions),
+                )
+                .route(
+                    "/1.0/lastpositions/{asin}",
+                    web::put().to(crate::fake_positions::put_last_position),
+                )
+                .route("/auth/register", web::post().to(register))
+                .route("/license/token", web::get().to(license_token))
+                .route(
+                    "/1.0/content/{asin}/licenserequest",
+                    web::post().to(crate::fake_content::licence_request),
+                )
+                .route(
+                    "/1.0/content/{asin}/metadata",
+                    web::get().to(crate::fake_content::metadata),
+                )
+                .route(
+                    "/FionaCDEServiceEngine/FSDownloadContent",
+                    web::route().to(crate::fake_content::cde_download),
+                )
+                .route("/content/{file}", web::get().to(crate::fake_content::audio))
+                .route(
+                    "/download/{file}",
+                    web::get().to(crate::fake_content::audio),
+                )
+                .route(
+                    "/images/I/{name}",
+                    web::get().to(crate::fake_content::cover),
+                );
         });
-        let (port, server) = rx.recv().unwrap();
         Self {
             base: format!("http://127.0.0.1:{port}"),
             state,

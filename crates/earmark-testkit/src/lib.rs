@@ -12,10 +12,12 @@ pub mod conversion;
 pub mod fake_audible;
 pub mod fake_content;
 pub mod fake_positions;
+mod loopback;
 pub mod seed;
 pub mod server;
 pub mod shape;
 pub mod stand_in;
+pub mod webhook_receiver;
 pub mod wrk;
 pub mod ws_client;
 

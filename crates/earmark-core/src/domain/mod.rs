@@ -13,6 +13,7 @@ pub mod naming;
 pub mod progress;
 pub mod secret;
 pub mod settings;
+pub mod webhook;
 
 /// A string did not name any variant of one of the domain's enumerations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

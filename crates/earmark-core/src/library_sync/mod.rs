@@ -11,15 +11,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::asin::Asin;
-use crate::domain::book::{BookRecord, UpsertSummary};
+use crate::domain::book::{Book, BookRecord, UpsertSummary};
 use crate::domain::job::{NewJob, TaskType};
 use crate::domain::job_spec::JobSpec;
+use crate::domain::webhook::{Notification, WebhookEvent};
 use crate::ports::{
     FailureClass, JobContext, JobEffects, JobFailure, JobHandler, LibraryRepo, LibraryRepoError,
-    LibrarySource, LibrarySourceError, SettingsStore,
+    LibrarySource, LibrarySourceError, Notifier, SettingsStore,
 };
 use crate::positions::{PositionError, PositionSync};
 use crate::unattended::new_books::{downloads_for, new_books};
+use serde_json::json;
 use time::OffsetDateTime;
 
 /// How many records one upsert transaction carries.
@@ -32,6 +34,7 @@ pub struct LibrarySync {
     batch: usize,
     positions: Option<Arc<PositionSync>>,
     settings: Option<Arc<dyn SettingsStore>>,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 /// What a sync changed, for its log and status message.
@@ -68,6 +71,65 @@ impl LibrarySync {
             batch: DEFAULT_BATCH,
             positions: None,
             settings: None,
+            notifier: None,
+        }
+    }
+
+    /// The same, telling `notifier` of the books each sync adds (`book.added`, not on a first
+    /// sync) and removes (`book.removed`).
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// What the library held before this sync: the fetched books it knew, and the books it
+    /// held that the fetch no longer has. Read only when something needs it.
+    async fn before(&self, fetched: &[Asin]) -> Result<(Vec<Asin>, Vec<Book>), JobFailure> {
+        if self.notifier.is_some() {
+            let fetched: HashSet<&Asin> = fetched.iter().collect();
+            let (known, gone): (Vec<Book>, Vec<Book>) = self
+                .repo
+                .library_books()
+                .await
+                .map_err(saving_failed)?
+                .into_iter()
+                .partition(|book| fetched.contains(&book.record.asin));
+            return Ok((known.into_iter().map(|b| b.record.asin).collect(), gone));
+        }
+        if self.settings.is_some() {
+            let known = self
+                .repo
+                .known_asins(fetched)
+                .await
+                .map_err(saving_failed)?;
+            return Ok((known, Vec::new()));
+        }
+        Ok((Vec::new(), Vec::new()))
+    }
+
+    /// Tells the notifier (if any) of the books added and removed.
+    async fn tell(&self, added: &[&BookRecord], removed: &[Book]) {
+        let Some(notifier) = &self.notifier else {
+            return;
+        };
+        let mut told: Vec<Notification> = added
+            .iter()
+            .map(|r| {
+                Notification::now(
+                    WebhookEvent::BookAdded,
+                    json!({"asin": r.asin.as_str(), "title": r.title, "author": r.author}),
+                )
+            })
+            .collect();
+        told.extend(removed.iter().map(|b| {
+            Notification::now(
+                WebhookEvent::BookRemoved,
+                json!({"asin": b.record.asin.as_str(), "title": b.record.title, "author": b.record.author}),
+            )
+        }));
+        if !told.is_empty() {
+            notifier.notify(told).await;
         }
     }
 
@@ -250,15 +312,17 @@ impl JobHandler for LibrarySync {
         ctx.log(&format!("fetched {} library records", records.len()));
         ctx.progress(50.0, Some(&format!("saving {} books", records.len())));
         let fetched: Vec<Asin> = records.iter().map(|r| r.asin.clone()).collect();
-        let known_before = if self.settings.is_some() {
-            self.repo
-                .known_asins(&fetched)
-                .await
-                .map_err(saving_failed)?
-        } else {
-            Vec::new()
+        let (known_before, gone) = self.before(&fetched).await?;
+        let added: Vec<BookRecord> = {
+            let new: HashSet<Asin> = new_books(&fetched, &known_before).into_iter().collect();
+            records
+                .iter()
+                .filter(|r| new.contains(&r.asin))
+                .cloned()
+                .collect()
         };
         let report = self.apply(records, ctx).await.map_err(saving_failed)?;
+        self.tell(&added.iter().collect::<Vec<_>>(), &gone).await;
         ctx.log(&report.to_string());
         let mut message = report.to_string();
         let follow_ups = self

@@ -222,3 +222,79 @@ async fn books_new_to_the_library_are_queued_for_download_when_asked() {
             .is_empty()
     );
 }
+
+fn stored(n: u32) -> Book {
+    Book {
+        record: record(n),
+        status: crate::BookStatus::New,
+        local_path_aax: None,
+        local_path_voucher: None,
+        local_path_cover: None,
+        local_path_converted: None,
+        conversion_format: None,
+        error_message: None,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+        removed_at: None,
+        progress: None,
+    }
+}
+
+#[derive(Default)]
+struct Told(Mutex<Vec<Notification>>);
+
+#[async_trait]
+impl Notifier for Told {
+    async fn notify(&self, notifications: Vec<Notification>) {
+        self.0.lock().unwrap().extend(notifications);
+    }
+}
+
+#[tokio::test]
+async fn the_notifier_is_told_of_books_added_and_removed() {
+    let mut repo = MockLibraryRepo::new();
+    // Before: books 1 and 2. The fetch: 1 and 3.
+    repo.expect_library_books()
+        .returning(|| Ok(vec![stored(1), stored(2)]));
+    repo.expect_upsert_books()
+        .returning(|_| Ok(UpsertSummary::default()));
+    repo.expect_mark_removed_except().returning(|_| Ok(1));
+    let told = Arc::new(Told::default());
+    let sync = LibrarySync::new(
+        Arc::new(Source(Ok(vec![record(1), record(3)]), Mutex::default())),
+        Arc::new(repo),
+    )
+    .with_notifier(told.clone());
+    sync.run(&ctx(serde_json::json!({}))).await.unwrap();
+    let told: Vec<(WebhookEvent, serde_json::Value)> = told
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|n| (n.event, n.data["asin"].clone()))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (WebhookEvent::BookAdded, serde_json::json!("B000000003")),
+            (WebhookEvent::BookRemoved, serde_json::json!("B000000002")),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_first_sync_tells_of_no_book_added() {
+    let mut repo = MockLibraryRepo::new();
+    repo.expect_library_books().returning(|| Ok(Vec::new()));
+    repo.expect_upsert_books()
+        .returning(|_| Ok(UpsertSummary::default()));
+    repo.expect_mark_removed_except().returning(|_| Ok(0));
+    let told = Arc::new(Told::default());
+    let sync = LibrarySync::new(
+        Arc::new(Source(Ok(vec![record(1), record(3)]), Mutex::default())),
+        Arc::new(repo),
+    )
+    .with_notifier(told.clone());
+    sync.run(&ctx(serde_json::json!({}))).await.unwrap();
+    assert!(told.0.lock().unwrap().is_empty());
+}

@@ -12,6 +12,7 @@ pub mod library_repo;
 pub mod library_source;
 pub mod schedule_store;
 pub mod settings_store;
+pub mod webhook_store;
 
 pub use audible_accounts::{AccountsError, AudibleAccounts, AudibleProfile, LoginStart};
 pub use audible_positions::{AudiblePositions, CallLog, MAX_ASINS_PER_READ, RemotePosition};
@@ -30,6 +31,7 @@ pub use library_repo::{LibraryRepo, LibraryRepoError, RemovedBook};
 pub use library_source::{LibrarySource, LibrarySourceError};
 pub use schedule_store::{ScheduleStore, ScheduleStoreError};
 pub use settings_store::{SettingsStore, SettingsStoreError};
+pub use webhook_store::{DueDeliveries, Notifier, WebhookStore, WebhookStoreError};
 
 #[cfg(any(test, feature = "testing"))]
 pub use converter::MockOutputStore;
@@ -41,6 +43,8 @@ pub use library_repo::MockLibraryRepo;
 pub use schedule_store::MockScheduleStore;
 #[cfg(any(test, feature = "testing"))]
 pub use settings_store::MockSettingsStore;
+#[cfg(any(test, feature = "testing"))]
+pub use webhook_store::MockWebhookStore;
 
 /// The error an adapter could not classify more precisely, kept whole for logs.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

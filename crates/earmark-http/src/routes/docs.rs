@@ -19,6 +19,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         (name = "stream", description = "Audio files for players, with HTTP ranges"),
         (name = "jobs", description = "Downloads, conversions and syncs, and their progress"),
         (name = "settings", description = "The person's settings: defaults of conversions, downloads and retries"),
+        (name = "webhooks", description = "Being told what happened: signed posts in order, retried, never lost"),
     ),
 )]
 pub struct ApiDoc;

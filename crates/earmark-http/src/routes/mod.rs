@@ -9,5 +9,6 @@ pub mod library;
 pub mod metrics;
 pub mod settings;
 pub mod stream;
+pub mod webhooks;
 pub mod wire;
 pub mod ws;

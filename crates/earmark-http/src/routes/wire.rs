@@ -146,6 +146,8 @@ wire_strings! {
     one_of ConversionModeName => names_of!(earmark_core::ConversionMode), "A conversion mode";
     one_of CoverSize => earmark_core::domain::settings::COVER_SIZES, "A cover size Audible serves";
     one_of MoveFilesPolicy => earmark_core::domain::settings::MOVE_FILES_POLICIES, "What to do with misplaced files";
+    one_of WebhookEventName => names_of!(earmark_core::domain::webhook::WebhookEvent), "A webhook event";
+    one_of DeliveryStatusName => names_of!(earmark_core::domain::webhook::DeliveryStatus), "Where a webhook delivery stands";
 }
 
 /// `object` requiring at least one of `fields` (an `allOf` with an `anyOf` of `required`):
