@@ -390,6 +390,18 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
         ]
     );
     assert!(doc["paths"]["/healthz"]["get"]["responses"]["503"].is_object());
+    // Client generators name their functions after operationIds: each must be unique.
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operationIds repeat: {ids:?}");
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 
     let res = test::call_service(&app, test::TestRequest::get().uri("/docs").to_request()).await;

@@ -60,6 +60,12 @@ pub fn complete(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::security::SecurityRequirement;
 
     for (path, item) in &mut api.paths.paths {
+        // GET and HEAD share a handler, so the derived id twice; ids must be unique.
+        if let (Some(get), Some(head)) = (&item.get, &mut item.head)
+            && head.operation_id == get.operation_id
+        {
+            head.operation_id = get.operation_id.as_ref().map(|id| format!("{id}_head"));
+        }
         let public = crate::auth::is_public(path);
         let operations: [&mut Option<Operation>; 7] = [
             &mut item.get,

@@ -178,7 +178,7 @@ pub async fn convert(
 }
 
 /// Active and recent jobs, newest first.
-#[utoipa::path(tag = "jobs", params(JobQuery), responses((status = 200, body = JobList), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "jobs", operation_id = "list_jobs", params(JobQuery), responses((status = 200, body = JobList), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/jobs")]
 pub async fn list(
     state: web::Data<AppState>,

@@ -42,7 +42,7 @@ fn asin(raw: &str) -> Result<Asin, ApiError> {
 /// changed or removed since then (tombstones carry `removed_at`) and the `next_since`
 /// watermark to send next time. A client that always sends the last `next_since` never
 /// misses a change. For a first full mirror send `since=1970-01-01T00:00:00Z`.
-#[utoipa::path(tag = "library", params(LibraryParams), responses((status = 200, body = BookList), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "library", operation_id = "list_books", params(LibraryParams), responses((status = 200, body = BookList), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/library")]
 pub async fn list(
     state: web::Data<AppState>,
