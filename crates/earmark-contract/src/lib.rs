@@ -7,6 +7,7 @@ pub mod library_browse;
 pub mod library_files;
 pub mod library_positions;
 pub mod library_repo;
+pub mod local_items;
 pub mod schedule_store;
 pub mod settings_store;
 pub mod webhook_store;
@@ -28,6 +29,8 @@ pub trait Fixture: Send + Sync + 'static {
     fn schedule(&self) -> Arc<dyn earmark_core::ports::ScheduleStore>;
     /// Webhooks and their deliveries.
     fn webhooks(&self) -> Arc<dyn earmark_core::ports::WebhookStore>;
+    /// Local items.
+    fn local_items(&self) -> Arc<dyn earmark_core::ports::LocalItemStore>;
     /// Both, for suites whose operations span them.
     fn both(&self) -> (Arc<dyn LibraryRepo>, Arc<dyn JobQueue>) {
         (self.library(), self.jobs())

@@ -19,6 +19,7 @@ macro_rules! library_files_contract {
             removal_leaves_a_tombstone_and_forgets_files_when_asked,
             incomplete_downloads_have_side_files_but_no_audio,
             progress_is_saved_on_the_book_and_listed_while_unfinished,
+            a_file_follows_its_move_and_is_forgotten_when_gone,
         );
     };
 }
@@ -293,4 +294,66 @@ pub async fn progress_is_saved_on_the_book_and_listed_while_unfinished(repo: Arc
         4,
         "every change of progress is in the change feed"
     );
+}
+
+/// Every file is listed in path order; a moved file keeps its id under its new path, a
+/// forgotten one is gone; both show in the change feed as changes of the book.
+pub async fn a_file_follows_its_move_and_is_forgotten_when_gone(repo: Arc<dyn LibraryRepo>) {
+    repo.upsert_books(vec![record(1), record(2)]).await.unwrap();
+    let file = |n: u32, path: &str| NewStoredFile {
+        asin: asin(n),
+        kind: FileKind::Converted,
+        path: path.into(),
+        size: 100,
+        mime: "audio/mp4".into(),
+    };
+    let b = repo
+        .add_file(file(2, "/data/converted/b.m4b"))
+        .await
+        .unwrap();
+    let a = repo
+        .add_file(file(1, "/data/converted/a.m4b"))
+        .await
+        .unwrap();
+    let all = repo.all_files().await.unwrap();
+    assert_eq!(all, vec![a.clone(), b.clone()], "path order");
+
+    let watermark = repo.changes_since(None, None, 10).await.unwrap().next_since;
+    let moved = repo
+        .move_file(a.id, "/data/converted/Author/a.m4b".into(), 101)
+        .await
+        .unwrap();
+    assert_eq!(
+        (moved.id, moved.path.as_str(), moved.size, moved.kind),
+        (
+            a.id,
+            "/data/converted/Author/a.m4b",
+            101,
+            FileKind::Converted
+        )
+    );
+    assert_eq!(repo.get_file(a.id).await.unwrap(), moved);
+    repo.forget_file(b.id).await.unwrap();
+    repo.forget_file(b.id).await.unwrap();
+    assert!(matches!(
+        repo.get_file(b.id).await,
+        Err(LibraryRepoError::FileNotFound(_))
+    ));
+    assert_eq!(repo.all_files().await.unwrap(), vec![moved]);
+    let changed: Vec<String> = repo
+        .changes_since(Some(watermark), None, 10)
+        .await
+        .unwrap()
+        .books
+        .iter()
+        .map(|book| book.record.asin.to_string())
+        .collect();
+    assert!(
+        changed.contains(&asin(1).to_string()) && changed.contains(&asin(2).to_string()),
+        "{changed:?}"
+    );
+    assert!(matches!(
+        repo.move_file(b.id, "/x".into(), 1).await,
+        Err(LibraryRepoError::FileNotFound(id)) if id == b.id
+    ));
 }

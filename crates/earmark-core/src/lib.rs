@@ -11,6 +11,7 @@ pub mod listening;
 mod placing;
 pub mod ports;
 pub mod positions;
+pub mod repair;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod unattended;
@@ -26,8 +27,8 @@ pub use domain::file::{FileKind, Fingerprint, NewStoredFile, OutputFile, StoredF
 pub use domain::format::{ConversionMode, DownloadFormat, OutputFormat};
 pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
 pub use domain::job_spec::{
-    ConvertOptions, ConvertOptionsError, ConvertParams, DownloadParams, JobSpec, SyncParams,
-    UnreadableSpec,
+    ConvertOptions, ConvertOptionsError, ConvertParams, DownloadParams, JobSpec, RepairParams,
+    SyncParams, UnreadableSpec,
 };
 pub use domain::library_query::{
     BookPage, BookQuery, BookSortKey, ContentType, SeriesCount, SeriesFilter, SeriesSummary,

@@ -43,52 +43,27 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for StoreError {
     }
 }
 
-impl From<StoreError> for LibraryRepoError {
-    fn from(err: StoreError) -> Self {
-        if err.is_unavailable() {
-            Self::Unavailable(BoxError::from(err))
-        } else {
-            Self::Storage(BoxError::from(err))
+/// Each port's error from the adapter's: `Unavailable` when a retry later may succeed,
+/// `Storage` otherwise (every store port has these two).
+macro_rules! port_error_from_store_error {
+    ($($port_error:ty),+ $(,)?) => {$(
+        impl From<StoreError> for $port_error {
+            fn from(err: StoreError) -> Self {
+                if err.is_unavailable() {
+                    Self::Unavailable(BoxError::from(err))
+                } else {
+                    Self::Storage(BoxError::from(err))
+                }
+            }
         }
-    }
+    )+};
 }
 
-impl From<StoreError> for earmark_core::ports::SettingsStoreError {
-    fn from(err: StoreError) -> Self {
-        if err.is_unavailable() {
-            Self::Unavailable(BoxError::from(err))
-        } else {
-            Self::Storage(BoxError::from(err))
-        }
-    }
-}
-
-impl From<StoreError> for earmark_core::ports::ScheduleStoreError {
-    fn from(err: StoreError) -> Self {
-        if err.is_unavailable() {
-            Self::Unavailable(BoxError::from(err))
-        } else {
-            Self::Storage(BoxError::from(err))
-        }
-    }
-}
-
-impl From<StoreError> for earmark_core::ports::WebhookStoreError {
-    fn from(err: StoreError) -> Self {
-        if err.is_unavailable() {
-            Self::Unavailable(BoxError::from(err))
-        } else {
-            Self::Storage(BoxError::from(err))
-        }
-    }
-}
-
-impl From<StoreError> for JobQueueError {
-    fn from(err: StoreError) -> Self {
-        if err.is_unavailable() {
-            Self::Unavailable(BoxError::from(err))
-        } else {
-            Self::Storage(BoxError::from(err))
-        }
-    }
-}
+port_error_from_store_error!(
+    LibraryRepoError,
+    JobQueueError,
+    earmark_core::ports::SettingsStoreError,
+    earmark_core::ports::ScheduleStoreError,
+    earmark_core::ports::WebhookStoreError,
+    earmark_core::ports::LocalItemStoreError,
+);

@@ -1,9 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod files_impl;
 mod jobs_impl;
 mod library_browse;
 mod library_impl;
+mod local_item_rows;
+mod local_items_impl;
 mod positions_impl;
 mod postgres;
 mod rows;
@@ -121,6 +124,8 @@ pub struct Database {
     pub schedule: Arc<dyn earmark_core::ports::ScheduleStore>,
     /// Webhooks and their deliveries.
     pub webhooks: Arc<dyn earmark_core::ports::WebhookStore>,
+    /// Audio files in the data directory that belong to no book.
+    pub local_items: Arc<dyn earmark_core::ports::LocalItemStore>,
     /// Which backend this is.
     pub backend: Backend,
 }
@@ -170,7 +175,8 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, DbE
                 jobs: store.clone(),
                 settings: store.clone(),
                 schedule: store.clone(),
-                webhooks: store,
+                webhooks: store.clone(),
+                local_items: store,
                 backend: Backend::Postgres,
             })
         }
@@ -187,7 +193,8 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, DbE
                 jobs: store.clone(),
                 settings: store.clone(),
                 schedule: store.clone(),
-                webhooks: store,
+                webhooks: store.clone(),
+                local_items: store,
                 backend: Backend::Sqlite,
             })
         }

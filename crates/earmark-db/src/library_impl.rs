@@ -310,6 +310,28 @@ macro_rules! impl_library_repo {
                 }
             }
 
+            async fn all_files(
+                &self,
+            ) -> Result<Vec<earmark_core::StoredFile>, earmark_core::ports::LibraryRepoError> {
+                self.every_file().await
+            }
+
+            async fn move_file(
+                &self,
+                id: uuid::Uuid,
+                path: String,
+                size: i64,
+            ) -> Result<earmark_core::StoredFile, earmark_core::ports::LibraryRepoError> {
+                self.repoint_file(id, path, size).await
+            }
+
+            async fn forget_file(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<(), earmark_core::ports::LibraryRepoError> {
+                self.unregister_file(id).await
+            }
+
             async fn remove_book(
                 &self,
                 asin: &earmark_core::Asin,

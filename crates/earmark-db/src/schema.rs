@@ -146,6 +146,24 @@ diesel::table! {
 
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IdSql, TimeSql};
+
+    local_items (id) {
+        id -> IdSql,
+        asin -> Nullable<Text>,
+        title -> Text,
+        authors -> Nullable<Text>,
+        path -> Text,
+        format -> Nullable<Text>,
+        size -> BigInt,
+        mime -> Text,
+        created_at -> TimeSql,
+        updated_at -> TimeSql,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     books,
     jobs,
@@ -154,5 +172,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     book_licences,
     schedule,
     webhooks,
-    webhook_deliveries
+    webhook_deliveries,
+    local_items
 );

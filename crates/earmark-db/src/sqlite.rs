@@ -18,9 +18,11 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::PoolSettings;
 use crate::error::StoreError;
+use crate::files_impl::impl_file_queries;
 use crate::jobs_impl::{impl_job_queue, jobs_matching, jobs_page};
 use crate::library_browse::impl_library_browse;
 use crate::library_impl::impl_library_repo;
+use crate::local_items_impl::impl_local_item_store;
 use crate::positions_impl::impl_position_queries;
 use crate::schedule_impl::impl_schedule_store;
 use crate::settings_impl::impl_settings_store;
@@ -214,6 +216,16 @@ impl_library_repo! {
 impl_position_queries! {
     store = SqliteStore,
     write_txn = immediate_transaction,
+}
+
+impl_file_queries! {
+    store = SqliteStore,
+    write_txn = immediate_transaction,
+}
+
+impl_local_item_store! {
+    store = SqliteStore,
+    backend = diesel::sqlite::Sqlite,
 }
 
 impl_store_writes! {

@@ -23,6 +23,9 @@ impl earmark_contract::Fixture for Sqlite {
     fn webhooks(&self) -> Arc<dyn earmark_core::ports::WebhookStore> {
         self.0.db.webhooks.clone()
     }
+    fn local_items(&self) -> Arc<dyn earmark_core::ports::LocalItemStore> {
+        self.0.db.local_items.clone()
+    }
 }
 
 async fn setup() -> Option<Sqlite> {
@@ -38,3 +41,4 @@ earmark_contract::job_effects_contract!(setup);
 earmark_contract::settings_store_contract!(setup);
 earmark_contract::schedule_store_contract!(setup);
 earmark_contract::webhook_store_contract!(setup);
+earmark_contract::local_item_store_contract!(setup);

@@ -30,9 +30,9 @@ struct Script {
 pub struct StandIn {
     scripts: Mutex<HashMap<(TaskType, Option<Asin>), Script>>,
     library: Option<Arc<dyn LibraryRepo>>,
-    running: [AtomicUsize; 3],
-    /// The most jobs seen running at once, per lane (download, convert, sync).
-    pub most: [AtomicUsize; 3],
+    running: [AtomicUsize; 4],
+    /// The most jobs seen running at once, per lane (download, convert, sync, repair).
+    pub most: [AtomicUsize; 4],
     /// Whether a download and a conversion ever ran at the same time.
     pub lanes_overlapped: AtomicBool,
 }
@@ -43,6 +43,7 @@ pub fn lane_index(t: TaskType) -> usize {
         TaskType::Download => 0,
         TaskType::Convert => 1,
         TaskType::Sync => 2,
+        TaskType::Repair => 3,
     }
 }
 
@@ -50,6 +51,7 @@ pub fn lane_index(t: TaskType) -> usize {
 fn job_of(task_type: TaskType, asin: Asin) -> NewJob {
     let spec = match task_type {
         TaskType::Sync => JobSpec::Sync(SyncParams::default()),
+        TaskType::Repair => JobSpec::Repair(Default::default()),
         TaskType::Download => JobSpec::Download(asin, Default::default()),
         TaskType::Convert => {
             let options = ConvertOptions {

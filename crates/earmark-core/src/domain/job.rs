@@ -20,6 +20,8 @@ wire_enum! {
         Download => "DOWNLOAD",
         /// Convert a downloaded book.
         Convert => "CONVERT",
+        /// Bring the database and the data directory back in step.
+        Repair => "REPAIR",
     }
 }
 

@@ -9,6 +9,7 @@ pub mod format;
 pub mod job;
 pub mod job_spec;
 pub mod library_query;
+pub mod local_item;
 pub mod naming;
 pub mod progress;
 pub mod secret;

@@ -124,6 +124,32 @@ pub trait LibraryRepo: Send + Sync {
     /// MUST return `FileNotFound` when no file has this id.
     async fn get_file(&self, id: Uuid) -> Result<StoredFile, LibraryRepoError>;
 
+    /// Every stored file of every book (removed ones included), in path order: what a repair
+    /// compares with the disk.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn all_files(&self) -> Result<Vec<StoredFile>, LibraryRepoError>;
+
+    /// Points a stored file at the path it was moved to (same id, kind and mime; the new
+    /// size), moving its book's `updated_at`.
+    ///
+    /// # Errors
+    /// MUST return `FileNotFound` when no file has this id.
+    async fn move_file(
+        &self,
+        id: Uuid,
+        path: String,
+        size: i64,
+    ) -> Result<StoredFile, LibraryRepoError>;
+
+    /// Unregisters a stored file (its file on disk is not touched), moving its book's
+    /// `updated_at`; an unknown id changes nothing.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn forget_file(&self, id: Uuid) -> Result<(), LibraryRepoError>;
+
     /// Removes a book at the person's request: a tombstone (`removed_at`, a new `updated_at`)
     /// that the change feed reports and listings leave out; a later sync that finds the book
     /// in the Audible library brings it back. With `forget_files`, in the same transaction,

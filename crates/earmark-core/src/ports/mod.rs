@@ -8,8 +8,10 @@ pub mod converter;
 pub mod downloader;
 pub mod job_handler;
 pub mod job_queue;
+pub mod library_disk;
 pub mod library_repo;
 pub mod library_source;
+pub mod local_items;
 pub mod schedule_store;
 pub mod settings_store;
 pub mod webhook_store;
@@ -27,8 +29,10 @@ pub use job_handler::{
 pub use job_queue::{
     Applied, Enqueued, FinishedJobs, JobPage, JobQueue, JobQueueError, JobSubmitter, RecoveryReport,
 };
+pub use library_disk::{DiskArea, DiskError, DiskFile, LibraryDisk};
 pub use library_repo::{LibraryRepo, LibraryRepoError, RemovedBook};
 pub use library_source::{LibrarySource, LibrarySourceError};
+pub use local_items::{LocalItemStore, LocalItemStoreError};
 pub use schedule_store::{ScheduleStore, ScheduleStoreError};
 pub use settings_store::{SettingsStore, SettingsStoreError};
 pub use webhook_store::{DueDeliveries, Notifier, WebhookStore, WebhookStoreError};
@@ -38,7 +42,11 @@ pub use converter::MockOutputStore;
 #[cfg(any(test, feature = "testing"))]
 pub use job_queue::MockJobQueue;
 #[cfg(any(test, feature = "testing"))]
+pub use library_disk::MockLibraryDisk;
+#[cfg(any(test, feature = "testing"))]
 pub use library_repo::MockLibraryRepo;
+#[cfg(any(test, feature = "testing"))]
+pub use local_items::MockLocalItemStore;
 #[cfg(any(test, feature = "testing"))]
 pub use schedule_store::MockScheduleStore;
 #[cfg(any(test, feature = "testing"))]

@@ -8,7 +8,9 @@ mod params;
 
 use serde_json::Value;
 
-pub use params::{ConvertOptions, ConvertOptionsError, ConvertParams, DownloadParams, SyncParams};
+pub use params::{
+    ConvertOptions, ConvertOptionsError, ConvertParams, DownloadParams, RepairParams, SyncParams,
+};
 
 use super::asin::Asin;
 use super::job::TaskType;
@@ -22,6 +24,8 @@ pub enum JobSpec {
     Download(Asin, DownloadParams),
     /// Convert a downloaded book.
     Convert(Asin, ConvertParams),
+    /// Bring the database and the data directory back in step.
+    Repair(RepairParams),
     /// A stored job whose parameters this version cannot read (written by another version,
     /// or edited by hand). It still lists, cancels and deletes like any job; a handler fails
     /// it with [`UnreadableSpec::reason`] instead of guessing.
@@ -48,14 +52,15 @@ impl JobSpec {
             JobSpec::Sync(_) => TaskType::Sync,
             JobSpec::Download(..) => TaskType::Download,
             JobSpec::Convert(..) => TaskType::Convert,
+            JobSpec::Repair(_) => TaskType::Repair,
             JobSpec::Unreadable(u) => u.task_type,
         }
     }
 
-    /// The book the job is for; `None` for library syncs.
+    /// The book the job is for; `None` for library syncs and repairs.
     pub fn asin(&self) -> Option<&Asin> {
         match self {
-            JobSpec::Sync(_) => None,
+            JobSpec::Sync(_) | JobSpec::Repair(_) => None,
             JobSpec::Download(asin, _) | JobSpec::Convert(asin, _) => Some(asin),
             JobSpec::Unreadable(u) => u.asin.as_ref(),
         }
@@ -67,6 +72,7 @@ impl JobSpec {
             JobSpec::Sync(p) => serde_json::to_value(p),
             JobSpec::Download(_, p) => serde_json::to_value(p),
             JobSpec::Convert(_, p) => serde_json::to_value(p),
+            JobSpec::Repair(p) => serde_json::to_value(p),
             JobSpec::Unreadable(u) => return u.params.clone(),
         };
         // Plain structs of strings, numbers and booleans always serialise.
@@ -97,6 +103,7 @@ impl JobSpec {
         };
         let parsed = match (task_type, asin.clone()) {
             (TaskType::Sync, _) => serde_json::from_value(value.clone()).map(JobSpec::Sync),
+            (TaskType::Repair, _) => serde_json::from_value(value.clone()).map(JobSpec::Repair),
             (TaskType::Download, Some(asin)) => {
                 serde_json::from_value(value.clone()).map(|p| JobSpec::Download(asin, p))
             }

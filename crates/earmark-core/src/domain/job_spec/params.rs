@@ -21,6 +21,11 @@ pub struct SyncParams {
     pub positions_only: bool,
 }
 
+/// What a REPAIR job does: it reads the person's settings when it runs (whether duplicates
+/// are deleted), so it has no parameters of its own yet; unknown fields are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairParams {}
+
 /// What a DOWNLOAD job fetches, and what it asks for once the files are in place.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DownloadParams {
