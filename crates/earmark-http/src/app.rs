@@ -51,6 +51,7 @@ pub fn build(
             .service(routes::health::healthz)
             .service(routes::health::health)
             .service(routes::health::live)
+            .service(routes::stream::stream_local)
             .service(routes::stream::stream)
             .service(routes::chapters::book_chapters)
             .service(routes::metrics::metrics)
@@ -75,14 +76,12 @@ pub fn build(
             .service(routes::library::remove_many)
             // The web client asks for details of its local items as `local:<id>`.
             .route("/library/local:{tail:.*}", web::route().to(route_not_found))
-            .route("/library/local", web::get().to(route_not_found))
-            .route("/library/local/{tail:.*}", web::route().to(route_not_found))
+            .service(routes::library::local_items)
+            .service(routes::library::local_item)
             .service(routes::library::continue_listening)
             .service(routes::library::sync_positions)
-            .route(
-                "/library/repair/{tail:.*}",
-                web::route().to(route_not_found),
-            )
+            .service(routes::library::repair_preview)
+            .service(routes::library::repair_apply)
             .service(routes::library::detail)
             .service(routes::library::book_details)
             .service(routes::library::book_progress)

@@ -119,6 +119,21 @@ pub enum ApiError {
     /// A webhook operation failed.
     #[error(transparent)]
     Webhooks(#[from] earmark_core::ports::WebhookStoreError),
+    /// A local-item operation failed.
+    #[error(transparent)]
+    LocalItems(#[from] earmark_core::ports::LocalItemStoreError),
+}
+
+impl From<earmark_core::repair::SurveyError> for ApiError {
+    fn from(e: earmark_core::repair::SurveyError) -> Self {
+        use earmark_core::repair::SurveyError as S;
+        match e {
+            S::Library(e) => Self::Library(e),
+            S::LocalItems(e) => Self::LocalItems(e),
+            S::Jobs(e) => Self::Jobs(e),
+            S::Disk(e) => Self::Internal(e.to_string()),
+        }
+    }
 }
 
 impl From<earmark_core::library_removal::RemovalError> for ApiError {
@@ -239,6 +254,11 @@ impl ApiError {
                 "webhook_not_found",
                 "Webhook not found",
             ),
+            Self::LocalItems(earmark_core::ports::LocalItemStoreError::NotFound(_)) => (
+                StatusCode::NOT_FOUND,
+                "local_item_not_found",
+                "Local item not found",
+            ),
             Self::BookBusy(_) => (
                 StatusCode::CONFLICT,
                 "book_busy",
@@ -258,7 +278,8 @@ impl ApiError {
             | Self::Jobs(JobQueueError::Unavailable(_))
             | Self::Settings(earmark_core::ports::SettingsStoreError::Unavailable(_))
             | Self::Schedule(earmark_core::ports::ScheduleStoreError::Unavailable(_))
-            | Self::Webhooks(earmark_core::ports::WebhookStoreError::Unavailable(_)) => (
+            | Self::Webhooks(earmark_core::ports::WebhookStoreError::Unavailable(_))
+            | Self::LocalItems(earmark_core::ports::LocalItemStoreError::Unavailable(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",
                 "Database unavailable",
@@ -267,7 +288,8 @@ impl ApiError {
             | Self::Jobs(JobQueueError::Storage(_))
             | Self::Settings(earmark_core::ports::SettingsStoreError::Storage(_))
             | Self::Schedule(earmark_core::ports::ScheduleStoreError::Storage(_))
-            | Self::Webhooks(earmark_core::ports::WebhookStoreError::Storage(_)) => (
+            | Self::Webhooks(earmark_core::ports::WebhookStoreError::Storage(_))
+            | Self::LocalItems(earmark_core::ports::LocalItemStoreError::Storage(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
                 "Internal error",

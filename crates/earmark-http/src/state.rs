@@ -56,6 +56,10 @@ pub struct AppState {
     pub min_sync_interval_s: u64,
     /// Webhooks; `None` when this deployment delivers none (the routes say so).
     pub webhooks: Option<Arc<dyn earmark_core::ports::WebhookStore>>,
+    /// Local items; `None` when this deployment keeps none (the routes say so).
+    pub local_items: Option<Arc<dyn earmark_core::ports::LocalItemStore>>,
+    /// The data directory's files, for repairs; `None` when this deployment repairs nothing.
+    pub disk: Option<Arc<dyn earmark_core::ports::LibraryDisk>>,
 }
 
 impl AppState {
@@ -96,6 +100,8 @@ impl AppState {
             schedule: None,
             min_sync_interval_s: DEFAULT_MIN_SYNC_INTERVAL_S,
             webhooks: None,
+            local_items: None,
+            disk: None,
         }
     }
 
@@ -133,6 +139,19 @@ impl AppState {
     #[must_use]
     pub fn with_webhooks(mut self, webhooks: Arc<dyn earmark_core::ports::WebhookStore>) -> Self {
         self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// The same, keeping local items in `local_items` and comparing the database with the
+    /// data directory through `disk` (whose REPAIR jobs the deployment runs).
+    #[must_use]
+    pub fn with_repair(
+        mut self,
+        local_items: Arc<dyn earmark_core::ports::LocalItemStore>,
+        disk: Arc<dyn earmark_core::ports::LibraryDisk>,
+    ) -> Self {
+        self.local_items = Some(local_items);
+        self.disk = Some(disk);
         self
     }
 

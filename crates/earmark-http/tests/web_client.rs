@@ -168,16 +168,30 @@ async fn health_answers_and_the_literal_library_paths_are_not_taken_for_asins() 
     assert_eq!(res.status(), StatusCode::OK);
     let health: Value = test::read_body_json(res).await;
     assert!(health["database"]["reachable"].as_bool().unwrap());
-    for later in [
+    // Literal paths under /library are not taken for ASINs.
+    let mut answers = Vec::new();
+    for uri in [
         "/library/local",
         "/library/local/5d0c7c68-3f31-4d1a-9a4b-5d0c7c683f31",
         "/library/repair/preview",
+        "/library/local:5d0c7c68",
     ] {
-        let res = test::call_service(&app, keyed(TestRequest::get().uri(later)).to_request()).await;
-        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{later}");
-        let problem: Value = test::read_body_json(res).await;
-        assert_eq!(problem["code"], "route_not_found", "{later}: {problem}");
+        let res = test::call_service(&app, keyed(TestRequest::get().uri(uri)).to_request()).await;
+        answers.push((res.status(), test::read_body_json::<Value, _>(res).await));
     }
+    assert_eq!(
+        answers[0],
+        (
+            StatusCode::OK,
+            json!({"items": [], "total": 0, "page": 1, "page_size": 50, "total_pages": 0})
+        )
+    );
+    assert_eq!(answers[1].0, StatusCode::NOT_FOUND, "{}", answers[1].1);
+    assert_eq!(answers[1].1["code"], "local_item_not_found");
+    assert_eq!(answers[2].0, StatusCode::OK, "{}", answers[2].1);
+    assert_eq!(answers[2].1["remote_total"], 0);
+    assert_eq!(answers[3].0, StatusCode::NOT_FOUND, "{}", answers[3].1);
+    assert_eq!(answers[3].1["code"], "route_not_found");
 }
 
 fn record(n: u32, title: &str) -> earmark_core::BookRecord {

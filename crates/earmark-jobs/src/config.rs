@@ -69,13 +69,14 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults for a data directory: downloads 5, conversions `convert`, syncs 1.
+    /// Defaults for a data directory: downloads 5, conversions `convert`, syncs 1, repairs 1.
     pub fn new(logs_dir: PathBuf, tmp_dir: PathBuf, downloads: usize, convert: usize) -> Self {
         Self {
             concurrency: HashMap::from([
                 (TaskType::Download, downloads.max(1)),
                 (TaskType::Convert, convert.max(1)),
                 (TaskType::Sync, 1),
+                (TaskType::Repair, 1),
             ]),
             max_attempts: 3,
             logs_dir,

@@ -13,6 +13,7 @@ use earmark_core::download::DownloadBook;
 use earmark_core::library_sync::LibrarySync;
 use earmark_core::ports::{AudibleAccounts, Converter, JobHandler, Notifier};
 use earmark_core::positions::PositionSync;
+use earmark_core::repair::{RepairLibrary, SurveyPorts};
 use earmark_jobs::{Engine, EngineConfig};
 use earmark_jobs::{PositionPusher, PushPacing};
 
@@ -195,7 +196,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     .with_failed_auth_limit(settings.auth.failed_attempts_per_minute)
     .with_position_pushes(pushes)
     .with_schedule(db.schedule.clone(), settings.schedule.min_interval_s)
-    .with_webhooks(db.webhooks.clone());
+    .with_webhooks(db.webhooks.clone())
+    .with_repair(db.local_items.clone(), library_disk(&data_dir));
 
     let bind = settings.server.bind.clone();
     let listeners = listen::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
@@ -338,10 +340,20 @@ async fn start_engine(
         db.library.clone(),
         accounts,
     ));
+    let repair: Arc<dyn JobHandler> = Arc::new(RepairLibrary::new(
+        SurveyPorts {
+            library: db.library.clone(),
+            local_items: db.local_items.clone(),
+            disk: library_disk(data_dir),
+            jobs: db.jobs.clone(),
+        },
+        db.settings.clone(),
+    ));
     let handlers: HashMap<TaskType, Arc<dyn JobHandler>> = HashMap::from([
         (TaskType::Sync, sync),
         (TaskType::Download, download),
         (TaskType::Convert, convert),
+        (TaskType::Repair, repair),
     ]);
     let engine = Engine::new(db.jobs.clone(), handlers, config);
     // The person's retry settings hold from the first job on, the recovered ones included.
@@ -366,6 +378,11 @@ async fn start_engine(
     }
     engine.start();
     Ok(engine)
+}
+
+/// The data directory's files as a repair sees them.
+fn library_disk(data_dir: &DataDir) -> Arc<dyn earmark_core::ports::LibraryDisk> {
+    Arc::new(earmark_disk::FsLibraryDisk::new(data_dir.root()))
 }
 
 /// The conversion engine the settings choose: AAXtoMP3 when asked for (or, with `auto`,

@@ -34,12 +34,13 @@ pub fn state_with_handlers(
 }
 
 /// State over `db`, the data directory `root` (absolute, already laid out) and `engine`; no
-/// tool is found and no Audible account answers.
+/// tool is found and no Audible account answers; local items and repairs on `db` and `root`.
 pub fn state_over(
     db: &earmark_db::Database,
     root: std::path::PathBuf,
     engine: earmark_jobs::Engine,
 ) -> AppState {
+    let disk = Arc::new(earmark_disk::FsLibraryDisk::new(&root));
     AppState::new(
         db.library.clone(),
         db.settings.clone(),
@@ -60,6 +61,7 @@ pub fn state_over(
             timeout: std::time::Duration::from_secs(5),
         }),
     )
+    .with_repair(db.local_items.clone(), disk)
 }
 
 /// The application for `state`, unlocked by [`KEY`], as actix's test service (await it).

@@ -8,14 +8,18 @@ use earmark_core::{Asin, JobFilter};
 
 mod details;
 mod incomplete;
+mod local;
 mod progress;
 mod query;
 mod refresh;
 mod removal;
+mod repair;
 mod shapes;
 
 pub use details::{BookDetails, DetailsChapter, Technical, book_details};
 pub use incomplete::{IncompleteDownload, IncompleteDownloads, incomplete_downloads};
+pub(crate) use local::local_item_id;
+pub use local::{LocalItemList, LocalItemParams, LocalItemView, local_item, local_items};
 pub use progress::{
     ListeningParams, ProgressView, book_progress, continue_listening, report_progress,
     sync_positions,
@@ -23,6 +27,7 @@ pub use progress::{
 pub use query::{LibraryParams, LibraryRequest};
 pub use refresh::{SyncStatus, sync, sync_status};
 pub use removal::{RemovalParams, RemovalRequest, Removed, remove_many, remove_one};
+pub use repair::{RepairPreviewView, repair_apply, repair_preview};
 pub use shapes::*;
 
 use crate::error::ApiError;

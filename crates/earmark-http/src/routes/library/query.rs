@@ -105,7 +105,12 @@ fn invalid(name: &str, value: &str, expected: &str) -> ApiError {
     ApiError::Validation(format!("`{name}={value}` is not valid: {expected}"))
 }
 
-fn number(name: &str, value: Option<&str>, min: u64, max: u64) -> Result<Option<u64>, ApiError> {
+pub(super) fn number(
+    name: &str,
+    value: Option<&str>,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, ApiError> {
     value
         .map(|raw| match raw.trim().parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),

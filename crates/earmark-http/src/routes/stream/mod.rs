@@ -68,13 +68,91 @@ pub async fn stream(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let file = lookup::resolve(&state, &file_id).await?;
+    let original = query.original.unwrap_or(false);
+    serve(req, &state, &file_id, Servable::stored(file), original).await
+}
+
+/// Serves a local item (a file of no book, see `GET /library/local`) by its id, exactly as
+/// `/stream/{file_id}` serves a book's file.
+#[utoipa::path(
+    tag = "stream",
+    params(("id" = String, Path, description = "A local item's id")),
+    responses(
+        (status = 200, description = "The whole file", content_type = "audio/mp4"),
+        (status = 206, description = "The requested byte range"),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "No such local item, or its file is gone from disk", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This server keeps no local items", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 416, description = "The range starts beyond the end of the file"),
+        (status = 422, description = "Not a local item id", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[route(
+    "/stream/local/{id}",
+    method = "GET",
+    method = "HEAD",
+    wrap = "actix_web::middleware::from_fn(range::only_one_valid_range)"
+)]
+pub async fn stream_local(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = crate::routes::library::local_item_id(&id)?;
+    let items = state
+        .local_items
+        .as_ref()
+        .ok_or_else(|| ApiError::TurnedOff("this server keeps no local items".into()))?;
+    let item = items.get_local_item(id).await.map_err(|e| match e {
+        earmark_core::ports::LocalItemStoreError::NotFound(_) => ApiError::FileGone(id.to_string()),
+        other => other.into(),
+    })?;
+    let servable = Servable {
+        id: item.id,
+        path: item.path,
+        mime: item.mime,
+        stored: None,
+    };
+    serve(req, &state, &format!("local:{id}"), servable, true).await
+}
+
+/// A file `/stream` may send: its id, where it is, its registered type, and for a book's
+/// file the row (an AAX/AAXC of a book can be served decrypted).
+struct Servable {
+    id: uuid::Uuid,
+    path: String,
+    mime: String,
+    stored: Option<StoredFile>,
+}
+
+impl Servable {
+    fn stored(file: StoredFile) -> Self {
+        Self {
+            id: file.id,
+            path: file.path.clone(),
+            mime: file.mime.clone(),
+            stored: Some(file),
+        }
+    }
+}
+
+/// Answers a request for `file`, known to the caches as `key`; `original` sends an
+/// AAX/AAXC's stored bytes instead of its plain view.
+async fn serve(
+    req: HttpRequest,
+    state: &AppState,
+    key: &str,
+    file: Servable,
+    original: bool,
+) -> Result<HttpResponse, ApiError> {
+    let file_id = key;
     let gone = |why: String| {
         tracing::warn!(file_id = %file.id, %why, "stored file cannot be served");
-        state.stream_cache.forget(&file_id);
-        state.open_files.close(&file_id);
+        state.stream_cache.forget(file_id);
+        state.open_files.close(file_id);
         ApiError::FileGone(file.id.to_string())
     };
-    let opened = match state.open_files.get(&file_id) {
+    let opened = match state.open_files.get(file_id) {
         Some(opened) => opened,
         None => {
             let root = state.data_root.as_path().to_owned();
@@ -84,7 +162,7 @@ pub async fn stream(
                 .await
                 .map_err(|e| ApiError::Internal(e.to_string()))?
                 .map_err(gone)?;
-            state.open_files.keep(&file_id, opened.clone());
+            state.open_files.keep(file_id, opened.clone());
             let (later, id) = (state.clone(), file_id.to_string());
             actix_web::rt::spawn(async move {
                 actix_web::rt::time::sleep(open_files::KEEP_OPEN).await;
@@ -93,10 +171,11 @@ pub async fn stream(
             opened
         }
     };
-    let view = if plain::is_encrypted(&file) && !query.original.unwrap_or(false) {
-        Some(plain::view_of(&state, &file, &opened).await?)
-    } else {
-        None
+    let view = match &file.stored {
+        Some(stored) if plain::is_encrypted(stored) && !original => {
+            Some(plain::view_of(state, stored, &opened).await?)
+        }
+        _ => None,
     };
     let named = named_file(&opened).map_err(gone)?;
     let size = named.metadata().len();
@@ -210,11 +289,10 @@ pub(crate) fn named_file(opened: &Opened) -> Result<NamedFile, String> {
     NamedFile::from_file(file, &opened.real).map_err(|e| e.to_string())
 }
 
-fn named_file_name(file: &StoredFile) -> String {
-    Path::new(&file.path).file_name().map_or_else(
-        || file.asin.to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+fn named_file_name(file: &Servable) -> String {
+    Path::new(&file.path)
+        .file_name()
+        .map_or_else(|| file.id.to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Every media type a stream answers with (the API document lists them): the output
@@ -234,7 +312,7 @@ pub const MEDIA_TYPES: &[&str] = &[
 
 /// The type players expect, by the file's extension; the registered MIME type otherwise,
 /// when it is one of [`MEDIA_TYPES`]; `application/octet-stream` else.
-fn content_type(file: &StoredFile) -> actix_web::mime::Mime {
+fn content_type(file: &Servable) -> actix_web::mime::Mime {
     let by_extension = Path::new(&file.path)
         .extension()
         .and_then(|e| e.to_str())

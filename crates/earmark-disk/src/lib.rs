@@ -1,0 +1,223 @@
+#![doc = include_str!("../README.md")]
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use earmark_core::ports::{DiskArea, DiskError, DiskFile, LibraryDisk};
+
+/// The data directory's `downloads` and `converted` folders.
+#[derive(Debug, Clone)]
+pub struct FsLibraryDisk {
+    downloads: PathBuf,
+    converted: PathBuf,
+}
+
+impl FsLibraryDisk {
+    /// The disk under the data directory `root` (absolute).
+    pub fn new(root: &Path) -> Self {
+        Self {
+            downloads: root.join("downloads"),
+            converted: root.join("converted"),
+        }
+    }
+}
+
+fn disk_error(what: String) -> impl FnOnce(io::Error) -> DiskError {
+    move |e| DiskError {
+        what,
+        source: Box::new(e),
+    }
+}
+
+/// Runs `work` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T, DiskError> + Send + 'static,
+) -> Result<T, DiskError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DiskError {
+            what: what.to_owned(),
+            source: Box::new(e),
+        })?
+}
+
+/// The regular files under `root`, depth first, sorted by path; a missing root has none.
+fn walk(root: &Path) -> Result<Vec<DiskFile>, DiskError> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    let mut first = true;
+    while let Some(folder) = folders.pop() {
+        let entries = match fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if first && e.kind() == io::ErrorKind::NotFound => return Ok(found),
+            Err(e) if first => {
+                return Err(disk_error(format!("reading {}", folder.display()))(e));
+            }
+            Err(e) => {
+                tracing::warn!(folder = %folder.display(), error = %e, "folder skipped: cannot read it");
+                continue;
+            }
+        };
+        first = false;
+        for entry in entries.flatten() {
+            // symlink_metadata: a link is neither followed nor listed.
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                folders.push(entry.path());
+            } else if meta.is_file() {
+                if let Some(path) = entry.path().to_str() {
+                    found.push(DiskFile {
+                        path: path.to_owned(),
+                        size: meta.len(),
+                        inode: meta.ino(),
+                    });
+                } else {
+                    tracing::warn!(path = ?entry.path(), "file skipped: its name is not UTF-8");
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(found)
+}
+
+/// Whether two readers yield the same bytes.
+fn same_bytes(mut a: impl Read, mut b: impl Read) -> io::Result<bool> {
+    let (mut left, mut right) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = read_full(&mut a, &mut left)?;
+        let m = read_full(&mut b, &mut right)?;
+        if n != m || left[..n] != right[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Fills `buf` as far as the reader goes; fewer bytes only at its end.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[async_trait]
+impl LibraryDisk for FsLibraryDisk {
+    async fn scan(&self, area: DiskArea) -> Result<Vec<DiskFile>, DiskError> {
+        let root = match area {
+            DiskArea::Downloads => self.downloads.clone(),
+            DiskArea::Converted => self.converted.clone(),
+        };
+        blocking("scanning the data directory", move || walk(&root)).await
+    }
+
+    async fn stat(&self, path: &str) -> Result<Option<DiskFile>, DiskError> {
+        let path = path.to_owned();
+        blocking("measuring a file", move || {
+            match Path::new(&path).symlink_metadata() {
+                Ok(meta) if meta.is_file() => Ok(Some(DiskFile {
+                    size: meta.len(),
+                    inode: meta.ino(),
+                    path,
+                })),
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(disk_error(format!("measuring {path}"))(e)),
+            }
+        })
+        .await
+    }
+
+    async fn same_content(&self, a: &str, b: &str) -> Result<bool, DiskError> {
+        let (a, b) = (a.to_owned(), b.to_owned());
+        blocking("comparing two files", move || {
+            let left = File::open(&a).map_err(disk_error(format!("reading {a}")))?;
+            let right = File::open(&b).map_err(disk_error(format!("reading {b}")))?;
+            same_bytes(io::BufReader::new(left), io::BufReader::new(right))
+                .map_err(disk_error(format!("comparing {a} with {b}")))
+        })
+        .await
+    }
+
+    async fn remove(&self, path: &str) -> Result<(), DiskError> {
+        let path = path.to_owned();
+        blocking("deleting a file", move || match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(disk_error(format!("deleting {path}"))(e)),
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+
+    #[tokio::test]
+    async fn files_are_listed_links_are_not_and_copies_are_recognised() {
+        let root = tempfile::tempdir().unwrap();
+        let converted = root.path().join("converted");
+        fs::create_dir_all(converted.join("Author/Book")).unwrap();
+        fs::write(converted.join("Author/Book/Book.m4b"), b"audio").unwrap();
+        fs::write(converted.join("copy.m4b"), b"audio").unwrap();
+        fs::write(converted.join("other.m4b"), b"audiO").unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret.mp3"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), converted.join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.mp3"), converted.join("l.mp3"))
+            .unwrap();
+
+        let disk = FsLibraryDisk::new(root.path());
+        let found = disk.scan(DiskArea::Converted).await.unwrap();
+        let names: Vec<&str> = found
+            .iter()
+            .map(|f| f.path.strip_prefix(converted.to_str().unwrap()).unwrap())
+            .collect();
+        assert_eq!(names, ["/Author/Book/Book.m4b", "/copy.m4b", "/other.m4b"]);
+        assert!(found.iter().all(|f| f.size == 5));
+        assert!(
+            disk.scan(DiskArea::Downloads).await.unwrap().is_empty(),
+            "no folder yet"
+        );
+
+        let book = found[0].path.clone();
+        assert!(disk.same_content(&book, &found[1].path).await.unwrap());
+        assert!(!disk.same_content(&book, &found[2].path).await.unwrap());
+        let link = converted.join("l.mp3");
+        assert_eq!(disk.stat(link.to_str().unwrap()).await.unwrap(), None);
+        assert_eq!(disk.stat(&book).await.unwrap().map(|f| f.size), Some(5));
+
+        disk.remove(&found[1].path).await.unwrap();
+        disk.remove(&found[1].path).await.unwrap();
+        assert_eq!(disk.stat(&found[1].path).await.unwrap(), None);
+        assert!(outside.path().join("secret.mp3").exists());
+    }
+
+    #[test]
+    fn lengths_and_tails_tell_files_apart() {
+        assert!(same_bytes(&b""[..], &b""[..]).unwrap());
+        assert!(!same_bytes(&b"abc"[..], &b"abcd"[..]).unwrap());
+        let long = vec![7u8; 200_000];
+        let mut other = long.clone();
+        other[199_999] = 8;
+        assert!(same_bytes(&long[..], &long[..]).unwrap());
+        assert!(!same_bytes(&long[..], &other[..]).unwrap());
+    }
+}
