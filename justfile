@@ -76,6 +76,8 @@ bench:
     target/release/earmark-bench-jobs 20
     cargo build --release --quiet --bin earmark --bin earmark-bench-library
     eval "$(tests/ensure-postgres.sh)" && target/release/earmark-bench-library 20000 10
+    cargo build --release --quiet -p earmark-bench-repair
+    target/release/earmark-bench-repair 5000 10
 
 # Drop PostgreSQL test databases that crashed tests left behind.
 clean-test-dbs:
