@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use earmark_fixtures::{SyntheticBook, aaxtomp3_stand_in, decoded_pcm};
 use earmark_testkit::fake_audible::{FakeAudible, write_profile};
+use earmark_testkit::files::files_under;
 use earmark_testkit::{Server, seed, start_ok};
 use serde_json::json;
 
@@ -83,26 +84,6 @@ impl Setup {
             .get(&format!("/jobs/{job_id}/log"), &[("Authorization", &auth)])
             .text()
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn hostile_record(n: u32) -> earmark_core::BookRecord {

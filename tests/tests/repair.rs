@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use earmark_db::testing::TestDb;
 use earmark_fixtures::SyntheticBook;
+use earmark_testkit::files::on_postgres;
 use earmark_testkit::{Server, seed, start_ok};
 use serde_json::{Value, json};
 
@@ -111,13 +111,6 @@ fn render_to(book: &SyntheticBook, scratch: &Path, to: &Path) {
     let rendered = book.render(Path::new("ffmpeg"), scratch).unwrap();
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
     std::fs::rename(rendered, to).unwrap();
-}
-
-fn on_postgres(test: fn(Option<&str>)) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    if let Some(db) = runtime.block_on(TestDb::postgres()) {
-        test(Some(&db.url));
-    }
 }
 
 #[test]

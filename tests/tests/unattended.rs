@@ -9,10 +9,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use earmark_db::testing::TestDb;
 use earmark_fixtures::SyntheticBook;
 use earmark_testkit::Server;
 use earmark_testkit::fake_audible::{FakeAudible, library_item, write_profile};
+use earmark_testkit::files::{files_under, on_postgres};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -55,15 +55,6 @@ fn start(fake: &FakeAudible, home: &Path, db: Option<&str>, extra: &[(&str, &str
     fake.start_earmark(home, KEY.1, &env)
 }
 
-/// Runs `test` on a fresh PostgreSQL database (skipped, saying so, where none runs and this
-/// is not CI).
-fn on_postgres(test: fn(Option<&str>)) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    if let Some(db) = runtime.block_on(TestDb::postgres()) {
-        test(Some(&db.url));
-    }
-}
-
 fn set(server: &Server, settings: Value) {
     let reply = server.request_json("PATCH", "/settings", &settings, &[KEY]);
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -92,19 +83,6 @@ fn eventually(what: impl Fn() -> bool, describe: impl Fn() -> String) {
         assert!(Instant::now() < deadline, "never happened: {}", describe());
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }
 
 fn next_auto_sync_at(server: &Server) -> Option<OffsetDateTime> {

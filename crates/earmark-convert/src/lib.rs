@@ -8,6 +8,7 @@ mod mp3_check;
 mod mp4_check;
 mod probe;
 mod store;
+mod tags;
 mod tool;
 mod verify;
 
@@ -19,4 +20,5 @@ pub use probe::{
     Decryption, Ffmpeg, decoded_duration_ms, decryption, duration_ms, embedded_chapters, has_cover,
 };
 pub use store::FsOutputStore;
+pub use tags::FfprobeTags;
 pub use verify::{DURATION_TOLERANCE_MS, DecodeProof, verify_outputs};

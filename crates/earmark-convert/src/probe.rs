@@ -96,7 +96,7 @@ async fn voucher_key_iv(input: &ConversionInput) -> Result<(String, String), Con
     Ok((field("key")?, field("iv")?))
 }
 
-fn probe_spec(program: &Path, args: Vec<OsString>, redactor: &Redactor) -> ProcessSpec {
+pub(crate) fn probe_spec(program: &Path, args: Vec<OsString>, redactor: &Redactor) -> ProcessSpec {
     let mut spec = ProcessSpec::new(program, args);
     spec.timeout = Some(PROBE_TIMEOUT);
     spec.redactor = redactor.clone();

@@ -17,7 +17,7 @@ fn statuses(task_type: TaskType) -> Option<(BookStatus, BookStatus)> {
     match task_type {
         TaskType::Download => Some((BookStatus::Downloading, BookStatus::Downloaded)),
         TaskType::Convert => Some((BookStatus::Converting, BookStatus::Completed)),
-        TaskType::Sync | TaskType::Repair => None,
+        TaskType::Sync | TaskType::Repair | TaskType::Import => None,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod conversion;
 pub mod domain;
 pub mod download;
 pub mod free_space;
+pub mod import;
 pub mod library_removal;
 pub mod library_sync;
 pub mod listening;
@@ -27,8 +28,8 @@ pub use domain::file::{FileKind, Fingerprint, NewStoredFile, OutputFile, StoredF
 pub use domain::format::{ConversionMode, DownloadFormat, OutputFormat};
 pub use domain::job::{Job, JobFilter, JobId, JobStatus, JobUpdate, NewJob, TaskType};
 pub use domain::job_spec::{
-    ConvertOptions, ConvertOptionsError, ConvertParams, DownloadParams, JobSpec, RepairParams,
-    SyncParams, UnreadableSpec,
+    ConvertOptions, ConvertOptionsError, ConvertParams, DownloadParams, ImportMode, ImportParams,
+    JobSpec, RepairParams, SyncParams, UnreadableSpec,
 };
 pub use domain::library_query::{
     BookPage, BookQuery, BookSortKey, ContentType, SeriesCount, SeriesFilter, SeriesSummary,

@@ -6,7 +6,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use earmark_core::ports::{DiskArea, DiskError, DiskFile, LibraryDisk};
+use earmark_core::ImportMode;
+use earmark_core::ports::{DiskArea, DiskError, DiskFile, LibraryDisk, Placed};
+use rustix::fs::{CWD, RenameFlags};
 
 /// The data directory's `downloads` and `converted` folders.
 #[derive(Debug, Clone)]
@@ -116,8 +118,96 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
+/// Renames `from` to `to` unless something is at `to` (atomically where the file system can).
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    match rustix::fs::renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        // File systems without the flag: the check and the rename are two steps there.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            if to.symlink_metadata().is_ok() {
+                return Err(io::ErrorKind::AlreadyExists.into());
+            }
+            fs::rename(from, to)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copies `from` to a hidden name in `to`'s folder, syncs it, then renames it to `to`:
+/// no partial file is ever visible under `to`.
+fn copy_into_place(from: &Path, to: &Path) -> io::Result<()> {
+    let name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = to.with_file_name(format!(".{name}.earmark-import"));
+    let copied = fs::copy(from, &temp).and_then(|_| File::open(&temp)?.sync_all());
+    let placed = copied.and_then(|()| rename_noreplace(&temp, to));
+    if placed.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    placed
+}
+
+/// [`LibraryDisk::place`] on the file system.
+fn place(from: &Path, to: &Path, mode: ImportMode) -> io::Result<Placed> {
+    if let Some(folder) = to.parent() {
+        fs::create_dir_all(folder)?;
+    }
+    if to.symlink_metadata().is_ok() {
+        return Err(io::ErrorKind::AlreadyExists.into());
+    }
+    let cross_device =
+        |e: &io::Error| e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error());
+    match mode {
+        ImportMode::Link => match fs::hard_link(from, to) {
+            Ok(()) => Ok(Placed::Linked),
+            Err(e) if cross_device(&e) => {
+                copy_into_place(from, to).map(|()| Placed::CopiedInsteadOfLink)
+            }
+            Err(e) => Err(e),
+        },
+        ImportMode::Copy => copy_into_place(from, to).map(|()| Placed::Copied),
+        ImportMode::Move => match rename_noreplace(from, to) {
+            Ok(()) => Ok(Placed::Moved),
+            Err(e) if cross_device(&e) => {
+                copy_into_place(from, to)?;
+                fs::remove_file(from)?;
+                Ok(Placed::Moved)
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
+
 #[async_trait]
 impl LibraryDisk for FsLibraryDisk {
+    async fn walk(&self, root: &str) -> Result<Vec<DiskFile>, DiskError> {
+        let root = PathBuf::from(root);
+        blocking("reading a folder", move || {
+            if !root.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(DiskError {
+                    what: format!("{} is not a folder", root.display()),
+                    source: Box::new(io::Error::from(io::ErrorKind::NotFound)),
+                });
+            }
+            walk(&root)
+        })
+        .await
+    }
+
+    async fn place(&self, from: &str, to: &str, mode: ImportMode) -> Result<Placed, DiskError> {
+        let (from, to) = (PathBuf::from(from), PathBuf::from(to));
+        blocking("placing a file", move || {
+            place(&from, &to, mode).map_err(disk_error(format!(
+                "putting {} at {}",
+                from.display(),
+                to.display()
+            )))
+        })
+        .await
+    }
+
     async fn scan(&self, area: DiskArea) -> Result<Vec<DiskFile>, DiskError> {
         let root = match area {
             DiskArea::Downloads => self.downloads.clone(),
@@ -208,6 +298,56 @@ mod tests {
         disk.remove(&found[1].path).await.unwrap();
         assert_eq!(disk.stat(&found[1].path).await.unwrap(), None);
         assert!(outside.path().join("secret.mp3").exists());
+    }
+
+    #[tokio::test]
+    async fn placing_links_copies_and_moves_but_never_replaces() {
+        let root = tempfile::tempdir().unwrap();
+        let source = root.path().join("in/book.m4b");
+        fs::create_dir_all(source.parent().unwrap()).unwrap();
+        fs::write(&source, b"audio").unwrap();
+        let disk = FsLibraryDisk::new(root.path());
+        let at = |name: &str| root.path().join("converted/A/B").join(name);
+        let (src, linked) = (source.to_str().unwrap(), at("linked.m4b"));
+        assert_eq!(
+            disk.place(src, linked.to_str().unwrap(), ImportMode::Link)
+                .await
+                .unwrap(),
+            Placed::Linked
+        );
+        assert_eq!(
+            linked.metadata().unwrap().ino(),
+            source.metadata().unwrap().ino()
+        );
+        assert!(
+            disk.place(src, linked.to_str().unwrap(), ImportMode::Copy)
+                .await
+                .is_err()
+        );
+        let copied = at("copied.m4b");
+        disk.place(src, copied.to_str().unwrap(), ImportMode::Copy)
+            .await
+            .unwrap();
+        assert_ne!(
+            copied.metadata().unwrap().ino(),
+            source.metadata().unwrap().ino()
+        );
+        assert_eq!(fs::read(&copied).unwrap(), b"audio");
+        let moved = at("moved.m4b");
+        disk.place(src, moved.to_str().unwrap(), ImportMode::Move)
+            .await
+            .unwrap();
+        assert!(!source.exists() && moved.exists());
+        let names: Vec<_> = fs::read_dir(at(""))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "no temporary file left: {names:?}");
+        assert!(
+            disk.walk(root.path().join("nowhere").to_str().unwrap())
+                .await
+                .is_err()
+        );
     }
 
     #[test]

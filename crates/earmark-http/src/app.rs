@@ -82,6 +82,7 @@ pub fn build(
             .service(routes::library::sync_positions)
             .service(routes::library::repair_preview)
             .service(routes::library::repair_apply)
+            .service(routes::library::import_folder)
             .service(routes::library::detail)
             .service(routes::library::book_details)
             .service(routes::library::book_progress)

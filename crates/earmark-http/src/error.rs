@@ -101,6 +101,12 @@ pub enum ApiError {
     /// A book cannot be removed while a job for it is waiting or running.
     #[error("{0}")]
     BookBusy(String),
+    /// A folder to import from is not a folder on the server.
+    #[error("{0}")]
+    FolderNotFound(String),
+    /// A folder to import from lies outside the folders the operator allows.
+    #[error("{0}")]
+    OutsideImportRoots(String),
     /// What was asked for is turned off in this server's configuration.
     #[error("{0}")]
     TurnedOff(String),
@@ -258,6 +264,16 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "local_item_not_found",
                 "Local item not found",
+            ),
+            Self::FolderNotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "folder_not_found",
+                "Folder not found",
+            ),
+            Self::OutsideImportRoots(_) => (
+                StatusCode::FORBIDDEN,
+                "outside_import_roots",
+                "Outside the import folders",
             ),
             Self::BookBusy(_) => (
                 StatusCode::CONFLICT,

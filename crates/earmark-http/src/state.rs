@@ -60,6 +60,8 @@ pub struct AppState {
     pub local_items: Option<Arc<dyn earmark_core::ports::LocalItemStore>>,
     /// The data directory's files, for repairs; `None` when this deployment repairs nothing.
     pub disk: Option<Arc<dyn earmark_core::ports::LibraryDisk>>,
+    /// The folders (resolved) that `POST /library/import` may import from; none by default.
+    pub import_roots: Vec<PathBuf>,
 }
 
 impl AppState {
@@ -102,6 +104,7 @@ impl AppState {
             webhooks: None,
             local_items: None,
             disk: None,
+            import_roots: Vec::new(),
         }
     }
 
@@ -152,6 +155,14 @@ impl AppState {
     ) -> Self {
         self.local_items = Some(local_items);
         self.disk = Some(disk);
+        self
+    }
+
+    /// The same, importing from the folders `roots` (resolved; IMPORT jobs run on the
+    /// deployment's engine).
+    #[must_use]
+    pub fn with_import_roots(mut self, roots: Vec<PathBuf>) -> Self {
+        self.import_roots = roots;
         self
     }
 

@@ -369,6 +369,7 @@ async fn openapi_lists_the_routes_and_docs_work_offline() {
             "/library/continue-listening",
             "/library/delete",
             "/library/downloads/incomplete",
+            "/library/import",
             "/library/local",
             "/library/local/{id}",
             "/library/positions/sync",

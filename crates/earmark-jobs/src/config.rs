@@ -69,7 +69,7 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults for a data directory: downloads 5, conversions `convert`, syncs 1, repairs 1.
+    /// Defaults for a data directory: downloads 5, conversions `convert`, syncs 1, repairs 1, imports 1.
     pub fn new(logs_dir: PathBuf, tmp_dir: PathBuf, downloads: usize, convert: usize) -> Self {
         Self {
             concurrency: HashMap::from([
@@ -77,6 +77,7 @@ impl EngineConfig {
                 (TaskType::Convert, convert.max(1)),
                 (TaskType::Sync, 1),
                 (TaskType::Repair, 1),
+                (TaskType::Import, 1),
             ]),
             max_attempts: 3,
             logs_dir,

@@ -38,6 +38,19 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     /// Webhook deliveries.
     pub webhooks: WebhookSettings,
+    /// Adopting books converted elsewhere.
+    #[serde(default)]
+    pub library: LibrarySettings,
+}
+
+/// `[library]`
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LibrarySettings {
+    /// The folders `POST /library/import` may import from
+    /// (`EARMARK__LIBRARY__IMPORT_ROOTS`, comma-separated); none by default, so nothing is
+    /// importable until the operator says where.
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub import_roots: Vec<String>,
 }
 
 /// `[webhooks]`
@@ -363,9 +376,17 @@ mod tests {
                     "EARMARK__AUTH__TRUSTED_NETWORKS",
                     "192.168.1.0/24,127.0.0.1/32",
                 ),
+                (
+                    "EARMARK__LIBRARY__IMPORT_ROOTS",
+                    "/srv/Libation,/srv/OpenAudible",
+                ),
             ]),
         )
         .unwrap();
+        assert_eq!(
+            s.library.import_roots,
+            ["/srv/Libation", "/srv/OpenAudible"]
+        );
         assert_eq!(
             s.server.cors_origins,
             ["http://192.168.1.20:3000", "http://localhost:3000"]
@@ -373,6 +394,10 @@ mod tests {
         assert_eq!(s.auth.trusted_networks, ["192.168.1.0/24", "127.0.0.1/32"]);
         let none = Settings::load_from(None, env(&[])).unwrap();
         assert!(none.server.cors_origins.is_empty() && none.auth.trusted_networks.is_empty());
+        assert!(
+            none.library.import_roots.is_empty(),
+            "nothing importable by default"
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("earmark.toml");

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use earmark_audible::{AudibleCli, AudibleDownloader, AudibleLibrary, AudiblePositionsApi};
-use earmark_convert::{AaxToMp3Converter, Ffmpeg, FfmpegConverter, FsOutputStore};
+use earmark_convert::{AaxToMp3Converter, Ffmpeg, FfmpegConverter, FfprobeTags, FsOutputStore};
 use earmark_core::TaskType;
 use earmark_core::conversion::ConvertBook;
 use earmark_core::domain::webhook::RetryPolicy;
 use earmark_core::download::DownloadBook;
+use earmark_core::import::{ImportLibrary, ImportTargets};
 use earmark_core::library_sync::LibrarySync;
 use earmark_core::ports::{AudibleAccounts, Converter, JobHandler, Notifier};
 use earmark_core::positions::PositionSync;
@@ -197,7 +198,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     .with_position_pushes(pushes)
     .with_schedule(db.schedule.clone(), settings.schedule.min_interval_s)
     .with_webhooks(db.webhooks.clone())
-    .with_repair(db.local_items.clone(), library_disk(&data_dir));
+    .with_repair(db.local_items.clone(), library_disk(&data_dir))
+    .with_import_roots(import_roots(&settings.library.import_roots));
 
     let bind = settings.server.bind.clone();
     let listeners = listen::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
@@ -349,11 +351,25 @@ async fn start_engine(
         },
         db.settings.clone(),
     ));
+    let import: Arc<dyn JobHandler> = Arc::new(ImportLibrary::new(
+        db.library.clone(),
+        db.local_items.clone(),
+        library_disk(data_dir),
+        Arc::new(FfprobeTags::new(Ffmpeg::new(
+            settings.converter.ffmpeg.clone(),
+        ))),
+        Arc::new(FsOutputStore::new(data_dir.root().join("converted"))),
+        ImportTargets {
+            converted: data_dir.root().join("converted").display().to_string(),
+            downloads: data_dir.root().join("downloads").display().to_string(),
+        },
+    ));
     let handlers: HashMap<TaskType, Arc<dyn JobHandler>> = HashMap::from([
         (TaskType::Sync, sync),
         (TaskType::Download, download),
         (TaskType::Convert, convert),
         (TaskType::Repair, repair),
+        (TaskType::Import, import),
     ]);
     let engine = Engine::new(db.jobs.clone(), handlers, config);
     // The person's retry settings hold from the first job on, the recovered ones included.
@@ -378,6 +394,26 @@ async fn start_engine(
     }
     engine.start();
     Ok(engine)
+}
+
+/// The configured import roots, resolved; one that does not resolve is left out, saying so
+/// (a share not mounted yet must not stop the server).
+fn import_roots(configured: &[String]) -> Vec<std::path::PathBuf> {
+    configured
+        .iter()
+        .map(|root| root.trim())
+        .filter(|root| !root.is_empty())
+        .filter_map(|root| match std::fs::canonicalize(root) {
+            Ok(resolved) if resolved.is_dir() => Some(resolved),
+            Ok(_) | Err(_) => {
+                tracing::warn!(
+                    root,
+                    "import root left out: it is not a folder this server can read"
+                );
+                None
+            }
+        })
+        .collect()
 }
 
 /// The data directory's files as a repair sees them.

@@ -12,6 +12,7 @@ pub mod conversion;
 pub mod fake_audible;
 pub mod fake_content;
 pub mod fake_positions;
+pub mod files;
 mod loopback;
 pub mod seed;
 pub mod server;

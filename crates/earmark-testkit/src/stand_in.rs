@@ -30,9 +30,9 @@ struct Script {
 pub struct StandIn {
     scripts: Mutex<HashMap<(TaskType, Option<Asin>), Script>>,
     library: Option<Arc<dyn LibraryRepo>>,
-    running: [AtomicUsize; 4],
-    /// The most jobs seen running at once, per lane (download, convert, sync, repair).
-    pub most: [AtomicUsize; 4],
+    running: [AtomicUsize; 5],
+    /// The most jobs seen running at once, per lane (download, convert, sync, repair, import).
+    pub most: [AtomicUsize; 5],
     /// Whether a download and a conversion ever ran at the same time.
     pub lanes_overlapped: AtomicBool,
 }
@@ -44,6 +44,7 @@ pub fn lane_index(t: TaskType) -> usize {
         TaskType::Convert => 1,
         TaskType::Sync => 2,
         TaskType::Repair => 3,
+        TaskType::Import => 4,
     }
 }
 
@@ -52,6 +53,10 @@ fn job_of(task_type: TaskType, asin: Asin) -> NewJob {
     let spec = match task_type {
         TaskType::Sync => JobSpec::Sync(SyncParams::default()),
         TaskType::Repair => JobSpec::Repair(Default::default()),
+        TaskType::Import => JobSpec::Import(earmark_core::ImportParams {
+            path: "/nonexistent".into(),
+            mode: earmark_core::ImportMode::Link,
+        }),
         TaskType::Download => JobSpec::Download(asin, Default::default()),
         TaskType::Convert => {
             let options = ConvertOptions {

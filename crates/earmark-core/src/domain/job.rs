@@ -22,6 +22,8 @@ wire_enum! {
         Convert => "CONVERT",
         /// Bring the database and the data directory back in step.
         Repair => "REPAIR",
+        /// Adopt a folder of audio converted elsewhere.
+        Import => "IMPORT",
     }
 }
 

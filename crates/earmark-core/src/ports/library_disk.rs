@@ -25,6 +25,19 @@ pub struct DiskFile {
     pub inode: u64,
 }
 
+/// How a file was put in place by [`LibraryDisk::place`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    /// Hard-linked.
+    Linked,
+    /// Copied (as asked).
+    Copied,
+    /// Copied because a hard link cannot cross file systems.
+    CopiedInsteadOfLink,
+    /// Moved (renamed, or copied then removed across file systems).
+    Moved,
+}
+
 /// Why the disk could not be read or changed.
 #[derive(Debug, thiserror::Error)]
 #[error("{what}: {source}")]
@@ -58,6 +71,26 @@ pub trait LibraryDisk: Send + Sync {
     /// # Errors
     /// When either cannot be read.
     async fn same_content(&self, a: &str, b: &str) -> Result<bool, DiskError>;
+
+    /// Every regular file under the folder `root`, at any depth, in path order, never
+    /// leaving it: symbolic links are neither followed nor listed, unreadable folders are
+    /// skipped.
+    ///
+    /// # Errors
+    /// When `root` itself cannot be read.
+    async fn walk(&self, root: &str) -> Result<Vec<DiskFile>, DiskError>;
+
+    /// Puts the file `from` at `to` (its folders made) by `mode`, never replacing a file
+    /// there, and never leaving a partial file under `to`.
+    ///
+    /// # Errors
+    /// When `to` exists, or the file system refuses.
+    async fn place(
+        &self,
+        from: &str,
+        to: &str,
+        mode: crate::domain::job_spec::ImportMode,
+    ) -> Result<Placed, DiskError>;
 
     /// Deletes the file at `path`; a file already gone is not an error.
     ///

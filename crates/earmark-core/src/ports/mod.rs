@@ -14,6 +14,7 @@ pub mod library_source;
 pub mod local_items;
 pub mod schedule_store;
 pub mod settings_store;
+pub mod tag_reader;
 pub mod webhook_store;
 
 pub use audible_accounts::{AccountsError, AudibleAccounts, AudibleProfile, LoginStart};
@@ -29,12 +30,13 @@ pub use job_handler::{
 pub use job_queue::{
     Applied, Enqueued, FinishedJobs, JobPage, JobQueue, JobQueueError, JobSubmitter, RecoveryReport,
 };
-pub use library_disk::{DiskArea, DiskError, DiskFile, LibraryDisk};
+pub use library_disk::{DiskArea, DiskError, DiskFile, LibraryDisk, Placed};
 pub use library_repo::{LibraryRepo, LibraryRepoError, RemovedBook};
 pub use library_source::{LibrarySource, LibrarySourceError};
 pub use local_items::{LocalItemStore, LocalItemStoreError};
 pub use schedule_store::{ScheduleStore, ScheduleStoreError};
 pub use settings_store::{SettingsStore, SettingsStoreError};
+pub use tag_reader::{AudioTags, TagError, TagReader};
 pub use webhook_store::{DueDeliveries, Notifier, WebhookStore, WebhookStoreError};
 
 #[cfg(any(test, feature = "testing"))]
@@ -51,6 +53,8 @@ pub use local_items::MockLocalItemStore;
 pub use schedule_store::MockScheduleStore;
 #[cfg(any(test, feature = "testing"))]
 pub use settings_store::MockSettingsStore;
+#[cfg(any(test, feature = "testing"))]
+pub use tag_reader::MockTagReader;
 #[cfg(any(test, feature = "testing"))]
 pub use webhook_store::MockWebhookStore;
 

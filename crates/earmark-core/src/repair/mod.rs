@@ -31,3 +31,14 @@ pub(crate) fn extension_of(path: &str) -> Option<String> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
 }
+
+/// The `Content-Type` of converted audio by its extension.
+pub(crate) fn audio_mime(ext: &str) -> &'static str {
+    ext.parse::<crate::domain::format::OutputFormat>()
+        .map(crate::domain::format::OutputFormat::mime)
+        .unwrap_or(if ext == "ogg" {
+            "audio/ogg"
+        } else {
+            "application/octet-stream"
+        })
+}

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::survey::Survey;
-use super::{CONVERTED_AUDIO, DOWNLOADED_AUDIO, extension_of};
+use super::{CONVERTED_AUDIO, DOWNLOADED_AUDIO, audio_mime, extension_of};
 use crate::domain::asin::Asin;
 use crate::domain::book::{Book, BookStatus, BookUpdate};
 use crate::domain::file::{FileKind, StoredFile};
@@ -258,17 +258,6 @@ fn kind_and_mime(ext: &str, area: DiskArea) -> (FileKind, String) {
         (DiskArea::Downloads, _) => (FileKind::Aax, "audio/vnd.audible.aax".into()),
         (DiskArea::Converted, _) => (FileKind::Converted, audio_mime(ext).into()),
     }
-}
-
-/// The `Content-Type` of converted audio by its extension.
-fn audio_mime(ext: &str) -> &'static str {
-    ext.parse::<OutputFormat>()
-        .map(OutputFormat::mime)
-        .unwrap_or(if ext == "ogg" {
-            "audio/ogg"
-        } else {
-            "application/octet-stream"
-        })
 }
 
 /// A local item for an unclaimed converted file: named after the file until its tags are read.

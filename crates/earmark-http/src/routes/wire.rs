@@ -136,8 +136,8 @@ wire_strings! {
     list_of JobStatusList => names_of!(earmark_core::JobStatus), "Comma-separated job statuses";
     list_of FinishedStatusList => ["COMPLETED", "FAILED", "CANCELLED"], "Comma-separated finished job statuses";
     list_of BookStatusList => names_of!(earmark_core::BookStatus), "Comma-separated book statuses";
-    // The web client also asks for REPAIR jobs: a valid filter that matches none.
-    one_of TaskTypeFilter => [names_of!(earmark_core::TaskType), vec!["REPAIR"]].concat(), "A task type to list";
+    one_of TaskTypeFilter => names_of!(earmark_core::TaskType), "A task type to list";
+    one_of ImportModeName => names_of!(earmark_core::ImportMode), "How an import puts files in place";
     one_of SortKeyName => names_of!(earmark_core::BookSortKey), "A sort key";
     one_of SortDirectionName => names_of!(earmark_core::SortDirection), "A sort direction";
     one_of ContentTypeName => names_of!(earmark_core::ContentType), "A content type";

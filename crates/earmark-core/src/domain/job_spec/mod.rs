@@ -9,7 +9,8 @@ mod params;
 use serde_json::Value;
 
 pub use params::{
-    ConvertOptions, ConvertOptionsError, ConvertParams, DownloadParams, RepairParams, SyncParams,
+    ConvertOptions, ConvertOptionsError, ConvertParams, DownloadParams, ImportMode, ImportParams,
+    RepairParams, SyncParams,
 };
 
 use super::asin::Asin;
@@ -26,6 +27,8 @@ pub enum JobSpec {
     Convert(Asin, ConvertParams),
     /// Bring the database and the data directory back in step.
     Repair(RepairParams),
+    /// Adopt a folder of audio converted elsewhere.
+    Import(ImportParams),
     /// A stored job whose parameters this version cannot read (written by another version,
     /// or edited by hand). It still lists, cancels and deletes like any job; a handler fails
     /// it with [`UnreadableSpec::reason`] instead of guessing.
@@ -53,14 +56,15 @@ impl JobSpec {
             JobSpec::Download(..) => TaskType::Download,
             JobSpec::Convert(..) => TaskType::Convert,
             JobSpec::Repair(_) => TaskType::Repair,
+            JobSpec::Import(_) => TaskType::Import,
             JobSpec::Unreadable(u) => u.task_type,
         }
     }
 
-    /// The book the job is for; `None` for library syncs and repairs.
+    /// The book the job is for; `None` for library syncs, repairs and imports.
     pub fn asin(&self) -> Option<&Asin> {
         match self {
-            JobSpec::Sync(_) | JobSpec::Repair(_) => None,
+            JobSpec::Sync(_) | JobSpec::Repair(_) | JobSpec::Import(_) => None,
             JobSpec::Download(asin, _) | JobSpec::Convert(asin, _) => Some(asin),
             JobSpec::Unreadable(u) => u.asin.as_ref(),
         }
@@ -73,6 +77,7 @@ impl JobSpec {
             JobSpec::Download(_, p) => serde_json::to_value(p),
             JobSpec::Convert(_, p) => serde_json::to_value(p),
             JobSpec::Repair(p) => serde_json::to_value(p),
+            JobSpec::Import(p) => serde_json::to_value(p),
             JobSpec::Unreadable(u) => return u.params.clone(),
         };
         // Plain structs of strings, numbers and booleans always serialise.
@@ -104,6 +109,7 @@ impl JobSpec {
         let parsed = match (task_type, asin.clone()) {
             (TaskType::Sync, _) => serde_json::from_value(value.clone()).map(JobSpec::Sync),
             (TaskType::Repair, _) => serde_json::from_value(value.clone()).map(JobSpec::Repair),
+            (TaskType::Import, _) => serde_json::from_value(value.clone()).map(JobSpec::Import),
             (TaskType::Download, Some(asin)) => {
                 serde_json::from_value(value.clone()).map(|p| JobSpec::Download(asin, p))
             }

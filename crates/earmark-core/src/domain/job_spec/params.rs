@@ -26,6 +26,28 @@ pub struct SyncParams {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepairParams {}
 
+crate::domain::wire_enum! {
+    /// How an import puts a file into the data directory.
+    ImportMode, "import mode" {
+        /// A hard link (the file stays where it is too; a copy where the two folders are on
+        /// different file systems).
+        Link => "link",
+        /// A copy.
+        Copy => "copy",
+        /// The file itself, moved.
+        Move => "move",
+    }
+}
+
+/// What an IMPORT job adopts: every audio file under `path` (inside an import root).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportParams {
+    /// The folder to import, absolute and resolved.
+    pub path: String,
+    /// How files are put in place.
+    pub mode: ImportMode,
+}
+
 /// What a DOWNLOAD job fetches, and what it asks for once the files are in place.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DownloadParams {

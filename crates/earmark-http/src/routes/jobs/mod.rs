@@ -129,6 +129,32 @@ async fn refuse_unknown(state: &AppState, books: &[Asin]) -> Result<(), ApiError
     )))
 }
 
+/// Submits `spec`, work of its own lane with no book (a sync, a repair, an import), and
+/// answers 202 with its job: `queued` when it was queued now, `joined` when the same work
+/// was already queued or running and that job is returned.
+pub(crate) async fn accept_one(
+    state: &AppState,
+    spec: JobSpec,
+    queued: String,
+    joined: &str,
+) -> Result<HttpResponse, ApiError> {
+    let enqueued = state
+        .engine
+        .submit(NewJob::from(spec))
+        .await
+        .map_err(engine_error)?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        job_id: Some(enqueued.job.id.to_string()),
+        job_ids: None,
+        status: enqueued.job.status.as_str().into(),
+        message: if enqueued.created {
+            queued
+        } else {
+            joined.to_owned()
+        },
+    }))
+}
+
 pub(crate) fn engine_error(e: EngineError) -> ApiError {
     match e {
         EngineError::Queue(q) => ApiError::Jobs(q),
@@ -186,19 +212,11 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let statuses = upper_list::<JobStatus>("status", query.status.as_deref())?;
-    // The web client also asks for REPAIR jobs, which this earmark has none of (yet): such a
-    // filter is valid and matches nothing.
-    let empty = JobList {
-        items: Vec::new(),
-        total: 0,
-    };
-    let task_type = match query.task_type.map(|t| t.to_ascii_uppercase()) {
-        Some(later) if later == "REPAIR" => return Ok(HttpResponse::Ok().json(empty)),
-        other => other
-            .map(|t| t.parse::<TaskType>())
-            .transpose()
-            .map_err(|e| ApiError::Validation(format!("task_type: {e}")))?,
-    };
+    let task_type = query
+        .task_type
+        .map(|t| t.to_ascii_uppercase().parse::<TaskType>())
+        .transpose()
+        .map_err(|e| ApiError::Validation(format!("task_type: {e}")))?;
     let asin = query
         .book_asin
         .map(|a| Asin::parse(&a))

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, http::header, web};
 use earmark_core::{Asin, JobFilter};
 
 mod details;
+mod importing;
 mod incomplete;
 mod local;
 mod progress;
@@ -17,6 +18,7 @@ mod repair;
 mod shapes;
 
 pub use details::{BookDetails, DetailsChapter, Technical, book_details};
+pub use importing::{ImportRequest, import_folder};
 pub use incomplete::{IncompleteDownload, IncompleteDownloads, incomplete_downloads};
 pub(crate) use local::local_item_id;
 pub use local::{LocalItemList, LocalItemParams, LocalItemView, local_item, local_items};

@@ -1,13 +1,13 @@
 //! `POST /library/sync` and `GET /library/sync/status`: refreshing the library from Audible.
 
 use actix_web::{HttpResponse, get, post, web};
-use earmark_core::{BookQuery, JobFilter, JobSpec, JobStatus, NewJob, SyncParams, TaskType};
+use earmark_core::{BookQuery, JobFilter, JobSpec, JobStatus, SyncParams, TaskType};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::SyncRequest;
 use crate::error::ApiError;
-use crate::routes::jobs::{Accepted, engine_error};
+use crate::routes::jobs::{Accepted, accept_one};
 use crate::routes::wire::{check_profile, rfc3339};
 use crate::state::AppState;
 
@@ -38,24 +38,17 @@ pub async fn sync(
     if let Some(profile) = &request.profile {
         check_profile(profile)?;
     }
-    let enqueued = state
-        .engine
-        .submit(NewJob::from(JobSpec::Sync(SyncParams {
-            profile: request.profile,
-            positions_only: false,
-        })))
-        .await
-        .map_err(engine_error)?;
-    Ok(HttpResponse::Accepted().json(Accepted {
-        job_id: Some(enqueued.job.id.to_string()),
-        job_ids: None,
-        status: enqueued.job.status.as_str().into(),
-        message: if enqueued.created {
-            "library sync queued".into()
-        } else {
-            "a library sync is already queued or running: returning that job".into()
-        },
-    }))
+    let spec = JobSpec::Sync(SyncParams {
+        profile: request.profile,
+        positions_only: false,
+    });
+    accept_one(
+        &state,
+        spec,
+        "library sync queued".into(),
+        "a library sync is already queued or running: returning that job",
+    )
+    .await
 }
 
 /// When the library was last refreshed, as the web client shows it.

@@ -3,12 +3,12 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use earmark_core::repair::{RepairPlan, RepairPreview, Survey, SurveyPorts};
-use earmark_core::{JobSpec, NewJob, RepairParams};
+use earmark_core::{JobSpec, RepairParams};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::routes::jobs::{Accepted, engine_error};
+use crate::routes::jobs::{Accepted, accept_one};
 use crate::routes::wire::rfc3339;
 use crate::state::AppState;
 
@@ -115,19 +115,11 @@ pub async fn repair_preview(state: web::Data<AppState>) -> Result<HttpResponse, 
 #[post("/library/repair/apply")]
 pub async fn repair_apply(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     survey_ports(&state)?;
-    let enqueued = state
-        .engine
-        .submit(NewJob::from(JobSpec::Repair(RepairParams::default())))
-        .await
-        .map_err(engine_error)?;
-    Ok(HttpResponse::Accepted().json(Accepted {
-        job_id: Some(enqueued.job.id.to_string()),
-        job_ids: None,
-        status: enqueued.job.status.as_str().into(),
-        message: if enqueued.created {
-            "repair queued".into()
-        } else {
-            "a repair is already queued or running: returning that job".into()
-        },
-    }))
+    accept_one(
+        &state,
+        JobSpec::Repair(RepairParams::default()),
+        "repair queued".into(),
+        "a repair is already queued or running: returning that job",
+    )
+    .await
 }
