@@ -324,6 +324,11 @@ fn folders_of_other_tools_are_adopted_without_a_download(db: Option<&str>) {
     assert_eq!(book(4)["status"], "DOWNLOADED", "{}", book(4));
     assert_eq!(book(5)["status"], "NEW", "{}", book(5));
     let left_hand = PathBuf::from(book(1)["local_path_converted"].as_str().unwrap());
+    // Named as a conversion would name it (the default schemes: $genre/$artist/$title, $title).
+    assert_eq!(
+        left_hand,
+        s.data.join("converted/Audiobook/Ursula K. Le Guin/The Left Hand of Darkness/The Left Hand of Darkness.m4b")
+    );
     assert!(
         left_hand.starts_with(s.data.join("converted")),
         "{}",

@@ -350,6 +350,44 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_link_across_file_systems_becomes_a_copy_and_says_so() {
+        // /dev/shm is a tmpfs on Linux machines: another file system than the temp dir's.
+        let shm = Path::new("/dev/shm");
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir_in(shm).unwrap();
+        if elsewhere.path().metadata().unwrap().dev() == root.path().metadata().unwrap().dev() {
+            eprintln!("/dev/shm is on the temp dir's file system here: nothing to cross");
+            return;
+        }
+        let source = elsewhere.path().join("book.m4b");
+        fs::write(&source, b"audio").unwrap();
+        let to = root.path().join("converted/book.m4b");
+        let disk = FsLibraryDisk::new(root.path());
+        let how = disk
+            .place(
+                source.to_str().unwrap(),
+                to.to_str().unwrap(),
+                ImportMode::Link,
+            )
+            .await
+            .unwrap();
+        assert_eq!(how, Placed::CopiedInsteadOfLink);
+        assert_eq!(fs::read(&to).unwrap(), b"audio");
+        assert!(source.exists(), "the original stays");
+        let moved = root.path().join("converted/moved.m4b");
+        let how = disk
+            .place(
+                source.to_str().unwrap(),
+                moved.to_str().unwrap(),
+                ImportMode::Move,
+            )
+            .await
+            .unwrap();
+        assert_eq!(how, Placed::Moved);
+        assert!(!source.exists() && fs::read(&moved).unwrap() == b"audio");
+    }
+
     #[test]
     fn lengths_and_tails_tell_files_apart() {
         assert!(same_bytes(&b""[..], &b""[..]).unwrap());

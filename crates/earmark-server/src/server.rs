@@ -359,6 +359,7 @@ async fn start_engine(
             settings.converter.ffmpeg.clone(),
         ))),
         Arc::new(FsOutputStore::new(data_dir.root().join("converted"))),
+        db.settings.clone(),
         ImportTargets {
             converted: data_dir.root().join("converted").display().to_string(),
             downloads: data_dir.root().join("downloads").display().to_string(),

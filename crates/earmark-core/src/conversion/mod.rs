@@ -120,29 +120,6 @@ fn input_of(book: &Book, files: &[StoredFile]) -> Result<(ConversionInput, u64),
     ))
 }
 
-/// The tags a converted file gets, from the library record.
-fn tags_of(book: &Book) -> BookTags {
-    let record = &book.record;
-    let genre = record
-        .metadata_json
-        .pointer("/category_ladders/0/ladder/0/name")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("Audiobook");
-    BookTags {
-        title: record.title.clone(),
-        author: record.author.clone().unwrap_or_default(),
-        narrator: record.narrator.clone().unwrap_or_default(),
-        series: record.series.clone().unwrap_or_default(),
-        series_sequence: record.series_sequence.clone().unwrap_or_default(),
-        year: record
-            .release_date
-            .as_deref()
-            .map(|d| d.chars().take(4).collect())
-            .unwrap_or_default(),
-        genre: genre.to_owned(),
-    }
-}
-
 fn convert_failure(e: ConvertError) -> JobFailure {
     match e {
         ConvertError::TimedOut(_) => JobFailure::new(FailureClass::Transient, e.to_string()),
@@ -222,7 +199,7 @@ impl JobHandler for ConvertBook {
         let out_dir = ctx.work_dir().join("out");
         let request = ConversionRequest {
             input,
-            tags: tags_of(&book),
+            tags: BookTags::of(&book),
             format: params.format,
             mode: params.mode,
             dir_scheme: params.dir_scheme.clone(),

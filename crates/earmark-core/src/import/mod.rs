@@ -23,10 +23,10 @@ use crate::domain::format::OutputFormat;
 use crate::domain::job::TaskType;
 use crate::domain::job_spec::{ImportMode, JobSpec};
 use crate::domain::local_item::NewLocalItem;
-use crate::domain::naming::{safe_file_name, safe_relative_path};
+use crate::domain::naming::{NamingScheme, safe_file_name, safe_relative_path};
 use crate::ports::{
-    AudioTags, DiskFile, JobContext, JobEffects, JobFailure, JobHandler, LibraryDisk, LibraryRepo,
-    LocalItemStore, OutputStore, TagReader,
+    AudioTags, BookTags, DiskFile, JobContext, JobEffects, JobFailure, JobHandler, LibraryDisk,
+    LibraryRepo, LocalItemStore, OutputStore, SettingsStore, TagReader,
 };
 use crate::repair::{CONVERTED_AUDIO, DOWNLOADED_AUDIO, audio_mime, extension_of};
 use matching::{Evidence, match_book};
@@ -47,7 +47,15 @@ pub struct ImportLibrary {
     disk: Arc<dyn LibraryDisk>,
     tags: Arc<dyn TagReader>,
     space: Arc<dyn OutputStore>,
+    settings: Arc<dyn SettingsStore>,
     targets: ImportTargets,
+}
+
+/// The person's naming schemes, which place adopted books as conversions place them.
+#[derive(Debug, Clone, Default)]
+struct Schemes {
+    dir: Option<NamingScheme>,
+    file: Option<NamingScheme>,
 }
 
 /// One file of the folder, with what it says.
@@ -87,13 +95,15 @@ struct Tally {
 
 impl ImportLibrary {
     /// An import into `targets`, recording in `library` and `local_items`, moving files with
-    /// `disk`, reading tags with `tags`, and checking free space in `space` before copying.
+    /// `disk`, reading tags with `tags`, checking free space in `space` before copying, and
+    /// naming adopted books by the naming schemes of `settings`.
     pub fn new(
         library: Arc<dyn LibraryRepo>,
         local_items: Arc<dyn LocalItemStore>,
         disk: Arc<dyn LibraryDisk>,
         tags: Arc<dyn TagReader>,
         space: Arc<dyn OutputStore>,
+        settings: Arc<dyn SettingsStore>,
         targets: ImportTargets,
     ) -> Self {
         Self {
@@ -102,6 +112,7 @@ impl ImportLibrary {
             disk,
             tags,
             space,
+            settings,
             targets,
         }
     }
@@ -166,6 +177,7 @@ impl ImportLibrary {
         item: &Item,
         book: &Book,
         mode: ImportMode,
+        schemes: &Schemes,
         ctx: &dyn JobContext,
     ) -> Result<Adopted, String> {
         let asin = &book.record.asin;
@@ -196,22 +208,26 @@ impl ImportLibrary {
                 Adopted::Skipped(format!("{asin} already has {existing}"))
             });
         }
-        let folder = if download {
-            Path::new(&self.targets.downloads).join(asin.as_str())
-        } else {
-            Path::new(&self.targets.converted)
-                .join(safe_file_name(
-                    book.record.author.as_deref().unwrap_or("Unknown Author"),
-                ))
-                .join(safe_file_name(&book.record.title))
-        };
         let chapters = item.files.len() > 1;
+        let (folder, stem) = if download {
+            (Path::new(&self.targets.downloads).join(asin.as_str()), None)
+        } else {
+            let (dir, stem) =
+                BookTags::of(book).book_paths(schemes.dir.as_ref(), schemes.file.as_ref());
+            // Chapter files keep their own names: their order is in them.
+            (
+                Path::new(&self.targets.converted).join(dir),
+                (!chapters).then_some(stem),
+            )
+        };
         let mut placed = Vec::new();
         for found in &item.files {
-            let name = Path::new(&found.file.path)
-                .file_name()
-                .map(|n| safe_file_name(&n.to_string_lossy()))
-                .unwrap_or_else(|| "_".into());
+            let name = match (&stem, extension_of(&found.file.path)) {
+                (Some(stem), Some(ext)) => format!("{stem}.{ext}"),
+                _ => Path::new(&found.file.path)
+                    .file_name()
+                    .map_or_else(|| "_".into(), |n| safe_file_name(&n.to_string_lossy())),
+            };
             let (path, _) = self.put(&found.file, &folder.join(name), mode, ctx).await?;
             let ext = extension_of(&path).unwrap_or_default();
             let kind = match (download, ext.as_str(), chapters) {
@@ -390,6 +406,18 @@ impl JobHandler for ImportLibrary {
             let total: u64 = found.iter().map(|f| f.file.size).sum();
             crate::free_space::ensure_free_space(self.space.as_ref(), total, "the import").await?;
         }
+        let schemes = match self.settings.load().await {
+            Ok(settings) => Schemes {
+                dir: NamingScheme::parse(&settings.dir_naming_scheme, false).ok(),
+                file: NamingScheme::parse(&settings.file_naming_scheme, false).ok(),
+            },
+            Err(e) => {
+                ctx.log(&format!(
+                    "the settings cannot be read ({e}): AAXtoMP3's default names are used"
+                ));
+                Schemes::default()
+            }
+        };
         let books =
             self.library.library_books().await.map_err(|e| {
                 JobFailure::new(crate::ports::FailureClass::Transient, e.to_string())
@@ -417,7 +445,8 @@ impl JobHandler for ImportLibrary {
                 duration_ms: item.duration_ms(),
             };
             let outcome = match match_book(&evidence, &books) {
-                Some((book, how)) => match self.adopt(item, book, params.mode, ctx).await {
+                Some((book, how)) => match self.adopt(item, book, params.mode, &schemes, ctx).await
+                {
                     Ok(Adopted::Placed(paths)) => {
                         ctx.log(&format!(
                             "book {}: {relative} matched by {how}; now at {}",

@@ -53,6 +53,71 @@ pub struct BookTags {
     pub genre: String,
 }
 
+impl BookTags {
+    /// The tags a converted file of `book` gets, from its library record.
+    pub fn of(book: &crate::domain::book::Book) -> Self {
+        let record = &book.record;
+        let genre = record
+            .metadata_json
+            .pointer("/category_ladders/0/ladder/0/name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("Audiobook");
+        Self {
+            title: record.title.clone(),
+            author: record.author.clone().unwrap_or_default(),
+            narrator: record.narrator.clone().unwrap_or_default(),
+            series: record.series.clone().unwrap_or_default(),
+            series_sequence: record.series_sequence.clone().unwrap_or_default(),
+            year: record
+                .release_date
+                .as_deref()
+                .map(|d| d.chars().take(4).collect())
+                .unwrap_or_default(),
+            genre: genre.to_owned(),
+        }
+    }
+
+    /// A naming variable's value (and a chapter's `(title, number, count)`, when naming one),
+    /// as AAXtoMP3 fills it.
+    pub fn value(&self, chapter: Option<(&str, usize, usize)>, name: &str) -> String {
+        let title = self.title.replace(" (Unabridged)", "");
+        match name {
+            "title" | "album" => title,
+            "artist" | "album_artist" => self.author.clone(),
+            "album_date" => self.year.clone(),
+            "genre" => self.genre.clone(),
+            "narrator" => self.narrator.clone(),
+            "series" => self.series.clone(),
+            "series_sequence" => self.series_sequence.clone(),
+            "chapter" => chapter.map(|c| c.0.to_owned()).unwrap_or_default(),
+            "chapternum" => chapter.map(|c| c.1.to_string()).unwrap_or_default(),
+            "chaptercount" => chapter.map(|c| c.2.to_string()).unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// Where a single-file output of the book goes: its folder (relative, by `dir`, default
+    /// AAXtoMP3's `$genre/$artist/$title`) and its file stem (by `file`, default `$title`).
+    pub fn book_paths(
+        &self,
+        dir: Option<&NamingScheme>,
+        file: Option<&NamingScheme>,
+    ) -> (std::path::PathBuf, String) {
+        let scheme_or = |default: &str, scheme: Option<&NamingScheme>| {
+            scheme.cloned().unwrap_or_else(|| {
+                NamingScheme::parse(default, false)
+                    .unwrap_or_else(|_| unreachable!("the default schemes are valid"))
+            })
+        };
+        let folder = scheme_or("$genre/$artist/$title", dir).render(|n| self.value(None, n));
+        let stem = scheme_or("$title", file).render(|n| self.value(None, n));
+        (
+            crate::domain::naming::safe_relative_path(&folder),
+            crate::domain::naming::safe_file_name(&stem),
+        )
+    }
+}
+
 /// One conversion to make.
 #[derive(Debug, Clone)]
 pub struct ConversionRequest {
