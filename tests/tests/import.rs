@@ -262,6 +262,14 @@ fn folders_of_other_tools_are_adopted_without_a_download(db: Option<&str>) {
     );
     std::os::unix::fs::symlink(&outside, shelf.join("Other/escape")).unwrap();
     std::fs::write(shelf.join("Other/notes.mp3"), "not audio at all").unwrap();
+    // A name made of dots: kept inside the data directory, under a harmless name.
+    let dotted = shelf.join("Other/..Sneaky...m4a");
+    tagged(
+        &SyntheticBook::short(2),
+        &scratch.join("9"),
+        &dotted,
+        &[("album", "Sneaky"), ("artist", "Nobody")],
+    );
     let before: Vec<(PathBuf, u64)> = files_under(&shelf)
         .into_iter()
         .map(|f| {
@@ -369,7 +377,24 @@ fn folders_of_other_tools_are_adopted_without_a_download(db: Option<&str>) {
         .iter()
         .map(|i| i["title"].as_str().unwrap())
         .collect();
-    assert_eq!(titles.len(), 2, "{local}");
+    assert_eq!(titles.len(), 3, "{local}");
+    let sneaky = local["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Sneaky")
+        .unwrap();
+    let sneaky_path = PathBuf::from(sneaky["output_path"].as_str().unwrap());
+    assert!(
+        sneaky_path.starts_with(s.data.join("converted/Imported/Other"))
+            && !sneaky_path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with('.'),
+        "{}",
+        sneaky_path.display()
+    );
     assert!(
         titles.contains(&"Stranger Tales") && titles.contains(&"The Dispossessed"),
         "{titles:?}"
@@ -390,7 +415,7 @@ fn folders_of_other_tools_are_adopted_without_a_download(db: Option<&str>) {
     );
     assert!(again.contains("already imported"), "{again}");
     assert_eq!(files_under(&s.data.join("converted")), converted_before);
-    assert_eq!(s.get("/library/local")["total"], 2);
+    assert_eq!(s.get("/library/local")["total"], 3);
 
     // Moving: the file leaves the folder, whole, for the data directory.
     let moving = s.roots.join("moving/Another Stranger.m4a");
