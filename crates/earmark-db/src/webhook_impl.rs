@@ -141,54 +141,64 @@ macro_rules! impl_webhook_store {
                 if notifications.is_empty() {
                     return Ok(0);
                 }
-                let mut conn = self.conn().await?;
-                let hooks: Vec<(DbId, String)> = webhooks::table
-                    .select((webhooks::id, webhooks::events))
-                    .load(&mut *conn)
-                    .await
-                    .map_err($crate::error::StoreError::from)?;
                 let now = DbTime::now();
-                // In the order given, notification by notification: `seq` keeps it.
-                let rows: Vec<NewDeliveryRow> = notifications
-                    .iter()
-                    .flat_map(|n| {
-                        let body = n.body();
-                        hooks
-                            .iter()
-                            .filter(move |(_, events)| asks_for(events, n.event))
-                            .map(move |(hook, _)| NewDeliveryRow {
-                                id: DbId(uuid::Uuid::new_v4()),
-                                webhook_id: *hook,
-                                event: n.event.as_str().to_owned(),
-                                notification_id: DbId(n.id),
-                                body: body.clone(),
-                                status: earmark_core::domain::webhook::DeliveryStatus::Pending
-                                    .as_str()
-                                    .to_owned(),
-                                attempts: 0,
-                                created_at: now,
-                                next_attempt_at: Some(now),
-                            })
-                    })
-                    .collect();
-                if rows.is_empty() {
-                    return Ok(0);
-                }
-                let written = conn
-                    .$write_txn(async |c| {
-                        let mut written = 0;
-                        // One insert per row: SQLite's multi-row insert is not in Diesel's
-                        // portable subset, and the rows must keep their order.
-                        for row in &rows {
-                            written += diesel::insert_into(webhook_deliveries::table)
-                                .values(row)
-                                .execute(c)
+                // The webhooks are read in the transaction that writes their deliveries; a
+                // webhook deleted meanwhile on PostgreSQL (read committed) fails the insert's
+                // reference, and the next try reads the webhooks again.
+                let mut conn = self.conn().await?;
+                let mut tries = 0;
+                let written = loop {
+                    tries += 1;
+                    let attempt = conn
+                        .$write_txn(async |c| {
+                            let hooks: Vec<(DbId, String)> = webhooks::table
+                                .select((webhooks::id, webhooks::events))
+                                .load(c)
                                 .await?;
-                        }
-                        Ok::<_, diesel::result::Error>(written)
-                    })
-                    .await
-                    .map_err($crate::error::StoreError::from)?;
+                            // In the order given, notification by notification: `seq` keeps it.
+                            let rows: Vec<NewDeliveryRow> = notifications
+                                .iter()
+                                .flat_map(|n| {
+                                    let body = n.body();
+                                    hooks
+                                        .iter()
+                                        .filter(move |(_, events)| asks_for(events, n.event))
+                                        .map(move |(hook, _)| NewDeliveryRow {
+                                            id: DbId(uuid::Uuid::new_v4()),
+                                            webhook_id: *hook,
+                                            event: n.event.as_str().to_owned(),
+                                            notification_id: DbId(n.id),
+                                            body: body.clone(),
+                                            status:
+                                                earmark_core::domain::webhook::DeliveryStatus::Pending
+                                                    .as_str()
+                                                    .to_owned(),
+                                            attempts: 0,
+                                            created_at: now,
+                                            next_attempt_at: Some(now),
+                                        })
+                                })
+                                .collect();
+                            let mut written = 0;
+                            // One insert per row: SQLite's multi-row insert is not in Diesel's
+                            // portable subset, and the rows must keep their order.
+                            for row in &rows {
+                                written += diesel::insert_into(webhook_deliveries::table)
+                                    .values(row)
+                                    .execute(c)
+                                    .await?;
+                            }
+                            Ok::<_, diesel::result::Error>(written)
+                        })
+                        .await;
+                    match attempt {
+                        Err(diesel::result::Error::DatabaseError(
+                            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                            _,
+                        )) if tries < 3 => continue,
+                        other => break other.map_err($crate::error::StoreError::from)?,
+                    }
+                };
                 Ok(written as u64)
             }
 
