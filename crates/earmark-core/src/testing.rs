@@ -130,3 +130,43 @@ impl JobContext for RecordingContext {
         Ok(())
     }
 }
+
+/// A library record of `asin` titled `title`, with nothing else Audible would say.
+///
+/// # Panics
+/// When `asin` is not an ASIN.
+pub fn record(asin: &str, title: &str) -> crate::domain::book::BookRecord {
+    crate::domain::book::BookRecord {
+        asin: crate::domain::asin::Asin::parse(asin).unwrap_or_else(|e| panic!("{asin}: {e}")),
+        title: title.into(),
+        subtitle: None,
+        author: None,
+        narrator: None,
+        series: None,
+        series_sequence: None,
+        series_asin: None,
+        runtime_min: None,
+        cover_url: None,
+        release_date: None,
+        purchase_date: None,
+        metadata_json: serde_json::json!({}),
+    }
+}
+
+/// `record` as a stored book with nothing done yet (NEW, no files, no progress).
+pub fn book(record: crate::domain::book::BookRecord) -> crate::domain::book::Book {
+    crate::domain::book::Book {
+        record,
+        status: crate::domain::book::BookStatus::New,
+        local_path_aax: None,
+        local_path_voucher: None,
+        local_path_cover: None,
+        local_path_converted: None,
+        conversion_format: None,
+        error_message: None,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+        removed_at: None,
+        progress: None,
+    }
+}

@@ -145,38 +145,12 @@ fn shares_a_name(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::book::{BookRecord, BookStatus};
 
     fn book(asin: &str, title: &str, author: &str, minutes: i32) -> Book {
-        let now = time::OffsetDateTime::UNIX_EPOCH;
-        Book {
-            record: BookRecord {
-                asin: Asin::parse(asin).unwrap(),
-                title: title.into(),
-                subtitle: None,
-                author: Some(author.into()),
-                narrator: None,
-                series: None,
-                series_sequence: None,
-                series_asin: None,
-                runtime_min: Some(minutes),
-                cover_url: None,
-                release_date: None,
-                purchase_date: None,
-                metadata_json: serde_json::json!({}),
-            },
-            status: BookStatus::New,
-            local_path_aax: None,
-            local_path_voucher: None,
-            local_path_cover: None,
-            local_path_converted: None,
-            conversion_format: None,
-            error_message: None,
-            created_at: now,
-            updated_at: now,
-            removed_at: None,
-            progress: None,
-        }
+        let mut record = crate::testing::record(asin, title);
+        record.author = Some(author.into());
+        record.runtime_min = Some(minutes);
+        crate::testing::book(record)
     }
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

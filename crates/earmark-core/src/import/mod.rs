@@ -8,10 +8,10 @@
 //! item. Nothing is overwritten: a file already in place with the same bytes counts as
 //! imported, so importing a folder again changes nothing.
 
+mod grouping;
 pub mod matching;
 mod placing;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,10 +25,11 @@ use crate::domain::job_spec::{ImportMode, JobSpec};
 use crate::domain::local_item::NewLocalItem;
 use crate::domain::naming::{NamingScheme, safe_file_name, safe_relative_path};
 use crate::ports::{
-    AudioTags, BookTags, DiskFile, JobContext, JobEffects, JobFailure, JobHandler, LibraryDisk,
-    LibraryRepo, LocalItemStore, OutputStore, SettingsStore, TagReader,
+    BookTags, DiskFile, JobContext, JobEffects, JobFailure, JobHandler, LibraryDisk, LibraryRepo,
+    LocalItemStore, OutputStore, SettingsStore, TagReader,
 };
 use crate::repair::{CONVERTED_AUDIO, DOWNLOADED_AUDIO, audio_mime, extension_of};
+use grouping::{Found, Item, items_of};
 use matching::{Evidence, match_book};
 
 /// The data directory's folders an import puts files into.
@@ -56,32 +57,6 @@ pub struct ImportLibrary {
 struct Schemes {
     dir: Option<NamingScheme>,
     file: Option<NamingScheme>,
-}
-
-/// One file of the folder, with what it says.
-#[derive(Debug, Clone)]
-struct Found {
-    file: DiskFile,
-    relative: String,
-    tags: AudioTags,
-}
-
-/// What is matched as one: a single file, or a folder of one album's chapter files.
-#[derive(Debug, Clone)]
-struct Item {
-    files: Vec<Found>,
-}
-
-impl Item {
-    fn is_download(&self) -> bool {
-        self.files.iter().any(|f| {
-            extension_of(&f.file.path).is_some_and(|e| DOWNLOADED_AUDIO.contains(&e.as_str()))
-        })
-    }
-
-    fn duration_ms(&self) -> Option<u64> {
-        self.files.iter().map(|f| f.tags.duration_ms).sum()
-    }
 }
 
 /// What an import did, for its status message.
@@ -342,54 +317,6 @@ enum Adopted {
     Already,
     /// Left alone, for this reason.
     Skipped(String),
-}
-
-/// The items of `found`: the files of a folder that hold one album's chapters (two or more
-/// converted files, every one tagged with the same album) are one item; every other file is
-/// an item of its own.
-fn items_of(found: Vec<Found>) -> Vec<Item> {
-    let mut by_folder: BTreeMap<String, Vec<Found>> = BTreeMap::new();
-    for f in found {
-        let folder = Path::new(&f.relative)
-            .parent()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        by_folder.entry(folder).or_default().push(f);
-    }
-    let mut items = Vec::new();
-    for (_, mut files) in by_folder {
-        let album = files[0]
-            .tags
-            .tags
-            .get("album")
-            .cloned()
-            .filter(|a| !a.trim().is_empty());
-        let one_album = files.len() > 1
-            && album.is_some()
-            && files.iter().all(|f| {
-                f.tags.tags.get("album") == album.as_ref()
-                    && extension_of(&f.file.path)
-                        .is_some_and(|e| CONVERTED_AUDIO.contains(&e.as_str()))
-            });
-        if one_album {
-            files.sort_by_key(|f| (track_of(f), f.relative.clone()));
-            items.push(Item { files });
-        } else {
-            items.extend(files.into_iter().map(|f| Item { files: vec![f] }));
-        }
-    }
-    items
-}
-
-/// A file's track number (`3` of `3/12`), when tagged.
-fn track_of(found: &Found) -> u32 {
-    found
-        .tags
-        .tags
-        .get("track")
-        .and_then(|t| t.split('/').next())
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(u32::MAX)
 }
 
 #[async_trait]

@@ -128,6 +128,15 @@ impl RepairPlan {
         let books: HashMap<&Asin, &Book> =
             survey.books.iter().map(|b| (&b.record.asin, b)).collect();
         plan.duplicates = registered_duplicates(&books, &present);
+        // Registered single-file outputs by size and format: what an unregistered copy repeats
+        // (looked up once per file, not searched for).
+        let mut outputs_by_size: HashMap<(u64, String), &StoredFile> = HashMap::new();
+        for output in present.iter().filter(|r| r.kind == FileKind::Converted) {
+            if let (Ok(size), Some(ext)) = (u64::try_from(output.size), extension_of(&output.path))
+            {
+                outputs_by_size.entry((size, ext)).or_insert(output);
+            }
+        }
         let mut adopted_files: Vec<StoredFile> = Vec::new();
         for (area, file) in unclaimed {
             let Some(ext) = extension_of(&file.path) else {
@@ -141,13 +150,7 @@ impl RepairPlan {
                 continue;
             }
             let copy_of = (area == DiskArea::Converted)
-                .then(|| {
-                    present.iter().find(|r| {
-                        r.kind == FileKind::Converted
-                            && u64::try_from(r.size).ok() == Some(file.size)
-                            && extension_of(&r.path).as_deref() == Some(ext.as_str())
-                    })
-                })
+                .then(|| outputs_by_size.get(&(file.size, ext.clone())))
                 .flatten();
             if let Some(original) = copy_of {
                 plan.duplicates.push(Duplicate {
@@ -280,6 +283,7 @@ fn local_item_of(file: &DiskFile, ext: &str) -> NewLocalItem {
 
 /// Registered outputs of a book that repeat its main one's format under another name.
 fn registered_duplicates(books: &HashMap<&Asin, &Book>, present: &[StoredFile]) -> Vec<Duplicate> {
+    let present_paths: HashSet<&str> = present.iter().map(|f| f.path.as_str()).collect();
     let mut duplicates = Vec::new();
     for file in present.iter().filter(|f| f.kind == FileKind::Converted) {
         let Some(main) = books
@@ -288,7 +292,7 @@ fn registered_duplicates(books: &HashMap<&Asin, &Book>, present: &[StoredFile]) 
         else {
             continue;
         };
-        let main_present = present.iter().any(|f| f.path == main);
+        let main_present = present_paths.contains(main);
         if main_present && file.path != main && extension_of(&file.path) == extension_of(main) {
             duplicates.push(Duplicate {
                 path: file.path.clone(),

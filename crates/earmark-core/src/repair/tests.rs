@@ -2,7 +2,7 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::domain::asin::Asin;
-use crate::domain::book::{Book, BookRecord, BookStatus};
+use crate::domain::book::{Book, BookStatus};
 use crate::domain::file::{FileKind, StoredFile};
 use crate::domain::format::OutputFormat;
 use crate::ports::DiskFile;
@@ -16,34 +16,15 @@ fn asin(n: u32) -> Asin {
 
 /// Book `n`, downloaded (its AAXC at `D/<asin>/<asin>.aaxc`) and converted to `C/Book n.m4b`.
 fn book(n: u32) -> Book {
-    let now = OffsetDateTime::now_utc();
     Book {
-        record: BookRecord {
-            asin: asin(n),
-            title: format!("Book {n}"),
-            subtitle: None,
-            author: None,
-            narrator: None,
-            series: None,
-            series_sequence: None,
-            series_asin: None,
-            runtime_min: None,
-            cover_url: None,
-            release_date: None,
-            purchase_date: None,
-            metadata_json: serde_json::json!({}),
-        },
         status: BookStatus::Completed,
         local_path_aax: Some(aaxc_path(n)),
-        local_path_voucher: None,
-        local_path_cover: None,
         local_path_converted: Some(m4b_path(n)),
         conversion_format: Some(OutputFormat::M4b),
-        error_message: None,
-        created_at: now,
-        updated_at: now,
-        removed_at: None,
-        progress: None,
+        ..crate::testing::book(crate::testing::record(
+            asin(n).as_str(),
+            &format!("Book {n}"),
+        ))
     }
 }
 
