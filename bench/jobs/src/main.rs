@@ -253,6 +253,7 @@ async fn server_side() {
         release_date: None,
         purchase_date: None,
         metadata_json: serde_json::json!({"asin": PLAYED}),
+        parent: None,
     };
     db.library.upsert_books(vec![played]).await.expect("book");
     let state = earmark_testkit::app::state_over(&db, data_dir.root().to_owned(), engine.clone());

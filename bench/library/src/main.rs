@@ -44,6 +44,15 @@ impl LibrarySource for NoSource {
     ) -> Result<Vec<BookRecord>, earmark_core::ports::LibrarySourceError> {
         Ok(Vec::new())
     }
+
+    async fn fetch_children(
+        &self,
+        _profile: Option<&str>,
+        _parents: &[BookRecord],
+        _ctx: &dyn JobContext,
+    ) -> Result<Vec<BookRecord>, earmark_core::ports::LibrarySourceError> {
+        Ok(Vec::new())
+    }
 }
 
 fn library(books: u32, changed: bool) -> Vec<BookRecord> {

@@ -1,4 +1,6 @@
-//! The [`LibrarySource`] through `audible api 1.0/library`, paged until a short page.
+//! The [`LibrarySource`] through `audible api 1.0/library`, paged until a short page; the
+//! episodes and parts of a podcast or multi-part book through the same request with
+//! `parent_asin=<parent>`, as audible-cli's `LibraryItem.get_child_items` asks for them.
 //!
 //! `library export` would flatten the items (authors to one string, only the first series,
 //! one cover size); the API answer keeps author ASINs, every series, every cover size and the
@@ -7,8 +9,10 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use earmark_core::BookRecord;
+use earmark_core::domain::parenthood::position_under;
 use earmark_core::ports::{JobContext, LibrarySource, LibrarySourceError};
+use earmark_core::{Asin, BookRecord, ParentLink};
+use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::cli::{AudibleCli, classify_failure};
@@ -29,6 +33,9 @@ const IMAGE_SIZES: &str = "252,500,1215";
 
 /// A safety stop: no real library has this many pages.
 const MAX_PAGES: u32 = 10_000;
+
+/// How many parents' children are read at once: each is an audible-cli process.
+const PARENTS_AT_ONCE: usize = 3;
 
 /// The person's Audible library, read with audible-cli.
 #[derive(Debug, Clone)]
@@ -53,19 +60,26 @@ impl AudibleLibrary {
         self
     }
 
-    /// One page's items, as audible-cli wrote them to a file in the job's work dir.
+    /// One page's items (of `parent`'s children, when given), as audible-cli wrote them to a
+    /// file in the job's work dir.
     async fn page(
         &self,
         profile: Option<&str>,
+        parent: Option<&Asin>,
         page: u32,
         ctx: &dyn JobContext,
     ) -> Result<Vec<Value>, LibrarySourceError> {
-        let out = ctx.work_dir().join(format!("library-page-{page}.json"));
+        let out = ctx.work_dir().join(match parent {
+            None => format!("library-page-{page}.json"),
+            Some(parent) => format!("library-{parent}-page-{page}.json"),
+        });
+        let mut args: Vec<std::ffi::OsString> = vec!["api".into(), "1.0/library".into()];
+        if let Some(parent) = parent {
+            args.extend(["-p".into(), format!("parent_asin={parent}").into()]);
+        }
         let spec = self.cli.spec(
             profile,
-            [
-                "api".into(),
-                "1.0/library".into(),
+            args.into_iter().chain([
                 "-p".into(),
                 format!("num_results={}", self.page_size).into(),
                 "-p".into(),
@@ -80,7 +94,7 @@ impl AudibleLibrary {
                 "sort_by=PurchaseDate".into(),
                 "-o".into(),
                 out.clone().into_os_string(),
-            ],
+            ]),
         );
         let finished = self.cli.run(&spec, ctx).await?;
         if !finished.success {
@@ -98,6 +112,45 @@ impl AudibleLibrary {
             ))),
         }
     }
+
+    /// Every child of `parent`, in Audible's order, each linked to it.
+    async fn children_of(
+        &self,
+        profile: Option<&str>,
+        parent: &Asin,
+        ctx: &dyn JobContext,
+    ) -> Result<Vec<BookRecord>, LibrarySourceError> {
+        let mut records = Vec::new();
+        let mut seen = HashSet::new();
+        for page in 1..=MAX_PAGES {
+            let items = self.page(profile, Some(parent), page, ctx).await?;
+            let count = items.len();
+            for item in items {
+                let listed_at = position_under(&item, parent);
+                match book_record(item) {
+                    Ok(mut record) if seen.insert(record.asin.clone()) => {
+                        let position = listed_at.unwrap_or_else(|| {
+                            u32::try_from(records.len() + 1).unwrap_or(u32::MAX)
+                        });
+                        record.parent = Some(ParentLink {
+                            asin: parent.clone(),
+                            position,
+                        });
+                        records.push(record);
+                    }
+                    Ok(_) => {}
+                    Err(skipped) => ctx.log(&skipped.0),
+                }
+            }
+            if count < self.page_size as usize {
+                return Ok(records);
+            }
+        }
+        Err(LibrarySourceError::Malformed(format!(
+            "{parent} has more than {MAX_PAGES} pages of {} children",
+            self.page_size
+        )))
+    }
 }
 
 #[async_trait]
@@ -113,7 +166,7 @@ impl LibrarySource for AudibleLibrary {
         let mut records = Vec::new();
         let mut seen = HashSet::new();
         for page in 1..=MAX_PAGES {
-            let items = self.page(profile, page, ctx).await?;
+            let items = self.page(profile, None, page, ctx).await?;
             let count = items.len();
             for item in items {
                 match book_record(item) {
@@ -136,5 +189,31 @@ impl LibrarySource for AudibleLibrary {
             "more than {MAX_PAGES} pages of {} items",
             self.page_size
         )))
+    }
+
+    async fn fetch_children(
+        &self,
+        profile: Option<&str>,
+        parents: &[BookRecord],
+        ctx: &dyn JobContext,
+    ) -> Result<Vec<BookRecord>, LibrarySourceError> {
+        let total = parents.len();
+        let mut done = 0usize;
+        let mut children = Vec::new();
+        let asins: Vec<Asin> = parents.iter().map(|p| p.asin.clone()).collect();
+        let mut reads = futures_util::stream::iter(asins)
+            .map(|parent| async move { self.children_of(profile, &parent, ctx).await })
+            .buffered(PARENTS_AT_ONCE);
+        while let Some(read) = reads.next().await {
+            children.extend(read?);
+            done += 1;
+            ctx.progress(
+                50.0,
+                Some(&format!(
+                    "read the episodes and parts of {done} of {total} podcasts and multi-part books"
+                )),
+            );
+        }
+        Ok(children)
     }
 }

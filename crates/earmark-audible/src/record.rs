@@ -84,6 +84,7 @@ pub fn book_record(item: Value) -> Result<BookRecord, SkippedItem> {
                 .and_then(|s| text(s, "date_added"))
         }),
         metadata_json: item,
+        parent: None,
     })
 }
 

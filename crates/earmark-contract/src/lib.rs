@@ -65,6 +65,7 @@ pub fn record(n: u32) -> BookRecord {
             "authors": "Ursula K. Le Guin, Someone Else",
             "rating": "-",
         }),
+        parent: None,
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use earmark_core::ports::LibraryRepo;
 use earmark_core::{
-    Book, BookQuery, BookSortKey, BookStatus, BookUpdate, ContentType, SeriesCount, SeriesFilter,
-    SortDirection,
+    Book, BookQuery, BookSortKey, BookStatus, BookUpdate, ContentType, ParentFilter, ParentLink,
+    SeriesCount, SeriesFilter, SortDirection,
 };
 
 use crate::{asin, record};
@@ -28,6 +28,7 @@ macro_rules! library_browse_contract {
             removed_books_are_listed_only_on_request,
             series_summary_counts_listed_books,
             known_asins_are_those_in_the_library,
+            children_are_listed_under_their_parent_in_order_and_counted,
         );
     };
 }
@@ -113,6 +114,7 @@ fn sort_value(book: &Book, key: BookSortKey) -> Option<String> {
         BookSortKey::UpdatedAt => Some(book.updated_at.unix_timestamp_nanos().to_string()),
         BookSortKey::Status => Some(book.status.as_str().to_owned()),
         BookSortKey::Asin => Some(r.asin.to_string()),
+        BookSortKey::Position => r.parent.as_ref().map(|p| format!("{:010}", p.position)),
     }
 }
 
@@ -413,4 +415,90 @@ pub async fn known_asins_are_those_in_the_library(repo: Arc<dyn LibraryRepo>) {
     let many: Vec<_> = (1..=2_500).map(asin).collect();
     assert_eq!(repo.known_asins(&many).await.unwrap().len(), 4);
     assert!(repo.known_asins(&[]).await.unwrap().is_empty());
+}
+
+/// The library lists top-level items unless asked for a parent's children (in their order,
+/// whatever their titles) or for every item; each parent's children are counted, removed
+/// ones not; a child's link to its parent is kept and is part of what makes it current.
+pub async fn children_are_listed_under_their_parent_in_order_and_counted(
+    repo: Arc<dyn LibraryRepo>,
+) {
+    let parent = |n: u32| {
+        let mut r = record(n);
+        r.metadata_json =
+            serde_json::json!({"content_delivery_type": "PodcastParent", "has_children": true});
+        r
+    };
+    let child = |n: u32, of: u32, position: u32| {
+        let mut r = record(n);
+        // Titles in the reverse of the children's order.
+        r.title = format!("Episode {}", 100 - position);
+        r.parent = Some(ParentLink {
+            asin: asin(of),
+            position,
+        });
+        r
+    };
+    repo.upsert_books(vec![
+        record(1),
+        parent(2),
+        child(10, 2, 3),
+        child(11, 2, 1),
+        child(12, 2, 2),
+        parent(3),
+        child(20, 3, 1),
+    ])
+    .await
+    .unwrap();
+    let top = all(&repo, BookQuery::default()).await;
+    assert_eq!(asins(&top), [1, 2, 3].map(|n| asin(n).to_string()));
+    let episodes = all(
+        &repo,
+        BookQuery {
+            parent: ParentFilter::ChildrenOf(asin(2)),
+            sort: BookSortKey::Position,
+            ..BookQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(asins(&episodes), [11, 12, 10].map(|n| asin(n).to_string()));
+    assert_eq!(
+        episodes[0].record.parent,
+        Some(ParentLink {
+            asin: asin(2),
+            position: 1
+        })
+    );
+    let every = all(
+        &repo,
+        BookQuery {
+            parent: ParentFilter::Any,
+            ..BookQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(every.len(), 7);
+
+    // The same records again change nothing; a child moved to another place does.
+    let again = repo.upsert_books(vec![child(10, 2, 3)]).await.unwrap();
+    assert_eq!(again.unchanged, 1);
+    let moved = repo.upsert_books(vec![child(10, 2, 4)]).await.unwrap();
+    assert_eq!(moved.updated, 1);
+
+    repo.mark_removed_except(vec![
+        asin(1),
+        asin(2),
+        asin(3),
+        asin(10),
+        asin(11),
+        asin(20),
+    ])
+    .await
+    .unwrap();
+    let mut counts = repo
+        .count_children(&[asin(1), asin(2), asin(3)])
+        .await
+        .unwrap();
+    counts.sort();
+    assert_eq!(counts, [(asin(2), 2), (asin(3), 1)]);
 }

@@ -32,10 +32,11 @@ pub use domain::job_spec::{
     JobSpec, RepairParams, SyncParams, UnreadableSpec,
 };
 pub use domain::library_query::{
-    BookPage, BookQuery, BookSortKey, ContentType, SeriesCount, SeriesFilter, SeriesSummary,
-    SortDirection,
+    BookPage, BookQuery, BookSortKey, ContentType, ParentFilter, SeriesCount, SeriesFilter,
+    SeriesSummary, SortDirection,
 };
 pub use domain::naming::{NamingScheme, NamingSchemeError, safe_file_name, safe_relative_path};
+pub use domain::parenthood::{ItemKind, ParentLink};
 pub use domain::progress::{Progress, ProgressError, ProgressReport};
 pub use domain::secret::{ActivationBytes, ActivationBytesError};
 pub use domain::settings::{NamingVariables, Settings, SettingsError};

@@ -150,6 +150,7 @@ pub fn record(asin: &str, title: &str) -> crate::domain::book::BookRecord {
         release_date: None,
         purchase_date: None,
         metadata_json: serde_json::json!({}),
+        parent: None,
     }
 }
 

@@ -56,6 +56,15 @@ macro_rules! filter_books {
         if let Some(content_type) = q.content_type {
             query = query.filter(books::content_type.eq(content_type.as_str()));
         }
+        match &q.parent {
+            earmark_core::ParentFilter::TopLevel => {
+                query = query.filter(books::parent_asin.is_null());
+            }
+            earmark_core::ParentFilter::ChildrenOf(parent) => {
+                query = query.filter(books::parent_asin.eq(parent.as_str().to_owned()));
+            }
+            earmark_core::ParentFilter::Any => {}
+        }
         match q.has_local {
             Some(true) => {
                 query = query.filter(
@@ -183,6 +192,7 @@ macro_rules! order_books {
             K::CreatedAt => by!(books::created_at),
             K::UpdatedAt => by!(books::updated_at),
             K::Status => by!(books::status),
+            K::Position => by!(nullable books::parent_position),
             K::Asin => match $dir {
                 SortDirection::Asc => query.order(books::asin.asc()),
                 SortDirection::Desc => query.order(books::asin.desc()),
@@ -222,6 +232,37 @@ macro_rules! impl_library_browse {
                     .filter(|a| known.contains(a.as_str()))
                     .cloned()
                     .collect())
+            }
+
+            /// See `LibraryRepo::count_children`.
+            async fn children_counts(
+                &self,
+                parents: &[earmark_core::Asin],
+            ) -> Result<Vec<(earmark_core::Asin, u64)>, $crate::error::StoreError> {
+                use diesel::dsl::count_star;
+                use diesel::{ExpressionMethods, QueryDsl};
+                use diesel_async::RunQueryDsl;
+                use $crate::schema::books;
+
+                let mut conn = self.conn().await?;
+                let mut counts = Vec::new();
+                for chunk in parents.chunks($crate::store_impl::CHUNK) {
+                    let wanted: Vec<&str> = chunk.iter().map(earmark_core::Asin::as_str).collect();
+                    let found: Vec<(Option<String>, i64)> = books::table
+                        .filter(books::parent_asin.eq_any(&wanted))
+                        .filter(books::removed_at.is_null())
+                        .group_by(books::parent_asin)
+                        .select((books::parent_asin, count_star()))
+                        .load(&mut *conn)
+                        .await?;
+                    for (parent, count) in found {
+                        let Some(parent) = parent else { continue };
+                        let parent = earmark_core::Asin::parse(&parent)
+                            .map_err($crate::error::StoreError::corrupt)?;
+                        counts.push((parent, u64::try_from(count).unwrap_or(0)));
+                    }
+                }
+                Ok(counts)
             }
 
             async fn browse_books(

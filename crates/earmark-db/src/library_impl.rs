@@ -501,6 +501,13 @@ macro_rules! impl_library_repo {
                 Ok(self.asins_in_library(asins).await?)
             }
 
+            async fn count_children(
+                &self,
+                parents: &[earmark_core::Asin],
+            ) -> Result<Vec<(earmark_core::Asin, u64)>, earmark_core::ports::LibraryRepoError> {
+                Ok(self.children_counts(parents).await?)
+            }
+
             async fn library_books(
                 &self,
             ) -> Result<Vec<earmark_core::Book>, earmark_core::ports::LibraryRepoError> {

@@ -47,6 +47,8 @@ pub struct BookRow {
     pub completed_at: Option<DbTime>,
     pub progress_synced_at: Option<DbTime>,
     pub progress_sync_error: Option<String>,
+    pub parent_asin: Option<String>,
+    pub parent_position: Option<i32>,
 }
 
 /// A book's listening progress columns, stamped with the book's `updated_at`.
@@ -96,6 +98,8 @@ pub struct BookRecordChanges {
     pub release_date: Option<String>,
     pub purchase_date: Option<String>,
     pub content_type: String,
+    pub parent_asin: Option<String>,
+    pub parent_position: Option<i32>,
 }
 
 /// A change to a book's local-state columns; `None` leaves a column, `Some(None)` clears it.
@@ -149,6 +153,8 @@ impl BookRow {
             completed_at: None,
             progress_synced_at: None,
             progress_sync_error: None,
+            parent_asin: changes.parent_asin,
+            parent_position: changes.parent_position,
         }
     }
 
@@ -167,6 +173,8 @@ impl BookRow {
             && self.series_asin == record.series_asin
             && self.release_date == record.release_date
             && self.purchase_date == record.purchase_date
+            && self.parent_asin.as_deref() == record.parent.as_ref().map(|p| p.asin.as_str())
+            && self.parent_position == record.parent.as_ref().map(|p| position_column(p.position))
             && stored_metadata.as_ref() == Some(&record.metadata_json)
     }
 
@@ -188,6 +196,18 @@ impl BookRow {
                 purchase_date: self.purchase_date,
                 metadata_json: serde_json::from_str(&self.metadata_json)
                     .map_err(StoreError::corrupt)?,
+                parent: self
+                    .parent_asin
+                    .map(|asin| -> Result<earmark_core::ParentLink, StoreError> {
+                        Ok(earmark_core::ParentLink {
+                            asin: Asin::parse(&asin).map_err(StoreError::corrupt)?,
+                            position: self
+                                .parent_position
+                                .and_then(|p| u32::try_from(p).ok())
+                                .unwrap_or(0),
+                        })
+                    })
+                    .transpose()?,
             },
             status: self.status.parse().map_err(StoreError::corrupt)?,
             local_path_aax: self.local_path_aax,
@@ -219,6 +239,11 @@ impl BookRow {
     }
 }
 
+/// A child's place as the column stores it (no podcast has two billion episodes).
+fn position_column(position: u32) -> i32 {
+    i32::try_from(position).unwrap_or(i32::MAX)
+}
+
 impl BookRecordChanges {
     /// The columns `record` sets, stamped `now` and no longer removed.
     pub fn from_record(record: &BookRecord, now: DbTime) -> Self {
@@ -240,6 +265,8 @@ impl BookRecordChanges {
             content_type: ContentType::of_item(&record.metadata_json)
                 .as_str()
                 .to_owned(),
+            parent_asin: record.parent.as_ref().map(|p| p.asin.to_string()),
+            parent_position: record.parent.as_ref().map(|p| position_column(p.position)),
         }
     }
 }

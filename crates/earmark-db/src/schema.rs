@@ -37,6 +37,8 @@ diesel::table! {
         completed_at -> Nullable<TimeSql>,
         progress_synced_at -> Nullable<TimeSql>,
         progress_sync_error -> Nullable<Text>,
+        parent_asin -> Nullable<Text>,
+        parent_position -> Nullable<Integer>,
     }
 }
 

@@ -221,6 +221,7 @@ fn record(n: u32, title: &str) -> earmark_core::BookRecord {
             ], "root": "Genres"}]
         }),
         asin,
+        parent: None,
     }
 }
 

@@ -27,6 +27,8 @@ pub(crate) type Shared = Arc<Mutex<FakeState>>;
 #[derive(Default)]
 pub(crate) struct FakeState {
     library: Vec<Value>,
+    /// The episodes or parts of each parent, as `1.0/library?parent_asin=` lists them.
+    children: std::collections::HashMap<String, Vec<Value>>,
     /// Downloadable titles by ASIN.
     pub(crate) content: std::collections::HashMap<String, crate::fake_content::Content>,
     /// How fast audio is served.
@@ -42,7 +44,10 @@ pub(crate) struct FakeState {
 impl FakeState {
     /// Whether the library holds `asin`.
     pub(crate) fn owns(&self, asin: &str) -> bool {
-        self.library.iter().any(|item| item["asin"] == asin)
+        self.library
+            .iter()
+            .chain(self.children.values().flatten())
+            .any(|item| item["asin"] == asin)
     }
 }
 
@@ -183,8 +188,15 @@ async fn library(
         .unwrap_or(50);
     let page: usize = query.get("page").and_then(|n| n.parse().ok()).unwrap_or(1);
     let s = state.lock().unwrap();
-    let items: Vec<&Value> = s
-        .library
+    // `parent_asin` lists one parent's children, paged the same way (audible-cli's
+    // `LibraryItem.get_child_items`; mkb79/Audible docs/source/misc/external_api.rst names
+    // the parameter). An unknown parent has none.
+    let listed: &[Value] = match query.get("parent_asin") {
+        Some(parent) => s.children.get(parent).map_or(&[], Vec::as_slice),
+        None => &s.library,
+    };
+    let total = listed.len();
+    let items: Vec<&Value> = listed
         .iter()
         .skip(size * (page.max(1) - 1))
         .take(size)
@@ -194,7 +206,7 @@ async fn library(
         .map(|g| g.split(',').collect())
         .unwrap_or_default();
     HttpResponse::Ok()
-        .insert_header(("Total-Count", s.library.len().to_string()))
+        .insert_header(("Total-Count", total.to_string()))
         .json(json!({ "items": items, "response_groups": groups }))
 }
 
@@ -248,6 +260,15 @@ impl FakeAudible {
     /// Replaces the library the fake serves, in purchase order.
     pub fn set_library(&self, items: Vec<Value>) {
         self.state.lock().unwrap().library = items;
+    }
+
+    /// Sets the episodes or parts `1.0/library?parent_asin=<parent>` lists.
+    pub fn set_children(&self, parent: &str, items: Vec<Value>) {
+        self.state
+            .lock()
+            .unwrap()
+            .children
+            .insert(parent.to_owned(), items);
     }
 
     /// Changes the library in place.

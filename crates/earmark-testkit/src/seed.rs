@@ -24,6 +24,7 @@ pub fn record(asin: &str, title: &str) -> BookRecord {
         release_date: None,
         purchase_date: None,
         metadata_json: serde_json::json!({"asin": asin, "title": title}),
+        parent: None,
     }
 }
 

@@ -35,6 +35,7 @@ fn book(downloaded: bool) -> Book {
             release_date: Some("2020-05-01".into()),
             purchase_date: None,
             metadata_json: serde_json::json!({}),
+            parent: None,
         },
         status: BookStatus::Downloaded,
         local_path_aax: downloaded

@@ -54,6 +54,10 @@ pub struct BookRecord {
     pub purchase_date: Option<String>,
     /// The whole record as audible-cli returned it, kept verbatim.
     pub metadata_json: serde_json::Value,
+    /// The podcast or multi-part book this item is an episode or part of; `None` for the
+    /// library's top-level items.
+    #[serde(default)]
+    pub parent: Option<super::parenthood::ParentLink>,
 }
 
 /// A stored book: its library record plus earmark's local state.

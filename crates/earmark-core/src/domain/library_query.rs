@@ -30,6 +30,8 @@ wire_enum! {
         Status => "status",
         /// The ASIN.
         Asin => "asin",
+        /// The place among a parent's children (episodes and parts in Audible's order).
+        Position => "position",
     }
 }
 
@@ -81,6 +83,18 @@ pub enum SeriesFilter {
     Without,
 }
 
+/// Which level of the library a book list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ParentFilter {
+    /// Books, podcasts and multi-part books: the items that belong to no parent.
+    #[default]
+    TopLevel,
+    /// One parent's episodes or parts.
+    ChildrenOf(super::asin::Asin),
+    /// Every item, parents and children alike.
+    Any,
+}
+
 /// A page of the library, filtered and ordered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookQuery {
@@ -93,6 +107,8 @@ pub struct BookQuery {
     pub series: Option<SeriesFilter>,
     /// Only books, or only podcasts.
     pub content_type: Option<ContentType>,
+    /// Top-level items, one parent's children, or both.
+    pub parent: ParentFilter,
     /// Only books with a downloaded or converted file on this server (`true`), or only books
     /// with neither (`false`).
     pub has_local: Option<bool>,
@@ -117,6 +133,7 @@ impl Default for BookQuery {
             statuses: Vec::new(),
             series: None,
             content_type: None,
+            parent: ParentFilter::TopLevel,
             has_local: None,
             author: None,
             include_removed: false,

@@ -11,6 +11,7 @@ pub mod job_spec;
 pub mod library_query;
 pub mod local_item;
 pub mod naming;
+pub mod parenthood;
 pub mod progress;
 pub mod secret;
 pub mod settings;

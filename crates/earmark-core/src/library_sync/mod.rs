@@ -20,7 +20,7 @@ use crate::ports::{
     LibrarySource, LibrarySourceError, Notifier, SettingsStore,
 };
 use crate::positions::{PositionError, PositionSync};
-use crate::unattended::new_books::{downloads_for, new_books};
+use crate::unattended::new_books::{downloads_for, new_books, worth_downloading};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -141,12 +141,12 @@ impl LibrarySync {
         self
     }
 
-    /// The downloads to queue for the books of `fetched` not in `known_before`, as the
-    /// settings say now. A failure here costs the automatic downloads of this sync (said in
-    /// its log), never the sync.
+    /// The downloads to queue for the books `added` by this sync (empty on a first sync, when
+    /// `known_before` is), as the settings say now. A failure here costs the automatic
+    /// downloads of this sync (said in its log), never the sync.
     async fn downloads_of_new_books(
         &self,
-        fetched: &[Asin],
+        added: &[BookRecord],
         known_before: &[Asin],
         profile: Option<&str>,
         ctx: &dyn JobContext,
@@ -171,7 +171,7 @@ impl LibrarySync {
             );
             return Vec::new();
         }
-        let new = new_books(fetched, known_before);
+        let new = worth_downloading(added);
         match downloads_for(&new, profile, &settings) {
             Ok(jobs) => {
                 if !jobs.is_empty() {
@@ -245,8 +245,22 @@ impl LibrarySync {
         records: Vec<BookRecord>,
         ctx: &dyn JobContext,
     ) -> Result<SyncReport, LibraryRepoError> {
+        self.apply_keeping(records, Vec::new(), ctx).await
+    }
+
+    /// The same, where `kept` are books still in the library that were not read again (the
+    /// unchanged children of a parent): they are neither written nor marked removed.
+    ///
+    /// # Errors
+    /// As [`LibrarySync::apply`].
+    pub async fn apply_keeping(
+        &self,
+        records: Vec<BookRecord>,
+        kept: Vec<Asin>,
+        ctx: &dyn JobContext,
+    ) -> Result<SyncReport, LibraryRepoError> {
         let fetched = records.len();
-        let present: Vec<Asin> = {
+        let mut present: Vec<Asin> = {
             let mut seen = HashSet::with_capacity(fetched);
             records
                 .iter()
@@ -255,9 +269,10 @@ impl LibrarySync {
                 .collect()
         };
         let mut report = SyncReport {
-            fetched: present.len() as u64,
+            fetched: (present.len() + kept.len()) as u64,
             ..SyncReport::default()
         };
+        present.extend(kept);
         let mut done = 0usize;
         let mut records = records;
         while !records.is_empty() {
@@ -304,14 +319,30 @@ impl JobHandler for LibrarySync {
             return self.positions_only(profile.as_deref(), ctx).await;
         }
         ctx.progress(0.0, Some("fetching the library from Audible"));
-        let records = self
+        let mut records = self
             .source
             .fetch_library(profile.as_deref(), ctx)
             .await
             .map_err(|e| failure_of(&e))?;
         ctx.log(&format!("fetched {} library records", records.len()));
+        let children = children::read_children(
+            self.source.as_ref(),
+            self.repo.as_ref(),
+            profile.as_deref(),
+            &records,
+            ctx,
+        )
+        .await?;
+        // Should Audible also list a child at the top, it is kept once, under its parent.
+        let children_read: HashSet<&Asin> = children.read.iter().map(|r| &r.asin).collect();
+        records.retain(|r| !children_read.contains(&r.asin));
+        records.extend(children.read);
         ctx.progress(50.0, Some(&format!("saving {} books", records.len())));
-        let fetched: Vec<Asin> = records.iter().map(|r| r.asin.clone()).collect();
+        let fetched: Vec<Asin> = records
+            .iter()
+            .map(|r| r.asin.clone())
+            .chain(children.kept.iter().cloned())
+            .collect();
         let (known_before, gone) = self.before(&fetched).await?;
         let added: Vec<BookRecord> = {
             let new: HashSet<Asin> = new_books(&fetched, &known_before).into_iter().collect();
@@ -321,12 +352,15 @@ impl JobHandler for LibrarySync {
                 .cloned()
                 .collect()
         };
-        let report = self.apply(records, ctx).await.map_err(saving_failed)?;
+        let report = self
+            .apply_keeping(records, children.kept, ctx)
+            .await
+            .map_err(saving_failed)?;
         self.tell(&added.iter().collect::<Vec<_>>(), &gone).await;
         ctx.log(&report.to_string());
         let mut message = report.to_string();
         let follow_ups = self
-            .downloads_of_new_books(&fetched, &known_before, profile.as_deref(), ctx)
+            .downloads_of_new_books(&added, &known_before, profile.as_deref(), ctx)
             .await;
         if !follow_ups.is_empty() {
             message = format!(
@@ -372,5 +406,8 @@ fn saving_failed(e: LibraryRepoError) -> JobFailure {
     JobFailure::new(class, format!("saving the library failed: {e}"))
 }
 
+mod children;
+#[cfg(test)]
+mod children_tests;
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,7 @@ fn record(n: u32) -> BookRecord {
         release_date: None,
         purchase_date: None,
         metadata_json: serde_json::json!({}),
+        parent: None,
     }
 }
 
@@ -44,6 +45,15 @@ impl LibrarySource for Source {
     ) -> Result<Vec<BookRecord>, LibrarySourceError> {
         *self.1.lock().unwrap() = profile.map(str::to_owned);
         self.0.clone()
+    }
+
+    async fn fetch_children(
+        &self,
+        _profile: Option<&str>,
+        parents: &[BookRecord],
+        _ctx: &dyn JobContext,
+    ) -> Result<Vec<BookRecord>, LibrarySourceError> {
+        panic!("{} parents read in a library of none", parents.len())
     }
 }
 

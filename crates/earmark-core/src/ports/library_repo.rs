@@ -197,6 +197,13 @@ pub trait LibraryRepo: Send + Sync {
     /// `Unavailable` or `Storage`.
     async fn known_asins(&self, asins: &[Asin]) -> Result<Vec<Asin>, LibraryRepoError>;
 
+    /// How many episodes or parts (not removed) each of `parents` has, for those that have
+    /// any, in no particular order.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Storage`.
+    async fn count_children(&self, parents: &[Asin]) -> Result<Vec<(Asin, u64)>, LibraryRepoError>;
+
     /// Every book in the library (not removed), in ASIN order: what a position sync compares
     /// with Audible's.
     ///

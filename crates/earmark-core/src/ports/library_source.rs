@@ -57,4 +57,17 @@ pub trait LibrarySource: Send + Sync {
         profile: Option<&str>,
         ctx: &dyn JobContext,
     ) -> Result<Vec<BookRecord>, LibrarySourceError>;
+
+    /// The episodes or parts of each of `parents` (items [`crate::ItemKind`] calls parents),
+    /// however many pages each takes, every one with its [`crate::ParentLink`] set. Parents
+    /// are read a few at a time; `ctx.cancelled()` stops the fetch.
+    ///
+    /// # Errors
+    /// A [`LibrarySourceError`]; no partial list is returned.
+    async fn fetch_children(
+        &self,
+        profile: Option<&str>,
+        parents: &[BookRecord],
+        ctx: &dyn JobContext,
+    ) -> Result<Vec<BookRecord>, LibrarySourceError>;
 }

@@ -24,6 +24,7 @@ fn book(progress: Option<Progress>, metadata: serde_json::Value) -> Book {
             release_date: None,
             purchase_date: None,
             metadata_json: metadata,
+            parent: None,
         },
         status: BookStatus::New,
         local_path_aax: None,

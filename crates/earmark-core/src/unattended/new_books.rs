@@ -1,8 +1,12 @@
 //! What a sync queues for the books that appeared in it.
 
+use std::collections::HashSet;
+
 use crate::domain::asin::Asin;
+use crate::domain::book::BookRecord;
 use crate::domain::job::NewJob;
 use crate::domain::job_spec::{ConvertOptions, ConvertOptionsError, DownloadParams, JobSpec};
+use crate::domain::parenthood::ItemKind;
 use crate::domain::settings::Settings;
 
 /// The downloads `settings` ask for the books in `new` (found by a sync of `profile`, not in
@@ -43,6 +47,31 @@ pub fn downloads_for(
             .into()
         })
         .collect())
+}
+
+/// Of the items a sync `added`, those to download: books and new episodes of known podcasts.
+/// A podcast and a multi-part book's parts are not downloads of their own (a podcast has no
+/// audio; a part comes with its book's download), and the episodes of a podcast that is new
+/// itself are its back catalogue, not new releases.
+pub fn worth_downloading(added: &[BookRecord]) -> Vec<Asin> {
+    let new_parents: HashSet<&Asin> = added
+        .iter()
+        .filter(|r| ItemKind::of_item(&r.metadata_json) == ItemKind::Podcast)
+        .map(|r| &r.asin)
+        .collect();
+    added
+        .iter()
+        .filter(|r| ItemKind::of_item(&r.metadata_json) != ItemKind::Podcast)
+        .filter(|r| match &r.parent {
+            None => true,
+            Some(parent) => {
+                !new_parents.contains(&parent.asin)
+                    && r.metadata_json.get("content_delivery_type")
+                        != Some(&serde_json::Value::from("AudioPart"))
+            }
+        })
+        .map(|r| r.asin.clone())
+        .collect()
 }
 
 /// The books of a fetched library that were not in the library before, in the fetch's

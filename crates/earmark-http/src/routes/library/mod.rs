@@ -60,7 +60,7 @@ pub async fn list(
             let offset = query.offset;
             let page = state.library.list_books(query).await?;
             BookList {
-                items: page.books.iter().map(BookView::from).collect(),
+                items: shapes::views_of(state.library.as_ref(), &page.books).await?,
                 total: page.total,
                 page: offset / u64::from(page_size) + 1,
                 page_size,
@@ -80,7 +80,7 @@ pub async fn list(
                 .await?;
             BookList {
                 total: page.books.len() as u64,
-                items: page.books.iter().map(BookView::from).collect(),
+                items: shapes::views_of(state.library.as_ref(), &page.books).await?,
                 page: 1,
                 page_size: limit,
                 total_pages: 1,
@@ -119,8 +119,9 @@ pub async fn detail(
             ..JobFilter::default()
         })
         .await?;
+    let mut view = shapes::views_of(state.library.as_ref(), std::slice::from_ref(&book)).await?;
     Ok(HttpResponse::Ok().json(BookDetail {
-        book: BookView::from(&book),
+        book: view.remove(0),
         files: files.iter().map(FileView::from).collect(),
         jobs: jobs.items.into_iter().map(JobView::from).collect(),
     }))

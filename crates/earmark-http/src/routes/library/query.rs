@@ -2,8 +2,8 @@
 //! gets a 422 naming the parameter and what it accepts.
 
 use earmark_core::{
-    Asin, BookQuery, BookSortKey, BookStatus, ChangeCursor, ContentType, SeriesFilter,
-    SortDirection,
+    Asin, BookQuery, BookSortKey, BookStatus, ChangeCursor, ContentType, ParentFilter,
+    SeriesFilter, SortDirection,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -47,7 +47,8 @@ pub struct LibraryParams {
     /// Part of an author's name.
     pub author: Option<String>,
     /// `title` (default), `author`, `narrator`, `series`, `runtime_length_min`,
-    /// `release_date`, `purchase_date`, `created_at`, `updated_at`, `status` or `asin`.
+    /// `release_date`, `purchase_date`, `created_at`, `updated_at`, `status`, `asin` or
+    /// `position` (the default with `parent_asin`).
     #[param(inline, value_type = Option<crate::routes::wire::SortKeyName>)]
     pub sort_by: Option<String>,
     /// `asc` (default) or `desc`.
@@ -68,6 +69,10 @@ pub struct LibraryParams {
     /// Books to return, 1 to 1000; with `since`, changes per call (default 500).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
+    /// A podcast's or multi-part book's ASIN: list its episodes or parts, in their order
+    /// (unless `sort_by` says otherwise). Without it, only top-level items are listed.
+    #[param(pattern = "^[0-9A-Za-z]{10}$")]
+    pub parent_asin: Option<String>,
     /// `true` to list books removed from the Audible library too.
     #[param(value_type = Option<bool>)]
     pub include_removed: Option<String>,
@@ -178,6 +183,7 @@ impl LibraryParams {
                 ("series", series),
                 ("author", self.author.as_deref()),
                 ("content_type", self.content_type.as_deref()),
+                ("parent_asin", self.parent_asin.as_deref()),
                 ("has_local", self.has_local.as_deref()),
                 ("sort_by", self.sort_by.as_deref()),
                 ("sort_dir", direction),
@@ -220,13 +226,27 @@ impl LibraryParams {
         }
 
         let statuses = upper_list::<BookStatus>("status", self.status.as_deref())?;
+        let parent = match self.parent_asin.as_deref().map(str::trim) {
+            None => ParentFilter::TopLevel,
+            Some(raw) => ParentFilter::ChildrenOf(Asin::parse(raw).map_err(|e| {
+                invalid(
+                    "parent_asin",
+                    raw,
+                    &format!("{e}; send a podcast's or multi-part book's ASIN"),
+                )
+            })?),
+        };
+        let default_sort = match parent {
+            ParentFilter::ChildrenOf(_) => BookSortKey::Position,
+            _ => BookSortKey::Title,
+        };
         let sort = self
             .sort_by
             .as_deref()
             .map(|s| s.trim().to_ascii_lowercase().parse::<BookSortKey>())
             .transpose()
             .map_err(|e| ApiError::Validation(format!("sort_by: {e}")))?
-            .unwrap_or(BookSortKey::Title);
+            .unwrap_or(default_sort);
         let direction = direction
             .map(|s| s.trim().to_ascii_lowercase().parse::<SortDirection>())
             .transpose()
@@ -277,6 +297,7 @@ impl LibraryParams {
                 statuses,
                 series,
                 content_type,
+                parent,
                 has_local,
                 author: non_empty(self.author.as_deref()),
                 include_removed,
@@ -309,6 +330,29 @@ mod tests {
             LibraryRequest::Browse { query, .. } => query,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn top_level_items_unless_a_parent_is_named() {
+        assert_eq!(browse(&[]).parent, ParentFilter::TopLevel);
+        let q = browse(&[("parent_asin", "B0PODCAST1")]);
+        assert_eq!(
+            (q.parent, q.sort),
+            (
+                ParentFilter::ChildrenOf(Asin::parse("B0PODCAST1").unwrap()),
+                BookSortKey::Position
+            )
+        );
+        let q = browse(&[("parent_asin", "B0PODCAST1"), ("sort_by", "release_date")]);
+        assert_eq!(q.sort, BookSortKey::ReleaseDate);
+        assert!(parse(&[("parent_asin", "nope")]).is_err());
+        assert!(
+            parse(&[
+                ("parent_asin", "B0PODCAST1"),
+                ("since", "2026-01-01T00:00:00Z")
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use earmark_core::{Book, SeriesSummary};
+use earmark_core::{Book, ItemKind, SeriesSummary};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -73,6 +73,14 @@ pub struct BookView {
     pub format_type: Option<String>,
     /// `Product`, `Podcast`, ...
     pub content_type: Option<String>,
+    /// Audible's `SinglePartBook`, `MultiPartBook`, `AudioPart`, `PodcastParent`,
+    /// `PodcastEpisode`, ...
+    pub content_delivery_type: Option<String>,
+    /// The podcast or multi-part book this is an episode or part of.
+    pub parent_asin: Option<String>,
+    /// On a podcast or multi-part book: how many episodes or parts the library holds
+    /// (`GET /library?parent_asin=` lists them); `null` on other items.
+    pub children_count: Option<u64>,
     /// Whether Audible offers an AAX file for it.
     pub aax_available: bool,
     /// Whether Audible offers an AAXC file (any audio codec at all).
@@ -204,6 +212,35 @@ fn split(joined: Option<&str>) -> Vec<(Option<String>, String)> {
         .unwrap_or_default()
 }
 
+/// The views of `books`, parents with their children counted.
+///
+/// # Errors
+/// The repository's, when the counts cannot be read.
+pub async fn views_of(
+    library: &dyn earmark_core::ports::LibraryRepo,
+    books: &[Book],
+) -> Result<Vec<BookView>, earmark_core::ports::LibraryRepoError> {
+    let mut views: Vec<BookView> = books.iter().map(BookView::from).collect();
+    let parents: Vec<earmark_core::Asin> = books
+        .iter()
+        .filter(|b| ItemKind::of_item(&b.record.metadata_json).is_parent())
+        .map(|b| b.record.asin.clone())
+        .collect();
+    if parents.is_empty() {
+        return Ok(views);
+    }
+    let counts: std::collections::HashMap<String, u64> = library
+        .count_children(&parents)
+        .await?
+        .into_iter()
+        .map(|(asin, count)| (asin.to_string(), count))
+        .collect();
+    for view in views.iter_mut().filter(|v| v.children_count.is_some()) {
+        view.children_count = Some(counts.get(&view.asin).copied().unwrap_or(0));
+    }
+    Ok(views)
+}
+
 impl From<&Book> for BookView {
     fn from(book: &Book) -> Self {
         let r = &book.record;
@@ -279,6 +316,9 @@ impl From<&Book> for BookView {
             language: text(meta, "language"),
             format_type: text(meta, "format_type"),
             content_type: text(meta, "content_type"),
+            content_delivery_type: text(meta, "content_delivery_type"),
+            parent_asin: r.parent.as_ref().map(|p| p.asin.to_string()),
+            children_count: ItemKind::of_item(meta).is_parent().then_some(0),
             aax_available: codecs.iter().any(|c| c.starts_with("aax")),
             aaxc_available: !codecs.is_empty(),
             status: book.status.as_str().to_owned(),
