@@ -52,6 +52,11 @@ impl AudibleDownloader {
         if request.pdf {
             args.push("--pdf".into());
         }
+        if request.in_podcast {
+            // audible-cli finds an ASIN in the library's top level only; this adds every
+            // podcast's episodes to it (and drops the podcasts, which have no audio).
+            args.push("--resolve-podcasts".into());
+        }
         args.extend(
             [
                 "-y",

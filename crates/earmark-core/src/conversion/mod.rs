@@ -20,6 +20,7 @@ use crate::domain::book::Book;
 use crate::domain::file::{FileKind, OutputFile, StoredFile};
 use crate::domain::job::{Job, TaskType};
 use crate::domain::job_spec::JobSpec;
+use crate::domain::parenthood::ItemKind;
 use crate::domain::secret::ActivationBytes;
 use crate::free_space::ensure_free_space;
 use crate::placing::{self, Staged};
@@ -188,6 +189,21 @@ impl JobHandler for ConvertBook {
             ctx.log(&message);
             ctx.progress(100.0, Some(&message));
             return Ok(JobEffects::from(book_life::completed(ctx.job())));
+        }
+        match ItemKind::of_item(&book.record.metadata_json) {
+            ItemKind::Playable => {}
+            ItemKind::Podcast => {
+                return Err(JobFailure::permanent(format!(
+                    "{asin} is a podcast: it has no audio of its own; convert its episodes \
+                     (GET /library?parent_asin={asin} lists them)"
+                )));
+            }
+            ItemKind::MultiPartBook => {
+                return Err(JobFailure::permanent(format!(
+                    "{asin} is a book sold in parts: joining its parts into one converted file is \
+                     not supported yet; its downloaded parts are kept under downloads/{asin}/"
+                )));
+            }
         }
         let files = self.repo.files_of(&asin).await.map_err(JobFailure::from)?;
         let (mut input, input_bytes) = input_of(&book, &files)?;

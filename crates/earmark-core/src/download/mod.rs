@@ -11,12 +11,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+mod parts;
+
+pub use parts::{Expanded, children_of, expand_podcasts};
+
 use crate::book_life;
 use crate::domain::asin::Asin;
 use crate::domain::book::Book;
 use crate::domain::file::{FileKind, OutputFile};
 use crate::domain::job::{Job, JobFilter, JobStatus, NewJob, TaskType};
 use crate::domain::job_spec::{DownloadParams, JobSpec};
+use crate::domain::parenthood::ItemKind;
 use crate::free_space::ensure_free_space;
 use crate::placing::{self, Staged};
 use crate::ports::{
@@ -179,6 +184,11 @@ impl JobHandler for DownloadBook {
             ctx.progress(100.0, Some(message));
             return Ok(completed(ctx.job(), &asin, &params, &[], None));
         }
+        let in_podcast = match ItemKind::of_item(&book.record.metadata_json) {
+            ItemKind::Playable => book.record.parent.is_some(),
+            ItemKind::Podcast => return Err(parts::podcast_refused(&asin)),
+            ItemKind::MultiPartBook => return Err(parts::multi_part_refused(&asin)),
+        };
         self.check_daily_limit().await?;
         let expected = expected_bytes(&book);
         // The download plus audible-cli's side files and some slack.
@@ -194,6 +204,7 @@ impl JobHandler for DownloadBook {
             cover_size: params.cover_size.unwrap_or(DEFAULT_COVER_SIZE),
             out_dir: staging.join(asin.as_str()),
             expected_bytes: expected,
+            in_podcast,
         };
         ctx.progress(0.0, Some("asking Audible for the book"));
         let output = self

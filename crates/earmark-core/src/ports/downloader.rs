@@ -25,6 +25,9 @@ pub struct DownloadRequest {
     pub out_dir: PathBuf,
     /// About how big the audio will be, for progress (from the book's runtime).
     pub expected_bytes: Option<u64>,
+    /// The item is a podcast's episode: Audible lists it under its podcast, not in the
+    /// library's top level.
+    pub in_podcast: bool,
 }
 
 /// What a finished download produced, checked: names relative to the request's `out_dir`.

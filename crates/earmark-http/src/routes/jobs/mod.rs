@@ -2,6 +2,7 @@
 
 use actix_files::NamedFile;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use earmark_core::download::expand_podcasts;
 use earmark_core::ports::JobQueueError;
 use earmark_core::{Asin, JobFilter, JobId, JobSpec, JobStatus, NewJob, TaskType};
 use earmark_jobs::EngineError;
@@ -169,7 +170,8 @@ pub(crate) fn engine_error(e: EngineError) -> ApiError {
 }
 
 /// Queues downloads; answers at once with the job(s). A request for a book whose download is
-/// already queued or running returns that job.
+/// already queued or running returns that job. A podcast stands for its episodes not yet
+/// downloaded, one job each (`job_ids`); a multi-part book is one job for all its parts.
 #[utoipa::path(tag = "jobs", request_body = DownloadBody, responses((status = 202, body = Accepted), (status = 413, description = "More than 1000 books", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/jobs/download")]
 pub async fn download(
@@ -179,9 +181,22 @@ pub async fn download(
     let body = body.into_inner();
     let params = body.params(&state.settings.load().await?)?;
     let (books, batch) = asins(body.asin, body.asins)?;
-    submit_all(&state, TaskType::Download, books, batch, |asin| {
-        JobSpec::Download(asin, params.clone())
-    })
+    let expanded = expand_podcasts(state.library.as_ref(), books).await?;
+    if expanded.podcasts > 0 && expanded.asins.is_empty() {
+        return Ok(HttpResponse::Accepted().json(Accepted {
+            job_id: None,
+            job_ids: Some(Vec::new()),
+            status: JobStatus::Completed.as_str().into(),
+            message: "every episode is downloaded already: nothing was queued".into(),
+        }));
+    }
+    submit_all(
+        &state,
+        TaskType::Download,
+        expanded.asins,
+        batch || expanded.podcasts > 0,
+        |asin| JobSpec::Download(asin, params.clone()),
+    )
     .await
 }
 

@@ -71,7 +71,7 @@ pub struct LibraryParams {
     pub limit: Option<String>,
     /// A podcast's or multi-part book's ASIN: list its episodes or parts, in their order
     /// (unless `sort_by` says otherwise). Without it, only top-level items are listed.
-    #[param(pattern = "^[0-9A-Za-z]{10}$")]
+    #[param(value_type = Option<crate::routes::wire::AsinText>)]
     pub parent_asin: Option<String>,
     /// `true` to list books removed from the Audible library too.
     #[param(value_type = Option<bool>)]

@@ -1,0 +1,97 @@
+//! What a download of a parent means: a podcast is not a download at all (its episodes are,
+//! each in a job of its own); a multi-part book cannot be downloaded yet.
+
+use std::collections::HashSet;
+
+use crate::domain::asin::Asin;
+use crate::domain::book::Book;
+use crate::domain::library_query::{BookQuery, BookSortKey, ParentFilter};
+use crate::domain::parenthood::ItemKind;
+use crate::ports::{JobFailure, LibraryRepo, LibraryRepoError};
+
+/// The most children listed at once (a podcast's whole back catalogue).
+const MOST_CHILDREN: u32 = 100_000;
+
+/// The failure of a download job naming a podcast.
+pub(super) fn podcast_refused(asin: &Asin) -> JobFailure {
+    JobFailure::permanent(format!(
+        "{asin} is a podcast: it has no audio of its own; download its episodes (POST \
+         /jobs/download with the podcast's ASIN queues one job per episode not yet downloaded)"
+    ))
+}
+
+/// A parent's children in the library (not removed), in their order.
+///
+/// # Errors
+/// The repository's.
+pub async fn children_of(
+    repo: &dyn LibraryRepo,
+    parent: &Asin,
+) -> Result<Vec<Book>, LibraryRepoError> {
+    Ok(repo
+        .list_books(BookQuery {
+            parent: ParentFilter::ChildrenOf(parent.clone()),
+            sort: BookSortKey::Position,
+            limit: MOST_CHILDREN,
+            ..BookQuery::default()
+        })
+        .await?
+        .books)
+}
+
+/// The failure of a download job naming a multi-part book.
+pub(super) fn multi_part_refused(asin: &Asin) -> JobFailure {
+    JobFailure::permanent(format!(
+        "{asin} is a book sold in parts: downloading its parts as one book is not supported \
+         yet (GET /library?parent_asin={asin} lists them)"
+    ))
+}
+
+/// What a download request for `asins` queues: each podcast among them stands for its
+/// episodes not yet downloaded (in their order), every other ASIN for itself. Unknown ASINs
+/// are left for the request to refuse.
+///
+/// # Errors
+/// The repository's.
+pub async fn expand_podcasts(
+    repo: &dyn LibraryRepo,
+    asins: Vec<Asin>,
+) -> Result<Expanded, LibraryRepoError> {
+    let mut expanded = Expanded::default();
+    let mut seen = HashSet::new();
+    for asin in asins {
+        let book = match repo.get_book(&asin).await {
+            Ok(book) => book,
+            Err(LibraryRepoError::BookNotFound(_)) => {
+                if seen.insert(asin.clone()) {
+                    expanded.asins.push(asin);
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if ItemKind::of_item(&book.record.metadata_json) != ItemKind::Podcast {
+            if seen.insert(asin.clone()) {
+                expanded.asins.push(asin);
+            }
+            continue;
+        }
+        expanded.podcasts += 1;
+        for episode in children_of(repo, &asin).await? {
+            let waiting = episode.local_path_aax.is_none();
+            if waiting && seen.insert(episode.record.asin.clone()) {
+                expanded.asins.push(episode.record.asin);
+            }
+        }
+    }
+    Ok(expanded)
+}
+
+/// A download request with its podcasts replaced by their episodes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Expanded {
+    /// The books and episodes to download, each once.
+    pub asins: Vec<Asin>,
+    /// How many podcasts the request named.
+    pub podcasts: usize,
+}
