@@ -278,21 +278,44 @@ fn podcasts_and_multi_part_books(db: Option<&str>) {
     let tombstone = server.get(&format!("/library/{gone}"), &[KEY]).json();
     assert!(tombstone["removed_at"].is_string(), "{tombstone}");
 
-    // An episode downloads like a book; the podcast then queues the one not downloaded.
-    let one = download(&server, &remaining[0]);
-    let job = settled(&server, one["job_id"].as_str().unwrap());
-    assert_eq!(job["status"], "COMPLETED", "{job}");
-    let rest = download(&server, SMALL);
-    let ids: Vec<String> = rest["job_ids"]
+    // Audible stops offering an episode earmark still lists. The podcast's download is a job
+    // per episode: that one fails saying why, the other is downloaded like a book.
+    fake.set_children(SMALL, vec![episode(&remaining[0], SMALL, 1)]);
+    let queued = download(&server, SMALL);
+    let ids: Vec<String> = queued["job_ids"]
         .as_array()
         .unwrap()
         .iter()
         .map(|id| id.as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ids.len(), 1, "{rest}");
-    let job = settled(&server, &ids[0]);
-    assert_eq!(job["status"], "COMPLETED", "{job}");
-    assert_eq!(job["book_asin"], remaining[1].as_str(), "{job}");
+    assert_eq!(ids.len(), 2, "{queued}");
+    let jobs: Vec<Value> = ids.iter().map(|id| settled(&server, id)).collect();
+    assert_eq!(jobs[0]["book_asin"], remaining[0].as_str(), "{jobs:?}");
+    assert_eq!(jobs[0]["status"], "COMPLETED", "{jobs:?}");
+    assert_eq!(jobs[1]["status"], "FAILED", "{jobs:?}");
+    assert!(
+        jobs[1]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("is not in this Audible account's library"),
+        "{jobs:?}"
+    );
+    let downloaded = server
+        .get(&format!("/library/{}", remaining[0]), &[KEY])
+        .json();
+    assert_eq!(downloaded["status"], "DOWNLOADED", "{downloaded}");
+    assert!(
+        files_under(&home.path().join("data/downloads").join(&remaining[0]))
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "aaxc")),
+        "{downloaded}"
+    );
+
+    // Once a sync has seen it go, nothing is left to download.
+    fake.edit_library(|items| {
+        items[2] = podcast(SMALL, "The Small Show", &remaining[..1], true);
+    });
+    sync(&server);
     let none_left = download(&server, SMALL);
     assert_eq!(none_left["job_ids"], json!([]), "{none_left}");
     assert!(
