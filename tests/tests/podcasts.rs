@@ -221,6 +221,8 @@ fn podcasts_and_multi_part_books(db: Option<&str>) {
     assert_eq!(by_asin(MULTI)["content_delivery_type"], "MultiPartBook");
     assert_eq!(by_asin("B000000001")["children_count"], Value::Null);
     assert_eq!(by_asin("B000000001")["parent_asin"], Value::Null);
+    let one = server.get(&format!("/library/{MULTI}"), &[KEY]).json();
+    assert_eq!(one["children_count"], 2, "{one}");
     // The web client's tabs.
     assert_eq!(asins(&list(&server, "content_type=podcast")), [BIG, SMALL]);
     assert_eq!(

@@ -9,12 +9,9 @@ use std::collections::HashSet;
 
 use crate::domain::asin::Asin;
 use crate::domain::book::BookRecord;
-use crate::domain::library_query::{BookQuery, BookSortKey, ParentFilter};
 use crate::domain::parenthood::{ItemKind, listed_children};
+use crate::download::children_of;
 use crate::ports::{JobContext, JobFailure, LibraryRepo, LibrarySource};
-
-/// The most children a parent can have that a sync keeps without reading them again.
-const MOST_CHILDREN: u32 = 100_000;
 
 /// What a sync learned about the library's children.
 #[derive(Debug, Default)]
@@ -31,16 +28,12 @@ pub(super) struct Children {
 
 /// The stored children (not removed) of `parent`.
 async fn stored_children(repo: &dyn LibraryRepo, parent: &Asin) -> Result<Vec<Asin>, JobFailure> {
-    let page = repo
-        .list_books(BookQuery {
-            parent: ParentFilter::ChildrenOf(parent.clone()),
-            sort: BookSortKey::Position,
-            limit: MOST_CHILDREN,
-            ..BookQuery::default()
-        })
+    Ok(children_of(repo, parent)
         .await
-        .map_err(super::saving_failed)?;
-    Ok(page.books.into_iter().map(|b| b.record.asin).collect())
+        .map_err(super::saving_failed)?
+        .into_iter()
+        .map(|b| b.record.asin)
+        .collect())
 }
 
 /// Reads the children of the parents among `top` (the library's top-level records) whose

@@ -40,8 +40,9 @@ pub struct IncompleteDownloads {
 #[get("/library/downloads/incomplete")]
 pub async fn incomplete_downloads(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let books = state.library.incomplete_downloads().await?;
+    let views = super::shapes::views_of(state.library.as_ref(), &books).await?;
     let mut items = Vec::with_capacity(books.len());
-    for book in books {
+    for (book, view) in books.into_iter().zip(views) {
         let files = state.library.files_of(&book.record.asin).await?;
         let cover_path = book.local_path_cover.clone().or_else(|| {
             files
@@ -54,7 +55,7 @@ pub async fn incomplete_downloads(state: web::Data<AppState>) -> Result<HttpResp
             title: book.record.title.clone(),
             cover_path,
             downloaded_at: files.iter().map(|f| f.created_at).min().map(rfc3339),
-            book: Some(BookView::from(&book)),
+            book: Some(view),
         });
     }
     Ok(HttpResponse::Ok().json(IncompleteDownloads {

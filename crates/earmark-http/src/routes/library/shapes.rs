@@ -229,14 +229,15 @@ pub async fn views_of(
     if parents.is_empty() {
         return Ok(views);
     }
-    let counts: std::collections::HashMap<String, u64> = library
+    let counts: std::collections::HashMap<earmark_core::Asin, u64> = library
         .count_children(&parents)
         .await?
         .into_iter()
-        .map(|(asin, count)| (asin.to_string(), count))
         .collect();
-    for view in views.iter_mut().filter(|v| v.children_count.is_some()) {
-        view.children_count = Some(counts.get(&view.asin).copied().unwrap_or(0));
+    for (view, book) in views.iter_mut().zip(books) {
+        if ItemKind::of_item(&book.record.metadata_json).is_parent() {
+            view.children_count = Some(counts.get(&book.record.asin).copied().unwrap_or(0));
+        }
     }
     Ok(views)
 }
@@ -318,7 +319,8 @@ impl From<&Book> for BookView {
             content_type: text(meta, "content_type"),
             content_delivery_type: text(meta, "content_delivery_type"),
             parent_asin: r.parent.as_ref().map(|p| p.asin.to_string()),
-            children_count: ItemKind::of_item(meta).is_parent().then_some(0),
+            // Counted by `views_of`, which reads the library.
+            children_count: None,
             aax_available: codecs.iter().any(|c| c.starts_with("aax")),
             aaxc_available: !codecs.is_empty(),
             status: book.status.as_str().to_owned(),
