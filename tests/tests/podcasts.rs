@@ -1,6 +1,7 @@
 //! Podcasts and multi-part books (issue 20): the real audible-cli reads their episodes and
 //! parts from the fake Audible's `1.0/library?parent_asin=`; the library lists parents at the
-//! top and children under them; a podcast's download is one job per episode.
+//! top and children under them; a podcast's download is one job per episode; a book sold in
+//! parts downloads and converts whole.
 #![expect(
     clippy::unwrap_used,
     reason = "helpers of a test crate fail by panicking"
@@ -124,6 +125,8 @@ fn fake_and_home() -> (FakeAudible, tempfile::TempDir) {
     );
     let small_refs: Vec<&str> = small.iter().map(String::as_str).collect();
     fake.offer_downloads(&SyntheticBook::short(1), &small_refs, &[]);
+    // The whole book through the parent's ASIN, as Audible delivers a book sold in parts.
+    fake.offer_downloads(&SyntheticBook::short(2), &[MULTI], &[]);
     let home = tempfile::tempdir().unwrap();
     write_profile(&home.path().join("data/audible"), "web");
     (fake, home)
@@ -328,17 +331,39 @@ fn podcasts_and_multi_part_books(db: Option<&str>) {
         "{none_left}"
     );
 
-    // A multi-part book cannot be downloaded as one yet: said plainly, nothing half-done.
+    // A book sold in parts is downloaded whole through its own ASIN (Audible delivers it as
+    // one file and refuses licences for its parts) and converts into one book.
     let whole = download(&server, MULTI);
     let id = whole["job_id"].as_str().unwrap().to_owned();
     let job = settled(&server, &id);
-    assert_eq!(job["status"], "FAILED", "{job}");
+    assert_eq!(job["status"], "COMPLETED", "{job}\n{}", log(&server, &id));
     assert!(
-        job["error_message"]
-            .as_str()
-            .unwrap()
-            .contains("sold in parts"),
-        "{job}"
+        log(&server, &id).contains(&format!("{MULTI} is a book sold in parts")),
+        "{}",
+        log(&server, &id)
     );
-    assert!(files_under(&home.path().join("data/downloads").join(MULTI)).is_empty());
+    let reply = server.post_json(
+        "/jobs/convert",
+        &json!({"asin": MULTI, "format": "m4b"}),
+        &[KEY],
+    );
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let id = reply.json()["job_id"].as_str().unwrap().to_owned();
+    let job = settled(&server, &id);
+    assert_eq!(job["status"], "COMPLETED", "{job}\n{}", log(&server, &id));
+    let book = server.get(&format!("/library/{MULTI}"), &[KEY]).json();
+    assert_eq!(book["status"], "COMPLETED", "{book}");
+    let m4b: Vec<_> = files_under(&home.path().join("data/converted"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "m4b"))
+        .collect();
+    assert_eq!(m4b.len(), 1, "one book, one file: {m4b:?}");
+    let chapters = server
+        .get(&format!("/library/{MULTI}/chapters"), &[KEY])
+        .json();
+    assert_eq!(
+        chapters["chapters"].as_array().map(Vec::len),
+        Some(3),
+        "{chapters}"
+    );
 }

@@ -227,13 +227,28 @@ async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput
         }
     }
     names.sort();
-    let audio = names
+    let is_audio = |n: &String| n.ends_with(".aaxc") || n.ends_with(".aax");
+    let Some(audio) = names
         .iter()
-        .find(|n| {
-            n.starts_with(&format!("{asin}-")) && (n.ends_with(".aaxc") || n.ends_with(".aax"))
-        })
-        .ok_or("audible-cli wrote no audio file")?
-        .clone();
+        .find(|n| n.starts_with(&format!("{asin}-")) && is_audio(n))
+        .cloned()
+    else {
+        let parts: Vec<&str> = names
+            .iter()
+            .filter(|n| is_audio(n))
+            .map(String::as_str)
+            .collect();
+        if parts.is_empty() {
+            return Err("audible-cli wrote no audio file".into());
+        }
+        // audible-cli's answer to "please download individual parts" (cmd_download.py
+        // `_add_audioparts_to_queue`): the parts' files, none of the book's own.
+        return Err(format!(
+            "Audible delivered {asin} only as separate parts ({}); earmark does not join parts \
+             into one book yet: download it again later, or ask for aaxc if this was aax",
+            parts.join(", ")
+        ));
+    };
     let aaxc = audio.ends_with(".aaxc");
     let mut files = vec![ProducedFile {
         relative: audio.clone().into(),
@@ -359,6 +374,43 @@ mod tests {
         std::fs::write(&voucher, r#"{"content_license": {"acr": ""}}"#).unwrap();
         assert_eq!(licence_acr_of(&voucher).await, None);
         assert_eq!(licence_acr_of(&dir.join("missing.voucher")).await, None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_book_handed_out_only_in_parts_says_so() {
+        let dir = std::env::temp_dir().join(format!("earmark-parts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // What audible-cli leaves after "please download individual parts": the book's
+        // voucher, chapters and cover, and the parts' audio and vouchers.
+        for name in [
+            "B0MULTI001-AAX_44_128.voucher",
+            "B0MULTI001-chapters.json",
+            "B0MULTI001_(500).jpg",
+            "B0PART0001-AAX_44_128.aaxc",
+            "B0PART0001-AAX_44_128.voucher",
+            "B0PART0002-AAX_44_128.aaxc",
+            "B0PART0002-AAX_44_128.voucher",
+        ] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        let request = DownloadRequest {
+            asin: earmark_core::Asin::parse("B0MULTI001").unwrap(),
+            profile: None,
+            format: DownloadFormat::Aaxc,
+            pdf: false,
+            cover_size: 500,
+            out_dir: dir.clone(),
+            expected_bytes: None,
+            in_podcast: false,
+        };
+        let refused = collect(&dir, &request).await.unwrap_err();
+        assert!(
+            refused.contains(
+                "only as separate parts (B0PART0001-AAX_44_128.aaxc, B0PART0002-AAX_44_128.aaxc)"
+            ),
+            "{refused}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -190,20 +190,12 @@ impl JobHandler for ConvertBook {
             ctx.progress(100.0, Some(&message));
             return Ok(JobEffects::from(book_life::completed(ctx.job())));
         }
-        match ItemKind::of_item(&book.record.metadata_json) {
-            ItemKind::Playable => {}
-            ItemKind::Podcast => {
-                return Err(JobFailure::permanent(format!(
-                    "{asin} is a podcast: it has no audio of its own; convert its episodes \
-                     (GET /library?parent_asin={asin} lists them)"
-                )));
-            }
-            ItemKind::MultiPartBook => {
-                return Err(JobFailure::permanent(format!(
-                    "{asin} is a book sold in parts: joining its parts into one converted file is \
-                     not supported yet; its downloaded parts are kept under downloads/{asin}/"
-                )));
-            }
+        // A book sold in parts is downloaded whole (one file), so it converts like any book.
+        if ItemKind::of_item(&book.record.metadata_json) == ItemKind::Podcast {
+            return Err(JobFailure::permanent(format!(
+                "{asin} is a podcast: it has no audio of its own; convert its episodes (GET \
+                 /library?parent_asin={asin} lists them)"
+            )));
         }
         let files = self.repo.files_of(&asin).await.map_err(JobFailure::from)?;
         let (mut input, input_bytes) = input_of(&book, &files)?;

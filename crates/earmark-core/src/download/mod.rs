@@ -187,7 +187,13 @@ impl JobHandler for DownloadBook {
         let in_podcast = match ItemKind::of_item(&book.record.metadata_json) {
             ItemKind::Playable => book.record.parent.is_some(),
             ItemKind::Podcast => return Err(parts::podcast_refused(&asin)),
-            ItemKind::MultiPartBook => return Err(parts::multi_part_refused(&asin)),
+            ItemKind::MultiPartBook => {
+                ctx.log(&format!(
+                    "{asin} is a book sold in parts: downloading it whole through its own ASIN, \
+                     as Audible delivers such books (the parts' own licences are refused)"
+                ));
+                false
+            }
         };
         self.check_daily_limit().await?;
         let expected = expected_bytes(&book);

@@ -1,5 +1,7 @@
 //! What a download of a parent means: a podcast is not a download at all (its episodes are,
-//! each in a job of its own); a multi-part book cannot be downloaded yet.
+//! each in a job of its own). A book sold in parts is downloaded whole through its own ASIN:
+//! Audible delivers it as one file and refuses licences for its parts ("Audio Part asins are
+//! no longer supported", BookLibConnect #186; audible-cli #187).
 
 use std::collections::HashSet;
 
@@ -37,14 +39,6 @@ pub async fn children_of(
         })
         .await?
         .books)
-}
-
-/// The failure of a download job naming a multi-part book.
-pub(super) fn multi_part_refused(asin: &Asin) -> JobFailure {
-    JobFailure::permanent(format!(
-        "{asin} is a book sold in parts: downloading its parts as one book is not supported \
-         yet (GET /library?parent_asin={asin} lists them)"
-    ))
 }
 
 /// What a download request for `asins` queues: each podcast among them stands for its
