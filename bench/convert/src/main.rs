@@ -130,6 +130,7 @@ fn main() {
                 chapter_scheme: None,
                 level: None,
                 out_dir: work.join("out"),
+                parts: Vec::new(),
             };
             let started = Instant::now();
             rt.block_on(engine.convert(&request, &ctx)).unwrap();

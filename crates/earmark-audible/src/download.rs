@@ -74,26 +74,32 @@ impl AudibleDownloader {
     }
 }
 
-/// The bytes of the partial download in `dir` (`*.tmp` or `*.resume`), if one is growing.
+/// The audio bytes in `dir`: the partial download (`*.tmp` or `*.resume`), if one is
+/// growing, plus the audio already finished (the earlier parts of a book handed out in parts).
 async fn partial_bytes(dir: &Path) -> Option<u64> {
     let mut entries = tokio::fs::read_dir(dir).await.ok()?;
     let mut total = None;
+    let mut growing = false;
     while let Ok(Some(entry)) = entries.next_entry().await {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".tmp") || name.ends_with(".resume") {
+        let partial = name.ends_with(".tmp") || name.ends_with(".resume");
+        growing |= partial;
+        if partial || name.ends_with(".aaxc") || name.ends_with(".aax") {
             let size = entry.metadata().await.ok()?.len();
             *total.get_or_insert(0) += size;
         }
     }
-    total
+    total.filter(|_| growing)
 }
 
 /// The audio's exact size, from the licence audible-cli saves (`.voucher`) before it starts
 /// the AAXC download: `content_license.content_metadata.content_reference.content_size_in_bytes`.
-async fn licensed_size(dir: &Path) -> Option<u64> {
+/// The book's own licence is the one read (a book handed out in parts has one per part too).
+async fn licensed_size(dir: &Path, asin: &str) -> Option<u64> {
     let mut entries = tokio::fs::read_dir(dir).await.ok()?;
     while let Ok(Some(entry)) = entries.next_entry().await {
-        if entry.file_name().to_string_lossy().ends_with(".voucher") {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{asin}-")) && name.ends_with(".voucher") {
             let raw = tokio::fs::read(entry.path()).await.ok()?;
             let doc: serde_json::Value = serde_json::from_slice(&raw).ok()?;
             return doc
@@ -108,14 +114,14 @@ async fn licensed_size(dir: &Path) -> Option<u64> {
 
 /// Reports the growing file's size, rate and share of the expected size (the licensed size
 /// once known, else `estimate`) until dropped.
-async fn report_progress(dir: PathBuf, estimate: Option<u64>, ctx: &dyn JobContext) {
+async fn report_progress(dir: PathBuf, asin: &str, estimate: Option<u64>, ctx: &dyn JobContext) {
     let started = Instant::now();
     let mut last = 0;
     let mut expected = estimate;
     let mut licensed = false;
     loop {
         tokio::time::sleep(PROGRESS_EVERY).await;
-        if !licensed && let Some(size) = licensed_size(&dir).await {
+        if !licensed && let Some(size) = licensed_size(&dir, asin).await {
             expected = Some(size);
             licensed = true;
         }
@@ -217,41 +223,19 @@ pub async fn licence_acr_of(voucher: &Path) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The files audible-cli left in `dir` for `asin`, judged.
-async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput, String> {
-    let asin = request.asin.as_str();
-    let mut names = Vec::new();
-    if let Ok(mut entries) = tokio::fs::read_dir(dir).await {
-        while let Ok(Some(entry)) = entries.next_entry().await {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    names.sort();
+/// The audio (`<owner>-<codec>.aax` or `.aaxc`) and, for AAXC, its voucher, that audible-cli
+/// left in `names` for `owner` (the book, or one of its parts).
+fn audio_of(names: &[String], owner: &str) -> Result<Option<Vec<ProducedFile>>, String> {
     let is_audio = |n: &String| n.ends_with(".aaxc") || n.ends_with(".aax");
     let Some(audio) = names
         .iter()
-        .find(|n| n.starts_with(&format!("{asin}-")) && is_audio(n))
-        .cloned()
+        .find(|n| n.starts_with(&format!("{owner}-")) && is_audio(n))
     else {
-        let parts: Vec<&str> = names
-            .iter()
-            .filter(|n| is_audio(n))
-            .map(String::as_str)
-            .collect();
-        if parts.is_empty() {
-            return Err("audible-cli wrote no audio file".into());
-        }
-        // audible-cli's answer to "please download individual parts" (cmd_download.py
-        // `_add_audioparts_to_queue`): the parts' files, none of the book's own.
-        return Err(format!(
-            "Audible delivered {asin} only as separate parts ({}); earmark does not join parts \
-             into one book yet: download it again later, or ask for aaxc if this was aax",
-            parts.join(", ")
-        ));
+        return Ok(None);
     };
     let aaxc = audio.ends_with(".aaxc");
     let mut files = vec![ProducedFile {
-        relative: audio.clone().into(),
+        relative: audio.into(),
         kind: if aaxc { FileKind::Aaxc } else { FileKind::Aax },
         mime: "audio/vnd.audible.aax".into(),
     }];
@@ -266,15 +250,93 @@ async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput
             mime: "application/json".into(),
         });
     }
-    let chapters = format!("{asin}-chapters.json");
-    if !names.contains(&chapters) {
-        return Err(format!("audible-cli wrote no chapter file {chapters}"));
+    Ok(Some(files))
+}
+
+/// Why the files audible-cli left are not a download of the book.
+#[derive(Debug)]
+enum Uncollected {
+    /// Something is missing; audible-cli's own messages may say why.
+    Missing(String),
+    /// Audible handed out the book in parts and one of them did not come: this, whatever
+    /// else audible-cli said.
+    PartMissing(String),
+}
+
+impl From<String> for Uncollected {
+    fn from(missing: String) -> Self {
+        Self::Missing(missing)
     }
-    files.push(ProducedFile {
-        relative: chapters.into(),
-        kind: FileKind::Chapters,
-        mime: "application/json".into(),
-    });
+}
+
+/// The parts' audio and vouchers, in the parts' order, when audible-cli was told to
+/// "please download individual parts" (cmd_download.py `_add_audioparts_to_queue`: it then
+/// downloads each part under the part's own ASIN, with no chapters or cover of its own).
+fn parts_of(names: &[String], request: &DownloadRequest) -> Result<Vec<ProducedFile>, Uncollected> {
+    let asin = request.asin.as_str();
+    let stray: Vec<&str> = names
+        .iter()
+        .filter(|n| n.ends_with(".aaxc") || n.ends_with(".aax"))
+        .map(String::as_str)
+        .collect();
+    if request.parts.is_empty() {
+        return Err(Uncollected::Missing(if stray.is_empty() {
+            "audible-cli wrote no audio file".into()
+        } else {
+            format!(
+                "audible-cli wrote no audio for {asin} but other files ({}); earmark knows no \
+                 parts of {asin}: sync the library (POST /library/sync), then download it again",
+                stray.join(", ")
+            )
+        }));
+    }
+    let count = request.parts.len();
+    let mut files = Vec::new();
+    for (index, part) in request.parts.iter().enumerate() {
+        match audio_of(names, part.as_str())? {
+            Some(audio) => files.extend(audio),
+            None if stray.is_empty() => {
+                return Err(Uncollected::Missing(
+                    "audible-cli wrote no audio file".into(),
+                ));
+            }
+            None => {
+                return Err(Uncollected::PartMissing(format!(
+                    "Audible handed out {asin} in parts, but not part {part} ({} of {count}): \
+                     the book is incomplete; download it again later",
+                    index + 1
+                )));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// The files audible-cli left in `dir` for `asin`, judged.
+async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput, Uncollected> {
+    let asin = request.asin.as_str();
+    let mut names = Vec::new();
+    if let Ok(mut entries) = tokio::fs::read_dir(dir).await {
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    let (mut files, in_parts) = match audio_of(&names, asin)? {
+        Some(whole) => (whole, false),
+        None => (parts_of(&names, request)?, true),
+    };
+    let chapters = format!("{asin}-chapters.json");
+    if names.contains(&chapters) {
+        files.push(ProducedFile {
+            relative: chapters.into(),
+            kind: FileKind::Chapters,
+            mime: "application/json".into(),
+        });
+    } else if !in_parts {
+        // The parts carry their chapters in their own files.
+        return Err(format!("audible-cli wrote no chapter file {chapters}").into());
+    }
     let mut warnings = Vec::new();
     let cover = format!("{asin}_({}).jpg", request.cover_size);
     if names.contains(&cover) {
@@ -297,10 +359,13 @@ async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput
             mime: "application/pdf".into(),
         });
     }
-    let licence_acr = if aaxc {
-        licence_acr_of(&dir.join(format!("{}.voucher", audio.trim_end_matches(".aaxc")))).await
-    } else {
-        None
+    // The book's own licence (also saved when its audio then came in parts).
+    let own_voucher = names
+        .iter()
+        .find(|n| n.starts_with(&format!("{asin}-")) && n.ends_with(".voucher"));
+    let licence_acr = match own_voucher {
+        Some(voucher) => licence_acr_of(&dir.join(voucher)).await,
+        None => None,
     };
     Ok(DownloadOutput {
         files,
@@ -329,7 +394,12 @@ impl Downloader for AudibleDownloader {
         let spec = self
             .cli
             .spec(request.profile.as_deref(), self.args(request));
-        let progress = report_progress(request.out_dir.clone(), request.expected_bytes, ctx);
+        let progress = report_progress(
+            request.out_dir.clone(),
+            request.asin.as_str(),
+            request.expected_bytes,
+            ctx,
+        );
         let finished = tokio::select! {
             finished = self.cli.run(&spec, ctx) => finished,
             () = progress => unreachable!("progress reporting runs until dropped"),
@@ -341,16 +411,19 @@ impl Downloader for AudibleDownloader {
         })?;
         match collect(&request.out_dir, request).await {
             Ok(output) => Ok(output),
-            Err(missing) if finished.success => Err(match classify(request, &finished) {
-                DownloadError::Tool(_) => DownloadError::Tool(format!(
-                    "audible-cli reported success but {missing}: {}",
-                    finished
-                        .errors
-                        .last()
-                        .map_or("it said nothing", String::as_str)
-                )),
-                known => known,
-            }),
+            Err(Uncollected::PartMissing(why)) => Err(DownloadError::NotDownloadable(why)),
+            Err(Uncollected::Missing(missing)) if finished.success => {
+                Err(match classify(request, &finished) {
+                    DownloadError::Tool(_) => DownloadError::Tool(format!(
+                        "audible-cli reported success but {missing}: {}",
+                        finished
+                            .errors
+                            .last()
+                            .map_or("it said nothing", String::as_str)
+                    )),
+                    known => known,
+                })
+            }
             Err(_) => Err(classify(request, &finished)),
         }
     }
@@ -377,39 +450,87 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[tokio::test]
-    async fn a_book_handed_out_only_in_parts_says_so() {
-        let dir = std::env::temp_dir().join(format!("earmark-parts-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        // What audible-cli leaves after "please download individual parts": the book's
-        // voucher, chapters and cover, and the parts' audio and vouchers.
-        for name in [
-            "B0MULTI001-AAX_44_128.voucher",
-            "B0MULTI001-chapters.json",
-            "B0MULTI001_(500).jpg",
-            "B0PART0001-AAX_44_128.aaxc",
-            "B0PART0001-AAX_44_128.voucher",
-            "B0PART0002-AAX_44_128.aaxc",
-            "B0PART0002-AAX_44_128.voucher",
-        ] {
-            std::fs::write(dir.join(name), b"x").unwrap();
-        }
-        let request = DownloadRequest {
+    fn request_in(dir: &Path, parts: &[&str]) -> DownloadRequest {
+        DownloadRequest {
             asin: earmark_core::Asin::parse("B0MULTI001").unwrap(),
             profile: None,
             format: DownloadFormat::Aaxc,
             pdf: false,
             cover_size: 500,
-            out_dir: dir.clone(),
+            out_dir: dir.to_owned(),
             expected_bytes: None,
             in_podcast: false,
+            parts: parts
+                .iter()
+                .map(|p| earmark_core::Asin::parse(p).unwrap())
+                .collect(),
+        }
+    }
+
+    /// What audible-cli leaves after "please download individual parts": the book's own
+    /// voucher (its audio never came), cover and chapters, and the parts' audio and vouchers.
+    fn handed_out_in_parts(name: &str, parts: &[&str]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("earmark-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("B0MULTI001-AAX_44_64.voucher"),
+            r#"{"content_license": {"acr": "CR!BOOK"}}"#,
+        )
+        .unwrap();
+        for name in ["B0MULTI001-chapters.json", "B0MULTI001_(500).jpg"] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        for part in parts {
+            for ext in ["aaxc", "voucher"] {
+                std::fs::write(dir.join(format!("{part}-AAX_44_64.{ext}")), b"x").unwrap();
+            }
+        }
+        dir
+    }
+
+    #[tokio::test]
+    async fn a_book_handed_out_in_parts_is_its_parts_in_order() {
+        let dir = handed_out_in_parts("parts", &["B0PART0002", "B0PART0001"]);
+        let request = request_in(&dir, &["B0PART0002", "B0PART0001"]);
+        let output = collect(&dir, &request).await.unwrap();
+        let names: Vec<String> = output
+            .files
+            .iter()
+            .map(|f| f.relative.display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "B0PART0002-AAX_44_64.aaxc",
+                "B0PART0002-AAX_44_64.voucher",
+                "B0PART0001-AAX_44_64.aaxc",
+                "B0PART0001-AAX_44_64.voucher",
+                "B0MULTI001-chapters.json",
+                "B0MULTI001_(500).jpg",
+            ]
+        );
+        assert_eq!(output.licence_acr.as_deref(), Some("CR!BOOK"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_part_audible_did_not_hand_out_is_named() {
+        let dir = handed_out_in_parts("part-missing", &["B0PART0001"]);
+        let Err(Uncollected::PartMissing(refused)) =
+            collect(&dir, &request_in(&dir, &["B0PART0001", "B0PART0002"])).await
+        else {
+            panic!("a missing part is named");
         };
-        let refused = collect(&dir, &request).await.unwrap_err();
         assert!(
-            refused.contains(
-                "only as separate parts (B0PART0001-AAX_44_128.aaxc, B0PART0002-AAX_44_128.aaxc)"
-            ),
+            refused.contains("not part B0PART0002 (2 of 2): the book is incomplete"),
             "{refused}"
+        );
+        let Err(Uncollected::Missing(unknown)) = collect(&dir, &request_in(&dir, &[])).await else {
+            panic!("parts of a book earmark knows no parts of are not collected");
+        };
+        assert!(
+            unknown.contains("earmark knows no parts of B0MULTI001: sync the library"),
+            "{unknown}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -20,6 +20,7 @@ macro_rules! job_effects_contract {
         $crate::__contract_tests!(
             $setup, job_effects, both:
             a_job_its_book_its_files_and_its_follow_ups_are_written_together,
+            the_other_books_a_job_changes_are_written_with_it,
             a_refused_change_writes_nothing,
             a_book_that_is_gone_leaves_the_job_change_standing,
             recorded_outputs_come_back_with_the_job,
@@ -51,6 +52,7 @@ fn conversion_done(n: u32) -> JobEffects {
             },
             files: vec![converted_file(n)],
         }),
+        other_books: Vec::new(),
         follow_ups: vec![NewJob::from(JobSpec::Sync(Default::default())), download(n)],
     }
 }
@@ -103,6 +105,61 @@ pub async fn a_job_its_book_its_files_and_its_follow_ups_are_written_together(
     assert!(!joined.created, "the download already waiting is returned");
     assert_eq!(joined.job.id, waiting.id);
     assert_eq!(jobs.get(sync.job.id).await.unwrap(), sync.job);
+}
+
+/// A job that changes other books besides its own (a book downloaded as its parts: each part
+/// gets its files) writes them in the same call; a refused change writes none of them.
+pub async fn the_other_books_a_job_changes_are_written_with_it(
+    (library, jobs): (Arc<dyn LibraryRepo>, Arc<dyn JobQueue>),
+) {
+    library
+        .upsert_books(vec![record(7), record(8)])
+        .await
+        .unwrap();
+    let part_file = NewStoredFile {
+        asin: asin(8),
+        kind: FileKind::Aaxc,
+        path: "/data/downloads/B000000007/B000000008-AAX_44_64.aaxc".into(),
+        size: 1_234,
+        mime: "audio/vnd.audible.aax".into(),
+    };
+    let mut effects = conversion_done(7);
+    effects.other_books = vec![BookChange {
+        files: vec![part_file.clone()],
+        ..BookChange::new(
+            asin(8),
+            BookUpdate {
+                status: Some(BookStatus::Downloaded),
+                local_path_aax: Some(Some(part_file.path.clone())),
+                ..BookUpdate::default()
+            },
+        )
+    }];
+
+    let refused_job = jobs.enqueue(convert(7)).await.unwrap().job;
+    let refused = jobs
+        .apply(refused_job.id, to(JobStatus::Completed), effects.clone())
+        .await;
+    assert!(
+        refused.is_err(),
+        "a queued job cannot complete: {refused:?}"
+    );
+    assert!(library.files_of(&asin(8)).await.unwrap().is_empty());
+
+    jobs.claim_next(TaskType::Convert).await.unwrap().unwrap();
+    jobs.apply(refused_job.id, to(JobStatus::Completed), effects)
+        .await
+        .unwrap();
+    let part = library.get_book(&asin(8)).await.unwrap();
+    assert_eq!(part.status, BookStatus::Downloaded);
+    assert_eq!(part.local_path_aax, Some(part_file.path.clone()));
+    let files = library.files_of(&asin(8)).await.unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].path, part_file.path);
+    assert_eq!(
+        library.get_book(&asin(7)).await.unwrap().status,
+        BookStatus::Completed
+    );
 }
 
 /// A change the state machine refuses leaves the job, the book, the files and the queue as

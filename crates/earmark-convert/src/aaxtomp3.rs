@@ -39,7 +39,7 @@ pub struct AaxToMp3Converter {
     tools: Ffmpeg,
     timeout: Duration,
     /// For what the script cannot do (chaptered opus: its cover step fails on ffmpeg 5.1
-    /// before the first chapter is written).
+    /// before the first chapter is written; a book in parts).
     fallback: FfmpegConverter,
 }
 
@@ -303,6 +303,14 @@ impl Converter for AaxToMp3Converter {
             ctx.log(
                 "AAXtoMP3 cannot write chaptered opus with ffmpeg 5.1 (its cover step fails before the first chapter): converting with ffmpeg directly",
             );
+            return self.fallback.convert(request, ctx).await;
+        }
+        if !request.parts.is_empty() {
+            ctx.log(&format!(
+                "AAXtoMP3 converts one file per run and this book is {} parts: joining and \
+                 converting them with ffmpeg directly",
+                request.parts.len()
+            ));
             return self.fallback.convert(request, ctx).await;
         }
         let decrypt = decryption(&request.input).await?;

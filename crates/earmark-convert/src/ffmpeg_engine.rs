@@ -13,6 +13,7 @@ use earmark_core::{Chapter, ConversionMode, FileKind, OutputFormat};
 use earmark_process::{OutputStream, ProcessSpec};
 
 use crate::ffmeta::ffmetadata;
+use crate::join::join_parts;
 use crate::layout::{book_paths, chapter_stem};
 use crate::probe::{Decryption, Ffmpeg, book_chapters, decryption, source_duration_ms};
 use crate::tool::run_logged;
@@ -214,10 +215,21 @@ impl Converter for FfmpegConverter {
         request: &ConversionRequest,
         ctx: &dyn JobContext,
     ) -> Result<ConversionOutput, ConvertError> {
-        let decrypt = decryption(&request.input).await?;
-        let audio = &request.input.audio;
-        let chapters = book_chapters(&self.tools, &request.input, &decrypt).await?;
-        let source_ms = source_duration_ms(&self.tools, &request.input, &decrypt).await?;
+        let (decrypt, audio, chapters, source_ms) = if request.parts.is_empty() {
+            let decrypt = decryption(&request.input).await?;
+            let chapters = book_chapters(&self.tools, &request.input, &decrypt).await?;
+            let source_ms = source_duration_ms(&self.tools, &request.input, &decrypt).await?;
+            (decrypt, request.input.audio.clone(), chapters, source_ms)
+        } else {
+            let joined = join_parts(&self.tools, &request.parts, ctx.work_dir()).await?;
+            (
+                joined.decrypt,
+                joined.list,
+                joined.chapters,
+                joined.length_ms,
+            )
+        };
+        let audio = &audio;
         let (dir, stem) = book_paths(request);
         let out_dir = request.out_dir.join(&dir);
         tokio::fs::create_dir_all(&out_dir)

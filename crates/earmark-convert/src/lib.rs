@@ -3,6 +3,7 @@
 mod aaxtomp3;
 mod ffmeta;
 mod ffmpeg_engine;
+mod join;
 mod layout;
 mod mp3_check;
 mod mp4_check;

@@ -180,7 +180,7 @@ macro_rules! impl_job_queue {
                             // Nothing is written yet: the transaction commits empty.
                             Err(refused) => return Ok(Err(refused)),
                         };
-                        if let Some(book) = effects.book {
+                        for book in effects.book.into_iter().chain(effects.other_books) {
                             self.change_book(c, book).await?;
                         }
                         let mut follow_ups = Vec::with_capacity(effects.follow_ups.len());

@@ -89,6 +89,12 @@ pub enum ApiError {
         "book {0} has no converted file and no download yet: download it first (POST /jobs/download)"
     )]
     NoConvertedFile(earmark_core::Asin),
+    /// A book Audible handed out in parts, downloaded but not converted: its parts are
+    /// separate files until a conversion joins them.
+    #[error(
+        "book {0} was downloaded as separate parts, which play as one book once converted: convert it (POST /jobs/convert), then stream it"
+    )]
+    PartsNotJoined(earmark_core::Asin),
     /// The book has neither a downloaded cover nor a cover URL.
     #[error("book {0} has no cover: none was downloaded and Audible lists none")]
     NoCover(earmark_core::Asin),
@@ -238,6 +244,11 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "no_converted_file",
                 "Nothing converted yet",
+            ),
+            Self::PartsNotJoined(_) => (
+                StatusCode::CONFLICT,
+                "parts_not_joined",
+                "Downloaded in parts, not converted yet",
             ),
             Self::NoCover(_) => (StatusCode::NOT_FOUND, "no_cover", "No cover"),
             Self::NoLogYet(_) => (StatusCode::NOT_FOUND, "log_not_found", "No log yet"),

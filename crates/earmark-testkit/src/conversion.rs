@@ -87,6 +87,7 @@ pub fn request(
         chapter_scheme: None,
         level: None,
         out_dir: out.to_path_buf(),
+        parts: Vec::new(),
     }
 }
 

@@ -42,6 +42,11 @@ pub struct Content {
     pub forbidden: Option<String>,
     /// Serve the audio with this `Content-Type` instead of `audio/aax`.
     pub content_type: Option<String>,
+    /// A book sold in parts that Audible hands out only as its parts: its audio address
+    /// answers 200 `text/html` saying "please download individual parts" (audible-cli #150;
+    /// audible-cli `downloader.py` `_status_for_message` looks for that text), and audible-cli
+    /// then downloads each part through the part's own licence.
+    pub in_parts: bool,
 }
 
 /// How fast the audio is served: `(bytes per chunk, pause between chunks)`.
@@ -164,6 +169,11 @@ pub(crate) async fn audio(req: HttpRequest, state: web::Data<Shared>) -> HttpRes
     let Some(content) = content_of(&state, asin) else {
         return HttpResponse::NotFound().finish();
     };
+    if content.in_parts {
+        return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
+            "<html><body>This title is too large to download as one file: please download individual parts.</body></html>",
+        );
+    }
     let bytes = if ext == "aax" {
         content.aax
     } else {

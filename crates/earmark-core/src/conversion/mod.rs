@@ -14,6 +14,8 @@ use async_trait::async_trait;
 
 pub use crate::domain::job_spec::ConvertParams;
 
+mod parts;
+
 use crate::book_life;
 use crate::domain::asin::Asin;
 use crate::domain::book::Book;
@@ -190,7 +192,8 @@ impl JobHandler for ConvertBook {
             ctx.progress(100.0, Some(&message));
             return Ok(JobEffects::from(book_life::completed(ctx.job())));
         }
-        // A book sold in parts is downloaded whole (one file), so it converts like any book.
+        // A book sold in parts converts like any book when it was downloaded whole, and joins
+        // its parts when it came in parts.
         if ItemKind::of_item(&book.record.metadata_json) == ItemKind::Podcast {
             return Err(JobFailure::permanent(format!(
                 "{asin} is a podcast: it has no audio of its own; convert its episodes (GET \
@@ -198,9 +201,27 @@ impl JobHandler for ConvertBook {
             )));
         }
         let files = self.repo.files_of(&asin).await.map_err(JobFailure::from)?;
-        let (mut input, input_bytes) = input_of(&book, &files)?;
-        if !input.is_aaxc() {
-            input.activation_bytes = Some(self.activation_bytes(params.profile.as_deref()).await?);
+        let (mut input, mut parts, input_bytes) =
+            match parts::parts_input(self.repo.as_ref(), &book, &files).await? {
+                Some((parts, bytes)) => {
+                    ctx.log(&format!(
+                        "{asin} was downloaded in {} parts: joining them into one book",
+                        parts.len()
+                    ));
+                    let mut first = parts[0].clone();
+                    first.cover = input_of(&book, &files).ok().and_then(|(own, _)| own.cover);
+                    (first, parts, bytes)
+                }
+                None => {
+                    let (input, bytes) = input_of(&book, &files)?;
+                    (input, Vec::new(), bytes)
+                }
+            };
+        for each in std::iter::once(&mut input).chain(parts.iter_mut()) {
+            if !each.is_aaxc() {
+                each.activation_bytes =
+                    Some(self.activation_bytes(params.profile.as_deref()).await?);
+            }
         }
         check_space(self.store.as_ref(), input_bytes, &params).await?;
 
@@ -215,6 +236,7 @@ impl JobHandler for ConvertBook {
             chapter_scheme: params.chapter_scheme.clone(),
             level: params.level,
             out_dir: out_dir.clone(),
+            parts,
         };
         ctx.progress(
             0.0,

@@ -13,11 +13,11 @@ use time::OffsetDateTime;
 
 mod parts;
 
-pub use parts::{Expanded, children_of, expand_podcasts};
+pub use parts::{Expanded, children_of, expand_podcasts, part_owning, parts_of};
 
 use crate::book_life;
 use crate::domain::asin::Asin;
-use crate::domain::book::Book;
+use crate::domain::book::{Book, BookStatus, BookUpdate};
 use crate::domain::file::{FileKind, OutputFile};
 use crate::domain::job::{Job, JobFilter, JobStatus, NewJob, TaskType};
 use crate::domain::job_spec::{DownloadParams, JobSpec};
@@ -99,6 +99,18 @@ impl DownloadBook {
     }
 }
 
+impl DownloadBook {
+    /// `book`'s parts when it is a book sold in parts; none otherwise.
+    async fn parts(&self, book: &Book) -> Result<Vec<Asin>, JobFailure> {
+        if ItemKind::of_item(&book.record.metadata_json) != ItemKind::MultiPartBook {
+            return Ok(Vec::new());
+        }
+        parts_of(self.repo.as_ref(), book)
+            .await
+            .map_err(JobFailure::from)
+    }
+}
+
 /// The failure class for each download error: what waiting can fix is retried.
 pub fn failure_of(e: &DownloadError) -> JobFailure {
     let class = match e {
@@ -131,31 +143,75 @@ fn chained_conversion(asin: &Asin, params: &DownloadParams) -> Vec<NewJob> {
     vec![JobSpec::Convert(asin.clone(), convert).into()]
 }
 
+/// Points `change`'s paths at `files` (the first audio, the voucher, the cover) and registers
+/// them for its book.
+fn point_at(change: &mut BookChange, files: &[&OutputFile]) {
+    for file in files {
+        let path = Some(Some(file.path.clone()));
+        match file.kind {
+            FileKind::Aax | FileKind::Aaxc if change.update.local_path_aax.is_none() => {
+                change.update.local_path_aax = path;
+            }
+            FileKind::Voucher => change.update.local_path_voucher = path,
+            FileKind::Cover => change.update.local_path_cover = path,
+            _ => {}
+        }
+    }
+    change
+        .files
+        .extend(files.iter().map(|f| f.registered_for(&change.asin)));
+}
+
 /// The completed download's effects: `placed` registered, the book's paths pointed at them
-/// and its status DOWNLOADED, the chained conversion queued.
+/// and its status DOWNLOADED, the chained conversion queued. A book that came as its `parts`
+/// has each part's files registered for the part (DOWNLOADED too), and its own audio path at
+/// its first part's.
 fn completed(
     job: &Job,
     asin: &Asin,
     params: &DownloadParams,
     placed: &[OutputFile],
+    parts: &[Asin],
     licence_acr: Option<String>,
 ) -> JobEffects {
+    let of = |owner: Option<&Asin>| -> Vec<&OutputFile> {
+        placed
+            .iter()
+            .filter(|f| part_owning(parts, &f.path) == owner)
+            .collect()
+    };
+    let other_books: Vec<BookChange> = parts
+        .iter()
+        .filter_map(|part| {
+            let files = of(Some(part));
+            if files.is_empty() {
+                return None;
+            }
+            let mut change = BookChange::new(
+                part.clone(),
+                BookUpdate {
+                    status: Some(BookStatus::Downloaded),
+                    error_message: Some(None),
+                    ..BookUpdate::default()
+                },
+            );
+            point_at(&mut change, &files);
+            Some(change)
+        })
+        .collect();
     let book = book_life::completed(job).map(|mut change| {
         change.licence_acr = licence_acr;
-        for file in placed {
-            let path = Some(Some(file.path.clone()));
-            match file.kind {
-                FileKind::Aax | FileKind::Aaxc => change.update.local_path_aax = path,
-                FileKind::Voucher => change.update.local_path_voucher = path,
-                FileKind::Cover => change.update.local_path_cover = path,
-                _ => {}
-            }
+        point_at(&mut change, &of(None));
+        if change.update.local_path_aax.is_none() {
+            change.update.local_path_aax = other_books
+                .first()
+                .and_then(|part| part.update.local_path_aax.clone());
         }
-        change.files = placed.iter().map(|f| f.registered_for(asin)).collect();
         change
     });
     JobEffects {
         book,
+        other_books,
         follow_ups: chained_conversion(asin, params),
     }
 }
@@ -175,26 +231,29 @@ impl JobHandler for DownloadBook {
             let message = "the files of an earlier attempt are in place";
             ctx.log(message);
             ctx.progress(100.0, Some(message));
-            return Ok(completed(ctx.job(), &asin, &params, &placed, None));
+            let book = self.repo.get_book(&asin).await.map_err(JobFailure::from)?;
+            let parts = self.parts(&book).await?;
+            return Ok(completed(ctx.job(), &asin, &params, &placed, &parts, None));
         }
         let book = self.repo.get_book(&asin).await.map_err(JobFailure::from)?;
         if book.local_path_aax.is_some() && !params.force {
             let message = "already downloaded: send force: true to download again";
             ctx.log(message);
             ctx.progress(100.0, Some(message));
-            return Ok(completed(ctx.job(), &asin, &params, &[], None));
+            return Ok(completed(ctx.job(), &asin, &params, &[], &[], None));
         }
         let in_podcast = match ItemKind::of_item(&book.record.metadata_json) {
             ItemKind::Playable => book.record.parent.is_some(),
             ItemKind::Podcast => return Err(parts::podcast_refused(&asin)),
             ItemKind::MultiPartBook => {
                 ctx.log(&format!(
-                    "{asin} is a book sold in parts: downloading it whole through its own ASIN, \
-                     as Audible delivers such books (the parts' own licences are refused)"
+                    "{asin} is a book sold in parts: downloading it through its own ASIN, as \
+                     Audible delivers such books (whole, or, when it says so, its parts)"
                 ));
                 false
             }
         };
+        let parts = self.parts(&book).await?;
         self.check_daily_limit().await?;
         let expected = expected_bytes(&book);
         // The download plus audible-cli's side files and some slack.
@@ -211,6 +270,7 @@ impl JobHandler for DownloadBook {
             out_dir: staging.join(asin.as_str()),
             expected_bytes: expected,
             in_podcast,
+            parts: parts.clone(),
         };
         ctx.progress(0.0, Some("asking Audible for the book"));
         let output = self
@@ -242,6 +302,7 @@ impl JobHandler for DownloadBook {
             &asin,
             &params,
             &placed,
+            &parts,
             output.licence_acr,
         ))
     }
@@ -250,3 +311,6 @@ impl JobHandler for DownloadBook {
         book_life::stopped(self.repo.as_ref(), job, how).await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,16 @@
 //! What a download of a parent means: a podcast is not a download at all (its episodes are,
-//! each in a job of its own). A book sold in parts is downloaded whole through its own ASIN:
-//! Audible delivers it as one file and refuses licences for its parts ("Audio Part asins are
-//! no longer supported", BookLibConnect #186; audible-cli #187).
+//! each in a job of its own). A book sold in parts is downloaded through its own ASIN:
+//! Audible delivers most such books as one file and refuses licences for their parts ("Audio
+//! Part asins are no longer supported", BookLibConnect #186; audible-cli #187); when it
+//! answers "please download individual parts" instead (audible-cli #150), audible-cli fetches
+//! the parts, and every one of them must arrive.
 
 use std::collections::HashSet;
 
 use crate::domain::asin::Asin;
 use crate::domain::book::Book;
 use crate::domain::library_query::{BookQuery, BookSortKey, ParentFilter};
-use crate::domain::parenthood::ItemKind;
+use crate::domain::parenthood::{ItemKind, listed_children};
 use crate::ports::{JobFailure, LibraryRepo, LibraryRepoError};
 
 /// The most children listed at once (a podcast's whole back catalogue).
@@ -39,6 +41,32 @@ pub async fn children_of(
         })
         .await?
         .books)
+}
+
+/// The parts of a book sold in parts, in order: those its own record names (its
+/// `relationships`), else the children stored under it.
+///
+/// # Errors
+/// The repository's.
+pub async fn parts_of(repo: &dyn LibraryRepo, book: &Book) -> Result<Vec<Asin>, LibraryRepoError> {
+    let named = listed_children(&book.record.metadata_json);
+    if !named.is_empty() {
+        return Ok(named);
+    }
+    Ok(children_of(repo, &book.record.asin)
+        .await?
+        .into_iter()
+        .map(|part| part.record.asin)
+        .collect())
+}
+
+/// The part among `parts` a downloaded file belongs to: audible-cli names every file by its
+/// item's ASIN (`--filename-mode asin_only`), so a part's files start with the part's.
+pub fn part_owning<'a>(parts: &'a [Asin], path: &str) -> Option<&'a Asin> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    parts
+        .iter()
+        .find(|part| name.starts_with(&format!("{}-", part.as_str())))
 }
 
 /// What a download request for `asins` queues: each podcast among them stands for its

@@ -391,8 +391,8 @@ impl JobHandler for LibrarySync {
         }
         ctx.progress(100.0, Some(&message));
         Ok(JobEffects {
-            book: None,
             follow_ups,
+            ..JobEffects::default()
         })
     }
 }

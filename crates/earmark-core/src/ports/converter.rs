@@ -140,6 +140,10 @@ pub struct ConversionRequest {
     pub level: Option<u8>,
     /// An empty directory the outputs are written under, in their relative layout.
     pub out_dir: PathBuf,
+    /// A book Audible handed out in parts: every part (its audio and key), in order, to be
+    /// joined into one book with continuous chapters; `input` is then the first part with the
+    /// book's own cover. Empty for a book in one file.
+    pub parts: Vec<ConversionInput>,
 }
 
 /// One file a conversion produced.

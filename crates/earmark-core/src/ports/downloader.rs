@@ -28,12 +28,18 @@ pub struct DownloadRequest {
     /// The item is a podcast's episode: Audible lists it under its podcast, not in the
     /// library's top level.
     pub in_podcast: bool,
+    /// A book sold in parts: its parts in order. Audible delivers most such books whole;
+    /// when it hands out the parts instead, each part's files (named by the part's ASIN) are
+    /// part of the output, and every part must be there.
+    pub parts: Vec<Asin>,
 }
 
 /// What a finished download produced, checked: names relative to the request's `out_dir`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownloadOutput {
-    /// The audio first, then voucher, chapters, cover, PDF.
+    /// The audio first, then voucher, chapters, cover, PDF. A book delivered in parts has
+    /// each part's audio and voucher (named `<part ASIN>-…`) in the parts' order instead of
+    /// its own audio.
     pub files: Vec<ProducedFile>,
     /// What the user should know that did not fail the job (no cover offered).
     pub warnings: Vec<String>,

@@ -99,6 +99,9 @@ impl BookChange {
 pub struct JobEffects {
     /// The book's change, if the step changes it.
     pub book: Option<BookChange>,
+    /// Changes to other books, written with the book's: the parts of a book that Audible
+    /// handed out in parts, each with the files downloaded for it.
+    pub other_books: Vec<BookChange>,
     /// Work to queue (a download's chained conversion): queued in the same transaction, so a
     /// crash can never lose it once the job is recorded as done.
     pub follow_ups: Vec<NewJob>,
@@ -108,6 +111,7 @@ impl From<Option<BookChange>> for JobEffects {
     fn from(book: Option<BookChange>) -> Self {
         Self {
             book,
+            other_books: Vec::new(),
             follow_ups: Vec::new(),
         }
     }

@@ -96,5 +96,12 @@ async fn resolve_uncached(state: &AppState, id: &str) -> Result<StoredFile, ApiE
         .or_else(|| files.iter().find(|f| f.kind == FileKind::Aaxc))
         .or_else(|| files.iter().find(|f| f.kind == FileKind::Aax))
         .cloned()
-        .ok_or(ApiError::NoConvertedFile(asin))
+        .ok_or_else(|| {
+            let kind = earmark_core::ItemKind::of_item(&book.record.metadata_json);
+            if kind == earmark_core::ItemKind::MultiPartBook && book.local_path_aax.is_some() {
+                ApiError::PartsNotJoined(asin)
+            } else {
+                ApiError::NoConvertedFile(asin)
+            }
+        })
 }
