@@ -531,6 +531,28 @@ fn book_handed_out_in_parts(fake: &FakeAudible, server: &Server, home: &Path) {
         assert!(start.abs_diff(expected) <= 50, "{starts:?}");
     }
 
+    // One file per chapter cuts across the join where the chapters say.
+    let reply = server.post_json(
+        "/jobs/convert",
+        &json!({"asin": IN_PARTS, "format": "mp3", "mode": "chapters"}),
+        &[KEY],
+    );
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let id = reply.json()["job_id"].as_str().unwrap().to_owned();
+    let job = settled(server, &id);
+    assert_eq!(job["status"], "COMPLETED", "{job}\n{}", log(server, &id));
+    let mut chapter_files: Vec<_> = files_under(&home.join("data/converted"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "mp3"))
+        .filter(|f| f.to_string_lossy().contains("A Book In Parts"))
+        .collect();
+    chapter_files.sort();
+    let lengths: Vec<u64> = chapter_files.iter().map(|f| probe_length_ms(f)).collect();
+    assert_eq!(lengths.len(), 5, "{chapter_files:?}");
+    for (length, expected) in lengths.iter().zip([2000, 2000, 1000, 1000, 1000]) {
+        assert!(length.abs_diff(expected) <= 100, "{lengths:?}");
+    }
+
     // Its audio: the parts' audio, in order.
     let key = [
         "-audible_key",
@@ -585,6 +607,24 @@ fn probe_chapters(file: &Path) -> Vec<(String, u64)> {
             )
         })
         .collect()
+}
+
+/// The length ffprobe reads for `file`.
+fn probe_length_ms(file: &Path) -> u64 {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    let seconds: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    (seconds * 1000.0).round() as u64
 }
 
 fn samples(pcm: &[u8]) -> Vec<i16> {
