@@ -221,23 +221,20 @@ pub async fn views_of(
     books: &[Book],
 ) -> Result<Vec<BookView>, earmark_core::ports::LibraryRepoError> {
     let mut views: Vec<BookView> = books.iter().map(BookView::from).collect();
-    let parents: Vec<earmark_core::Asin> = books
+    let parents: Vec<(usize, earmark_core::Asin)> = books
         .iter()
-        .filter(|b| ItemKind::of_item(&b.record.metadata_json).is_parent())
-        .map(|b| b.record.asin.clone())
+        .enumerate()
+        .filter(|(_, b)| ItemKind::of_item(&b.record.metadata_json).is_parent())
+        .map(|(index, b)| (index, b.record.asin.clone()))
         .collect();
     if parents.is_empty() {
         return Ok(views);
     }
-    let counts: std::collections::HashMap<earmark_core::Asin, u64> = library
-        .count_children(&parents)
-        .await?
-        .into_iter()
-        .collect();
-    for (view, book) in views.iter_mut().zip(books) {
-        if ItemKind::of_item(&book.record.metadata_json).is_parent() {
-            view.children_count = Some(counts.get(&book.record.asin).copied().unwrap_or(0));
-        }
+    let asins: Vec<earmark_core::Asin> = parents.iter().map(|(_, asin)| asin.clone()).collect();
+    let counts: std::collections::HashMap<earmark_core::Asin, u64> =
+        library.count_children(&asins).await?.into_iter().collect();
+    for (index, asin) in parents {
+        views[index].children_count = Some(counts.get(&asin).copied().unwrap_or(0));
     }
     Ok(views)
 }
