@@ -442,6 +442,20 @@ fn book_handed_out_in_parts(fake: &FakeAudible, server: &Server, home: &Path) {
         "{refused}"
     );
 
+    // A part alone is not a download: its book is.
+    let id = download(server, ITS_PARTS[0])["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let job = settled(server, &id);
+    assert_eq!(job["status"], "FAILED", "{job}");
+    assert!(
+        job["error_message"].as_str().unwrap().contains(&format!(
+            "is part 1 of the book {IN_PARTS}: download the book"
+        )),
+        "{job}"
+    );
+
     // Both parts offered: one download job fetches them, the conversion joins them.
     fake.set_children(IN_PARTS, children);
     sync(server);

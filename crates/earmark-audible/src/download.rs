@@ -272,7 +272,10 @@ impl From<String> for Uncollected {
 /// The parts' audio and vouchers, in the parts' order, when audible-cli was told to
 /// "please download individual parts" (cmd_download.py `_add_audioparts_to_queue`: it then
 /// downloads each part under the part's own ASIN, with no chapters or cover of its own).
-fn parts_of(names: &[String], request: &DownloadRequest) -> Result<Vec<ProducedFile>, Uncollected> {
+fn delivered_parts(
+    names: &[String],
+    request: &DownloadRequest,
+) -> Result<Vec<ProducedFile>, Uncollected> {
     let asin = request.asin.as_str();
     let stray: Vec<&str> = names
         .iter()
@@ -324,7 +327,7 @@ async fn collect(dir: &Path, request: &DownloadRequest) -> Result<DownloadOutput
     names.sort();
     let (mut files, in_parts) = match audio_of(&names, asin)? {
         Some(whole) => (whole, false),
-        None => (parts_of(&names, request)?, true),
+        None => (delivered_parts(&names, request)?, true),
     };
     let chapters = format!("{asin}-chapters.json");
     if names.contains(&chapters) {

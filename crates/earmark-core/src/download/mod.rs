@@ -242,6 +242,9 @@ impl JobHandler for DownloadBook {
             ctx.progress(100.0, Some(message));
             return Ok(completed(ctx.job(), &asin, &params, &[], &[], None));
         }
+        if let Some(refused) = parts::part_refused(&asin, &book) {
+            return Err(refused);
+        }
         let in_podcast = match ItemKind::of_item(&book.record.metadata_json) {
             ItemKind::Playable => book.record.parent.is_some(),
             ItemKind::Podcast => return Err(parts::podcast_refused(&asin)),

@@ -24,6 +24,24 @@ pub(super) fn podcast_refused(asin: &Asin) -> JobFailure {
     ))
 }
 
+/// The failure of a download job naming one part of a book sold in parts: Audible licenses
+/// parts only as part of their book ("Audio Part asins are no longer supported"), and
+/// audible-cli finds only the book in the library.
+pub(super) fn part_refused(asin: &Asin, book: &Book) -> Option<JobFailure> {
+    let part = book
+        .record
+        .metadata_json
+        .get("content_delivery_type")?
+        .as_str()?
+        == "AudioPart";
+    let parent = book.record.parent.as_ref().filter(|_| part)?;
+    Some(JobFailure::permanent(format!(
+        "{asin} is part {} of the book {}: download the book (POST /jobs/download with {}), \
+         which brings all of its parts",
+        parent.position, parent.asin, parent.asin
+    )))
+}
+
 /// A parent's children in the library (not removed), in their order.
 ///
 /// # Errors

@@ -113,3 +113,24 @@ fn a_book_in_one_file_changes_no_other_book() {
         Some(Some(files[1].path.clone()))
     );
 }
+
+#[test]
+fn a_part_is_downloaded_through_its_book_only() {
+    let mut record = crate::testing::record("B0LPART002", "A Book In Parts, Part 2");
+    record.metadata_json = serde_json::json!({"content_delivery_type": "AudioPart"});
+    record.parent = Some(crate::domain::parenthood::ParentLink {
+        asin: asin("B0LEGACY01"),
+        position: 2,
+    });
+    let part = crate::testing::book(record.clone());
+    let refused = parts::part_refused(&record.asin, &part).unwrap();
+    assert!(
+        refused
+            .message
+            .contains("is part 2 of the book B0LEGACY01: download the book"),
+        "{refused}"
+    );
+    let mut episode = record;
+    episode.metadata_json = serde_json::json!({"content_delivery_type": "PodcastEpisode"});
+    assert!(parts::part_refused(&episode.asin, &crate::testing::book(episode.clone())).is_none());
+}

@@ -51,7 +51,7 @@ use earmark_sendfile::{self as zero_copy, SendfileBody};
         (status = 206, description = "The requested byte range"),
         (status = 304, description = "Not modified"),
         (status = 404, description = "No such file, or it is gone from disk", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A download that cannot be decrypted: its voucher or the account's activation bytes are missing or wrong", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A download that cannot be decrypted (its voucher or the account's activation bytes are missing or wrong), or a book downloaded as separate parts that no conversion has joined yet", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 416, description = "The range starts beyond the end of the file"),
     )
 )]
