@@ -7,9 +7,7 @@ use std::ops::Range;
 
 use aes::cipher::consts::U16;
 use aes::cipher::inout::InOutBuf;
-use aes::cipher::{
-    BlockDecrypt, BlockDecryptMut, InnerIvInit, KeyInit, KeyIvInit, block_padding::NoPadding,
-};
+use aes::cipher::{BlockDecrypt, KeyInit};
 use earmark_mp4::{Mp4Box, boxes, child, sound_track, uint};
 use sha1::{Digest, Sha1};
 
@@ -17,8 +15,6 @@ use sha1::{Digest, Sha1};
 const FIXED_KEY: [u8; 16] = [
     0x77, 0x21, 0x4d, 0x4b, 0x19, 0x6a, 0x87, 0xcd, 0x52, 0x00, 0x45, 0xfd, 0x20, 0xa5, 0x1d, 0x67,
 ];
-
-type Aes128CbcDec = cbc::Decryptor<aes::Aes128>;
 
 /// Why a file's key cannot be had. Never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,7 +103,7 @@ impl SampleKey {
         }
         let mut plain = [0u8; 48];
         plain.copy_from_slice(blob);
-        decrypt_blocks(&first16(&ik), &first16(&iiv), &mut plain);
+        Self::new(&first16(&ik), first16(&iiv)).decrypt_sample(&mut plain);
         let reversed: Vec<u8> = activation_bytes.iter().rev().copied().collect();
         if plain[..4] != reversed[..] {
             return Err(KeyError::WrongActivationBytes);
@@ -127,66 +123,113 @@ impl SampleKey {
     /// Decrypts one sample in place: AES-128-CBC over its whole 16-byte blocks from the
     /// file's iv, the tail in clear. A sample cut short keeps what is not a whole block.
     pub fn decrypt_sample(&self, sample: &mut [u8]) {
-        let whole = sample.len() / 16 * 16;
-        if whole > 0 {
-            // Whole blocks need no padding: this cannot fail.
-            let _ = cbc::Decryptor::<aes::Aes128Dec>::inner_iv_init(
-                self.cipher.clone(),
-                (&self.iv).into(),
-            )
-            .decrypt_padded_mut::<NoPadding>(&mut sample[..whole]);
-        }
+        let whole_sample = 0..sample.len();
+        self.decrypt_samples(sample, std::slice::from_ref(&whole_sample));
     }
 
     /// Decrypts many samples of `window` in place, each given by its range, as
     /// [`Self::decrypt_sample`] would one by one, but nearly twice as fast on short samples.
     ///
-    /// AES-NI decrypts eight blocks at once, but only when eight independent blocks are at
-    /// hand: CBC decryption of one ~200-byte sample leaves most blocks in a short tail done
-    /// one at a time. So the samples' whole blocks are gathered, a few kilobytes at a time
-    /// (no allocation, and the run stays in the L1 cache), decrypted there as independent
-    /// blocks, and each XORed back with the ciphertext block before it (the iv for a sample's
-    /// first) — which is CBC decryption, with the AES work pipelined.
+    /// AES-NI decrypts eight blocks at once (VAES sixteen or more), but only when that many
+    /// independent blocks are at hand: CBC decryption of one ~200-byte sample leaves most
+    /// blocks in a short tail done one at a time. So the samples' whole blocks are gathered,
+    /// a few kilobytes at a time (the run stays in the L1 cache), decrypted there as
+    /// independent blocks, and each XORed back with the ciphertext block before it (the iv for
+    /// a sample's first) — which is CBC decryption, with the AES work pipelined. A sample
+    /// longer than a run continues in the next.
     pub fn decrypt_samples(&self, window: &mut [u8], samples: &[Range<usize>]) {
-        const RUN: usize = 8 * 1024;
-        let whole = |r: &Range<usize>| r.start..r.start + r.len() / 16 * 16;
-        let mut run = [0u8; RUN];
-        let mut rest = samples;
-        while let Some(first) = rest.first() {
-            if whole(first).len() > RUN {
-                // Larger than any AAC frame; decrypted alone rather than refused.
-                self.decrypt_sample(&mut window[first.clone()]);
-                rest = &rest[1..];
-                continue;
-            }
-            let mut used = 0;
-            let mut taken = 0;
-            for range in rest {
-                let blocks = whole(range);
-                if used + blocks.len() > RUN {
-                    break;
+        let mut batch = Batch::new(self);
+        for range in samples {
+            let end = range.start + range.len() / 16 * 16;
+            let mut at = range.start;
+            let mut first = true;
+            while at < end {
+                if batch.room() == 0 {
+                    batch.flush(window);
                 }
-                run[used..used + blocks.len()].copy_from_slice(&window[blocks.clone()]);
-                used += blocks.len();
-                taken += 1;
+                let len = (end - at).min(batch.room());
+                batch.push(window, at..at + len, first);
+                at += len;
+                first = false;
             }
-            let (blocks, _) = InOutBuf::from(&mut run[..used]).into_chunks::<U16>();
-            self.cipher.decrypt_blocks_inout(blocks);
-            let mut decrypted = run[..used].chunks_exact(16);
-            for range in &rest[..taken] {
-                let mut previous = u128::from_ne_bytes(self.iv);
-                for (block, plain) in window[whole(range)]
-                    .chunks_exact_mut(16)
-                    .zip(&mut decrypted)
-                {
-                    let cipher = u128::from_ne_bytes(block_of(block));
-                    let plain = u128::from_ne_bytes(block_of(plain)) ^ previous;
-                    block.copy_from_slice(&plain.to_ne_bytes());
-                    previous = cipher;
-                }
-            }
-            rest = &rest[taken..];
         }
+        batch.flush(window);
+    }
+}
+
+/// Whole blocks gathered from a window's samples, to be decrypted together.
+struct Batch<'k> {
+    key: &'k SampleKey,
+    /// The gathered ciphertext.
+    cipher: [u8; Batch::RUN],
+    /// The blocks' AES decryption, then (XORed with the ciphertext before each) their plain
+    /// text.
+    plain: [u8; Batch::RUN],
+    used: usize,
+    /// Where each gathered piece came from, and whether it starts its sample (else it
+    /// continues the piece before it).
+    pieces: Vec<(Range<usize>, bool)>,
+    /// The last ciphertext block of the piece flushed last, for a piece that continues it.
+    carried: [u8; 16],
+}
+
+impl<'k> Batch<'k> {
+    /// Bytes gathered at most: both runs stay in the L1 cache.
+    const RUN: usize = 8 * 1024;
+
+    fn new(key: &'k SampleKey) -> Self {
+        Self {
+            key,
+            cipher: [0; Self::RUN],
+            plain: [0; Self::RUN],
+            used: 0,
+            pieces: Vec::new(),
+            carried: key.iv,
+        }
+    }
+
+    fn room(&self) -> usize {
+        Self::RUN - self.used
+    }
+
+    /// Gathers `blocks` (whole blocks, at most [`Self::room`] bytes) of `window`.
+    fn push(&mut self, window: &[u8], blocks: Range<usize>, starts_sample: bool) {
+        let len = blocks.len();
+        self.cipher[self.used..self.used + len].copy_from_slice(&window[blocks.clone()]);
+        self.used += len;
+        self.pieces.push((blocks, starts_sample));
+    }
+
+    /// Decrypts what was gathered and puts each piece back: each block's AES decryption
+    /// XORed with the ciphertext block before it (CBC), the iv before a sample's first, the
+    /// block carried over from the last run before a continuation's first.
+    fn flush(&mut self, window: &mut [u8]) {
+        let used = self.used;
+        if let Ok(buf) = InOutBuf::new(&self.cipher[..used], &mut self.plain[..used]) {
+            let (blocks, _) = buf.into_chunks::<U16>();
+            self.key.cipher.decrypt_blocks_inout(blocks);
+        }
+        let mut at = 0;
+        for (range, starts_sample) in self.pieces.drain(..) {
+            let mut before = u128::from_ne_bytes(if starts_sample {
+                self.key.iv
+            } else {
+                self.carried
+            });
+            let len = range.len();
+            let blocks = window[range]
+                .chunks_exact_mut(16)
+                .zip(self.plain[at..at + len].chunks_exact(16))
+                .zip(self.cipher[at..at + len].chunks_exact(16));
+            for ((out, plain), cipher) in blocks {
+                let plain = u128::from_ne_bytes(block_of(plain)) ^ before;
+                out.copy_from_slice(&plain.to_ne_bytes());
+                before = u128::from_ne_bytes(block_of(cipher));
+            }
+            self.carried = before.to_ne_bytes();
+            at += len;
+        }
+        self.used = 0;
     }
 }
 
@@ -222,15 +265,6 @@ pub(crate) fn entry_children(moov: &[u8], entry: &Mp4Box) -> Vec<Mp4Box> {
         _ => 28,
     };
     boxes(moov, entry.body() + fixed, entry.end())
-}
-
-fn decrypt_blocks(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
-    let whole = data.len() / 16 * 16;
-    if whole > 0 {
-        // Whole blocks need no padding: this cannot fail.
-        let _ = Aes128CbcDec::new(key.into(), iv.into())
-            .decrypt_padded_mut::<NoPadding>(&mut data[..whole]);
-    }
 }
 
 fn sha1(parts: &[&[u8]]) -> [u8; 20] {
@@ -271,15 +305,26 @@ fn hex<const N: usize>(what: &'static str, text: &str) -> Result<[u8; N], KeyErr
 mod batch_tests {
     use super::*;
 
+    use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
+
+    /// CBC decryption of a sample's whole blocks by the `cbc` crate: the reference.
+    fn cbc_decrypted(key: &[u8; 16], iv: &[u8; 16], sample: &mut [u8]) {
+        let whole = sample.len() / 16 * 16;
+        cbc::Decryptor::<aes::Aes128>::new(key.into(), iv.into())
+            .decrypt_padded_mut::<NoPadding>(&mut sample[..whole])
+            .expect("whole blocks need no padding");
+    }
+
     #[test]
     fn samples_decrypted_together_equal_samples_decrypted_one_by_one() {
         let key = SampleKey::new(&[0x5a; 16], [0x3c; 16]);
         // Sizes below, at and around a block, and the short and long samples AAC makes;
         // gaps between them (another track's bytes) stay as they are.
-        // Enough of them to fill several runs, and one larger than a run.
-        let mut sizes = vec![0usize, 5, 16, 17, 31, 186, 372, 600, 15, 1024, 9000];
+        // Enough of them to fill several runs, one larger than a run and one larger than two
+        // (each continues across runs).
+        let mut sizes = vec![0usize, 5, 16, 17, 31, 186, 372, 600, 15, 1024, 9000, 20_003];
         sizes.extend((0..120).map(|i| 150 + i * 7));
-        let mut window: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut window: Vec<u8> = (0..150_000u32).map(|i| (i * 31 % 251) as u8).collect();
         let mut ranges = Vec::new();
         let mut at = 3;
         for size in sizes {
@@ -288,8 +333,13 @@ mod batch_tests {
         }
         let mut one_by_one = window.clone();
         for range in &ranges {
-            key.decrypt_sample(&mut one_by_one[range.clone()]);
+            cbc_decrypted(&[0x5a; 16], &[0x3c; 16], &mut one_by_one[range.clone()]);
         }
+        let mut alone = window.clone();
+        for range in &ranges {
+            key.decrypt_sample(&mut alone[range.clone()]);
+        }
+        assert_eq!(alone, one_by_one, "a sample decrypted alone");
         let untouched = window.clone();
         key.decrypt_samples(&mut window, &ranges);
         assert_eq!(window, one_by_one);

@@ -14,7 +14,7 @@ mod key;
 mod view;
 
 pub use key::{KeyError, SampleKey, Secret};
-pub use view::{CHECKPOINT_EVERY, PlainView, ViewError};
+pub use view::{CHECKPOINT_EVERY, MAX_SAMPLE, PlainView, Span, ViewError};
 
 #[cfg(test)]
 mod tests;

@@ -176,3 +176,26 @@ fn a_download_cut_short_is_served_as_far_as_it_goes() {
         .count();
     assert!(agree + 16 >= cut, "agrees for {agree} of {cut} bytes");
 }
+
+#[test]
+fn an_index_naming_a_sample_larger_than_any_audio_frame_gives_no_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut encrypted = encrypt_aaxc(&rendered(dir.path()), &AAXC_KEY, &AAXC_IV);
+    let moov = earmark_mp4::top_level(&encrypted, b"moov").unwrap();
+    let track = earmark_mp4::sound_track(&encrypted, &moov).unwrap();
+    let stsz = earmark_mp4::child(&encrypted, &track.stbl, b"stsz").unwrap();
+    // stsz: version and flags, a size for every sample (0: each has its own), the count,
+    // then the sizes.
+    assert_eq!(earmark_mp4::uint(&encrypted, stsz.body() + 4, 4), Some(0));
+    let first = stsz.body() + 12;
+    let oversized = MAX_SAMPLE + 1;
+    encrypted[first..first + 4].copy_from_slice(&oversized.to_be_bytes());
+    let path = dir.path().join("damaged.aaxc");
+    std::fs::write(&path, &encrypted).unwrap();
+    let refused = PlainView::open(&File::open(&path).unwrap(), &aaxc_secret()).unwrap_err();
+    assert!(
+        matches!(refused, ViewError::OversizedSample(size) if size == u64::from(oversized)),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("download the book again"));
+}

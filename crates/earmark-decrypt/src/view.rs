@@ -19,6 +19,11 @@ use crate::key::{KeyError, SampleKey, Secret, entry_children, sample_entry};
 /// Samples between two checkpoints at most: the most a window's lookup walks.
 pub const CHECKPOINT_EVERY: u32 = 64;
 
+/// The largest sample a view accepts. An AAC frame is a few kilobytes at most; a window is
+/// read widened to the whole samples at its edges, so this bounds what a window reads beyond
+/// itself.
+pub const MAX_SAMPLE: u32 = 1 << 20;
+
 /// Why a file cannot be seen as plain M4A.
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
@@ -34,6 +39,42 @@ pub enum ViewError {
     /// The key cannot be had.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The sample table names a sample larger than any audio frame.
+    #[error(
+        "the file's index names a sample of {0} bytes, larger than any audio frame: the index is damaged; download the book again"
+    )]
+    OversizedSample(u64),
+}
+
+/// A window of the view and what to read of the file for it: the window widened to the
+/// whole samples at its edges, since a sample decrypts only whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    start: u64,
+    len: usize,
+    skip: usize,
+}
+
+impl Span {
+    /// The file offset to read from.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// How many bytes to read.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is nothing to read.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where the window begins in what was read.
+    pub fn skip(&self) -> usize {
+        self.skip
+    }
 }
 
 /// Where a run of back-to-back samples starts.
@@ -91,9 +132,10 @@ impl PlainView {
             let (Some((offset, size)), Ok(index)) = (span, u32::try_from(index)) else {
                 break;
             };
-            let Ok(size32) = u32::try_from(size) else {
-                break;
-            };
+            let size32 = u32::try_from(size)
+                .ok()
+                .filter(|size| *size <= MAX_SAMPLE)
+                .ok_or(ViewError::OversizedSample(size))?;
             if next_offset != Some(offset) || index % CHECKPOINT_EVERY == 0 {
                 checkpoints.push(Checkpoint {
                     offset,
@@ -112,59 +154,83 @@ impl PlainView {
         })
     }
 
+    /// What to read of the file for `len` bytes of the view from `offset`.
+    pub fn span(&self, offset: u64, len: u64) -> Span {
+        let end = offset.saturating_add(len);
+        let (mut start, mut until) = (offset, end);
+        for (sample, size) in self.samples_from(offset) {
+            if sample >= end {
+                break;
+            }
+            let sample_end = sample + u64::from(size);
+            if sample < offset && sample_end > offset {
+                start = sample;
+            }
+            if sample < end && sample_end > end {
+                until = sample_end;
+            }
+        }
+        let whole = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        Span {
+            start,
+            len: whole(until - start),
+            skip: whole(offset - start),
+        }
+    }
+
     /// Fills `buf` with the view's bytes from `offset`, as far as the file has them; returns
     /// how many (fewer than asked only at the end of the file).
     ///
     /// # Errors
     /// Any I/O error of reading the file.
     pub fn read_at(&self, file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let n = read_full(file, offset, buf)?;
-        self.decrypt_window(file, offset, &mut buf[..n])?;
+        let span = self.span(offset, buf.len() as u64);
+        let mut read = vec![0; span.len];
+        let n = self.read_span(file, &span, &mut read)?;
+        let got = n.saturating_sub(span.skip).min(buf.len());
+        buf[..got].copy_from_slice(&read[span.skip..span.skip + got]);
+        Ok(got)
+    }
+
+    /// Reads `span` of `file` into `buf` (at least [`Span::len`] bytes) and turns it into the
+    /// view's bytes; returns how many were read (fewer only at the end of the file).
+    ///
+    /// # Errors
+    /// Any I/O error of reading the file.
+    pub fn read_span(&self, file: &File, span: &Span, buf: &mut [u8]) -> io::Result<usize> {
+        let want = span.len.min(buf.len());
+        let n = read_full(file, span.start, &mut buf[..want])?;
+        self.decrypt_span(span, &mut buf[..n]);
         Ok(n)
     }
 
-    /// Turns `filled`, the file's own bytes from `offset`, into the view's: renamed boxes,
-    /// decrypted samples. Reads only the samples that straddle the window's edges.
-    ///
-    /// # Errors
-    /// Any I/O error of reading those samples.
-    pub fn decrypt_window(&self, file: &File, offset: u64, filled: &mut [u8]) -> io::Result<()> {
-        let end = offset + filled.len() as u64;
+    /// Turns `read`, the file's bytes of `span` (fewer than it names only at the end of the
+    /// file), into the view's: renamed boxes, decrypted samples (of a sample the file ends
+    /// in, the whole blocks it has).
+    pub fn decrypt_span(&self, span: &Span, read: &mut [u8]) {
+        let offset = span.start;
+        let end = offset + read.len() as u64;
         for (at, bytes) in &self.patches {
             for (i, byte) in bytes.iter().enumerate() {
                 let at = at + i as u64;
                 if (offset..end).contains(&at) {
-                    filled[(at - offset) as usize] = *byte;
+                    read[(at - offset) as usize] = *byte;
                 }
             }
         }
-        let mut sample_buf = Vec::new();
         let mut inside = Vec::new();
         for (start, size) in self.samples_from(offset) {
             if start >= end {
                 break;
             }
-            let sample_end = start + u64::from(size);
-            if sample_end <= offset {
+            // A span starts at a sample's start or outside every sample.
+            if start < offset {
                 continue;
             }
-            if start >= offset && sample_end <= end {
-                let at = (start - offset) as usize;
-                inside.push(at..at + size as usize);
-                continue;
-            }
-            // A sample that straddles the window's edge: decrypted whole, then cut.
-            sample_buf.resize(size as usize, 0);
-            let got = read_full(file, start, &mut sample_buf)?;
-            self.key.decrypt_sample(&mut sample_buf[..got]);
-            let (from, to) = (start.max(offset), sample_end.min(end));
-            let got_end = start + got as u64;
-            let to = to.min(got_end.max(from));
-            filled[(from - offset) as usize..(to - offset) as usize]
-                .copy_from_slice(&sample_buf[(from - start) as usize..(to - start) as usize]);
+            let from = (start - offset) as usize;
+            inside.push(from..(from + size as usize).min(read.len()));
         }
-        self.key.decrypt_samples(filled, &inside);
-        Ok(())
+        self.key.decrypt_samples(read, &inside);
     }
 
     /// `(offset, size)` of every sample from the last checkpoint at or before `offset`, in

@@ -85,8 +85,9 @@ pub fn file_window(
     })
 }
 
-/// A stream of `len` bytes of `view` (the plain view of `file`) from `offset`: each chunk
-/// read and decrypted on the blocking pool, memory bounded by one chunk.
+/// A stream of `len` bytes of `view` (the plain view of `file`) from `offset`, memory bounded
+/// by one chunk. Each chunk is read in one go with the samples cut by its edges (a sample
+/// decrypts only whole) and sent without them.
 pub fn plain_window(
     view: Arc<earmark_decrypt::PlainView>,
     file: Arc<File>,
@@ -99,38 +100,39 @@ pub fn plain_window(
             if remaining == 0 {
                 return Ok(None);
             }
-            let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(CHUNK);
-            let mut buf = vec![0u8; want];
+            let want = remaining.min(CHUNK as u64);
+            let span = view.span(offset, want);
+            let mut buf = vec![0u8; span.len()];
             // In the page cache (the common case while a book plays): read and decrypt here,
             // which costs less than the trip to the blocking pool; else there.
             let cached = rustix::io::preadv2(
                 &*file,
                 &mut [io::IoSliceMut::new(&mut buf)],
-                offset,
+                span.start(),
                 ReadWriteFlags::NOWAIT,
             );
             let (buf, n) = match cached {
-                Ok(n) if n == want => {
-                    view.decrypt_window(&file, offset, &mut buf)?;
+                Ok(n) if n == span.len() => {
+                    view.decrypt_span(&span, &mut buf);
                     (buf, n)
                 }
                 _ => actix_web::web::block(move || {
-                    view.read_at(&file, offset, &mut buf).map(|n| (buf, n))
+                    view.read_span(&file, &span, &mut buf).map(|n| (buf, n))
                 })
                 .await
                 .map_err(io::Error::other)??,
             };
-            if n == 0 {
+            let got = n.saturating_sub(span.skip()).min(want as usize);
+            if got == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "file truncated while being served",
                 ));
             }
-            let mut buf = buf;
-            buf.truncate(n);
+            let window = Bytes::from(buf).slice(span.skip()..span.skip() + got);
             Ok(Some((
-                Bytes::from(buf),
-                (offset + n as u64, remaining - n as u64),
+                window,
+                (offset + got as u64, remaining - got as u64),
             )))
         }
     })

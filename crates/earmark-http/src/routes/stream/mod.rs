@@ -171,13 +171,13 @@ async fn serve(
             opened
         }
     };
+    let named = named_file(&opened).map_err(gone)?;
     let view = match &file.stored {
         Some(stored) if plain::is_encrypted(stored) && !original => {
-            Some(plain::view_of(state, stored, &opened).await?)
+            Some(plain::view_of(state, stored, &opened, named.metadata()).await?)
         }
         _ => None,
     };
-    let named = named_file(&opened).map_err(gone)?;
     let size = named.metadata().len();
     if size == 0 && req.method() == Method::GET && req.headers().contains_key(header::RANGE) {
         // Every range of an empty file is unsatisfiable (actix-files would miscount it).

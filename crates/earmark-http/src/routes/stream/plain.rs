@@ -55,7 +55,8 @@ pub fn is_encrypted(file: &StoredFile) -> bool {
     matches!(file.kind, FileKind::Aax | FileKind::Aaxc)
 }
 
-/// The plain view of the download `file`, opened as `opened`.
+/// The plain view of the download `file`, opened as `opened`, whose metadata as read for
+/// this request is `meta`.
 ///
 /// # Errors
 /// [`ApiError::CannotDecrypt`] naming what is missing or wrong (the voucher, the activation
@@ -64,12 +65,9 @@ pub async fn view_of(
     state: &AppState,
     file: &StoredFile,
     opened: &Opened,
+    meta: &std::fs::Metadata,
 ) -> Result<Arc<PlainView>, ApiError> {
     let id = file.id.to_string();
-    let meta = opened
-        .file
-        .metadata()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let fingerprint = (meta.len(), meta.modified().ok());
     if let Some(view) = state.plain_views.get(&id, fingerprint) {
         return Ok(view);
