@@ -89,15 +89,29 @@ impl ConvertBook {
     }
 }
 
+/// The newest registered file of one of `kinds`.
+fn newest<'f>(files: &'f [StoredFile], kinds: &[FileKind]) -> Option<&'f StoredFile> {
+    files
+        .iter()
+        .filter(|f| kinds.contains(&f.kind))
+        .max_by_key(|f| f.created_at)
+}
+
+/// The book's side file of `kind`: the newest registered one, else the book's `column`.
+fn side_file(files: &[StoredFile], kind: FileKind, column: &Option<String>) -> Option<PathBuf> {
+    newest(files, &[kind])
+        .map(|f| PathBuf::from(&f.path))
+        .or_else(|| column.as_ref().map(PathBuf::from))
+}
+
+/// The book's own cover, which a book joined from its parts keeps too.
+fn cover_of(book: &Book, files: &[StoredFile]) -> Option<PathBuf> {
+    side_file(files, FileKind::Cover, &book.local_path_cover)
+}
+
 /// The book's downloaded files, preferring the registered ones over the book's columns.
 fn input_of(book: &Book, files: &[StoredFile]) -> Result<(ConversionInput, u64), JobFailure> {
-    let newest = |kinds: &[FileKind]| {
-        files
-            .iter()
-            .filter(|f| kinds.contains(&f.kind))
-            .max_by_key(|f| f.created_at)
-    };
-    let audio = newest(&[FileKind::Aax, FileKind::Aaxc])
+    let audio = newest(files, &[FileKind::Aax, FileKind::Aaxc])
         .map(|f| (f.path.clone(), f.size))
         .or_else(|| book.local_path_aax.clone().map(|p| (p, 0)))
         .ok_or_else(|| {
@@ -106,17 +120,12 @@ fn input_of(book: &Book, files: &[StoredFile]) -> Result<(ConversionInput, u64),
                 book.record.asin
             ))
         })?;
-    let side = |kind: FileKind, column: &Option<String>| {
-        newest(&[kind])
-            .map(|f| PathBuf::from(&f.path))
-            .or_else(|| column.as_ref().map(PathBuf::from))
-    };
     Ok((
         ConversionInput {
             audio: PathBuf::from(audio.0),
-            voucher: side(FileKind::Voucher, &book.local_path_voucher),
-            chapters: side(FileKind::Chapters, &None),
-            cover: side(FileKind::Cover, &book.local_path_cover),
+            voucher: side_file(files, FileKind::Voucher, &book.local_path_voucher),
+            chapters: side_file(files, FileKind::Chapters, &None),
+            cover: cover_of(book, files),
             activation_bytes: None,
         },
         u64::try_from(audio.1).unwrap_or(0),
@@ -209,7 +218,7 @@ impl JobHandler for ConvertBook {
                         parts.len()
                     ));
                     let mut first = parts[0].clone();
-                    first.cover = input_of(&book, &files).ok().and_then(|(own, _)| own.cover);
+                    first.cover = cover_of(&book, &files);
                     (first, parts, bytes)
                 }
                 None => {

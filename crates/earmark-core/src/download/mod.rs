@@ -227,15 +227,14 @@ impl JobHandler for DownloadBook {
             JobSpec::Download(asin, params) => (asin.clone(), params.clone()),
             other => return Err(JobFailure::wrong_spec(other, TaskType::Download)),
         };
+        let book = self.repo.get_book(&asin).await.map_err(JobFailure::from)?;
         if let Some(placed) = placing::earlier_outputs(ctx, self.store.as_ref()).await? {
             let message = "the files of an earlier attempt are in place";
             ctx.log(message);
             ctx.progress(100.0, Some(message));
-            let book = self.repo.get_book(&asin).await.map_err(JobFailure::from)?;
             let parts = self.parts(&book).await?;
             return Ok(completed(ctx.job(), &asin, &params, &placed, &parts, None));
         }
-        let book = self.repo.get_book(&asin).await.map_err(JobFailure::from)?;
         if book.local_path_aax.is_some() && !params.force {
             let message = "already downloaded: send force: true to download again";
             ctx.log(message);
