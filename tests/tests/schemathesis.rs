@@ -28,15 +28,22 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 /// The sections of schemathesis' report that say what failed or errored, without the rest
-/// (the run prints thousands of lines before them), bounded in length.
-fn what_went_wrong(stdout: &str) -> String {
+/// (the run prints thousands of lines before them); when it printed neither (it stopped
+/// before its report), the end of what it printed. Bounded in length.
+fn what_went_wrong(stdout: &str, stderr: &str) -> String {
     const MOST: usize = 8000;
     let start = ["= ERRORS =", "= FAILURES ="]
         .iter()
         .filter_map(|header| stdout.find(header))
         .min()
-        .and_then(|at| stdout[..at].rfind('\n').map(|line| line + 1))
-        .unwrap_or(0);
+        .map(|at| stdout[..at].rfind('\n').map_or(0, |line| line + 1));
+    let Some(start) = start else {
+        let all = format!("{stdout}\n{stderr}");
+        let from = (all.len().saturating_sub(MOST)..all.len())
+            .find(|&i| all.is_char_boundary(i))
+            .unwrap_or(all.len());
+        return all[from..].to_owned();
+    };
     let end = stdout.find("= SUMMARY =").unwrap_or(stdout.len());
     let wrong = stdout[start..end.max(start)].trim();
     let cut = (0..=wrong.len().min(MOST))
@@ -123,7 +130,7 @@ fn generated_and_hostile_requests_find_the_server_and_its_document_in_agreement(
         out.status.success(),
         "schemathesis found disagreements between server and document:\n{}",
         // CI shows the end of a failed test's output: repeat what went wrong there.
-        what_went_wrong(&stdout)
+        what_went_wrong(&stdout, &stderr)
     );
     // A run that tested nothing passes too; make sure it tested the API.
     assert!(
@@ -131,4 +138,27 @@ fn generated_and_hostile_requests_find_the_server_and_its_document_in_agreement(
         "{stdout}"
     );
     drop(fake);
+}
+
+#[test]
+fn a_failed_run_is_told_by_its_errors_and_failures_or_else_by_its_end() {
+    let report = "lots of progress\n\
+        ==================== ERRORS ====================\n\
+        ____ POST /auth/audible/login ____\nRead timed out\n\
+        ==================== FAILURES ====================\nServer error\n\
+        ==================== SUMMARY ====================\nTest cases: 10\n";
+    let told = what_went_wrong(report, "");
+    assert!(
+        told.starts_with("=") && told.contains("Read timed out"),
+        "{told}"
+    );
+    assert!(
+        told.contains("Server error") && !told.contains("progress"),
+        "{told}"
+    );
+    assert!(!told.contains("Test cases"), "{told}");
+    let crashed = what_went_wrong("collecting the schema", "Traceback: KeyError");
+    assert!(crashed.ends_with("Traceback: KeyError"), "{crashed}");
+    let long = "é".repeat(10_000);
+    assert!(what_went_wrong(&long, "").len() <= 8000);
 }

@@ -130,13 +130,13 @@ impl SampleKey {
     /// Decrypts many samples of `window` in place, each given by its range, as
     /// [`Self::decrypt_sample`] would one by one, but nearly twice as fast on short samples.
     ///
-    /// AES-NI decrypts eight blocks at once (VAES sixteen or more), but only when that many
-    /// independent blocks are at hand: CBC decryption of one ~200-byte sample leaves most
-    /// blocks in a short tail done one at a time. So the samples' whole blocks are gathered,
-    /// a few kilobytes at a time (the run stays in the L1 cache), decrypted there as
-    /// independent blocks, and each XORed back with the ciphertext block before it (the iv for
-    /// a sample's first) — which is CBC decryption, with the AES work pipelined. A sample
-    /// longer than a run continues in the next.
+    /// AES-NI decrypts eight blocks at once, but only when eight independent blocks are at
+    /// hand: CBC decryption of one ~200-byte sample leaves most blocks in a short tail done
+    /// one at a time. So the samples' whole blocks are gathered, a few kilobytes at a time
+    /// (the run stays in the L1 cache), decrypted there as independent blocks, and each XORed
+    /// with the ciphertext block before it (the iv for a sample's first) as it is put back —
+    /// which is CBC decryption, with the AES work pipelined. A sample longer than a run
+    /// continues in the next.
     pub fn decrypt_samples(&self, window: &mut [u8], samples: &[Range<usize>]) {
         let mut batch = Batch::new(self);
         for range in samples {
@@ -162,8 +162,7 @@ struct Batch<'k> {
     key: &'k SampleKey,
     /// The gathered ciphertext.
     cipher: [u8; Batch::RUN],
-    /// The blocks' AES decryption, then (XORed with the ciphertext before each) their plain
-    /// text.
+    /// The gathered blocks' AES decryption, not yet chained.
     plain: [u8; Batch::RUN],
     used: usize,
     /// Where each gathered piece came from, and whether it starts its sample (else it
@@ -205,6 +204,7 @@ impl<'k> Batch<'k> {
     /// block carried over from the last run before a continuation's first.
     fn flush(&mut self, window: &mut [u8]) {
         let used = self.used;
+        // Two slices of one length: `new` cannot refuse them.
         if let Ok(buf) = InOutBuf::new(&self.cipher[..used], &mut self.plain[..used]) {
             let (blocks, _) = buf.into_chunks::<U16>();
             self.key.cipher.decrypt_blocks_inout(blocks);
