@@ -58,6 +58,12 @@ impl ItemKind {
     }
 }
 
+/// Whether Audible's library item is one part of a book sold in parts (`AudioPart`), which
+/// Audible licenses only through its book.
+pub fn is_audio_part(item: &Value) -> bool {
+    field(item, "content_delivery_type") == Some("AudioPart")
+}
+
 /// The children a parent's item names in its `relationships` (`relationship_to_product`
 /// `child`), ordered by their `sort`; empty when the item names none (the `relationships`
 /// response group missing, or an item that lists no children there).

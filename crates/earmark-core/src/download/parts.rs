@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use crate::domain::asin::Asin;
 use crate::domain::book::Book;
 use crate::domain::library_query::{BookQuery, BookSortKey, ParentFilter};
-use crate::domain::parenthood::{ItemKind, listed_children};
+use crate::domain::parenthood::{ItemKind, is_audio_part, listed_children};
 use crate::ports::{JobFailure, LibraryRepo, LibraryRepoError};
 
 /// The most children listed at once (a podcast's whole back catalogue).
@@ -28,13 +28,11 @@ pub(super) fn podcast_refused(asin: &Asin) -> JobFailure {
 /// parts only as part of their book ("Audio Part asins are no longer supported"), and
 /// audible-cli finds only the book in the library.
 pub(super) fn part_refused(asin: &Asin, book: &Book) -> Option<JobFailure> {
-    let part = book
+    let parent = book
         .record
-        .metadata_json
-        .get("content_delivery_type")?
-        .as_str()?
-        == "AudioPart";
-    let parent = book.record.parent.as_ref().filter(|_| part)?;
+        .parent
+        .as_ref()
+        .filter(|_| is_audio_part(&book.record.metadata_json))?;
     Some(JobFailure::permanent(format!(
         "{asin} is part {} of the book {}: download the book (POST /jobs/download with {}), \
          which brings all of its parts",

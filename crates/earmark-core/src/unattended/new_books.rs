@@ -6,7 +6,7 @@ use crate::domain::asin::Asin;
 use crate::domain::book::BookRecord;
 use crate::domain::job::NewJob;
 use crate::domain::job_spec::{ConvertOptions, ConvertOptionsError, DownloadParams, JobSpec};
-use crate::domain::parenthood::ItemKind;
+use crate::domain::parenthood::{ItemKind, is_audio_part};
 use crate::domain::settings::Settings;
 
 /// The downloads `settings` ask for the books in `new` (found by a sync of `profile`, not in
@@ -64,11 +64,7 @@ pub fn worth_downloading(added: &[BookRecord]) -> Vec<Asin> {
         .filter(|r| ItemKind::of_item(&r.metadata_json) != ItemKind::Podcast)
         .filter(|r| match &r.parent {
             None => true,
-            Some(parent) => {
-                !new_parents.contains(&parent.asin)
-                    && r.metadata_json.get("content_delivery_type")
-                        != Some(&serde_json::Value::from("AudioPart"))
-            }
+            Some(parent) => !new_parents.contains(&parent.asin) && !is_audio_part(&r.metadata_json),
         })
         .map(|r| r.asin.clone())
         .collect()
