@@ -30,7 +30,7 @@ use crate::sql_types::DbTime;
 use crate::store_writes::impl_store_writes;
 use crate::webhook_impl::impl_webhook_store;
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
 /// Run on every new connection. `busy_timeout` comes first: the other pragmas may need a lock
 /// that a busy writer holds, and without the timeout they would fail at once.
