@@ -217,27 +217,18 @@ impl<'k> Batch<'k> {
                 self.carried
             });
             let len = range.len();
-            let blocks = window[range]
-                .chunks_exact_mut(16)
-                .zip(self.plain[at..at + len].chunks_exact(16))
-                .zip(self.cipher[at..at + len].chunks_exact(16));
-            for ((out, plain), cipher) in blocks {
-                let plain = u128::from_ne_bytes(block_of(plain)) ^ before;
-                out.copy_from_slice(&plain.to_ne_bytes());
-                before = u128::from_ne_bytes(block_of(cipher));
+            let (out, _) = window[range].as_chunks_mut::<16>();
+            let (plain, _) = self.plain[at..at + len].as_chunks::<16>();
+            let (cipher, _) = self.cipher[at..at + len].as_chunks::<16>();
+            for ((out, plain), cipher) in out.iter_mut().zip(plain).zip(cipher) {
+                *out = (u128::from_ne_bytes(*plain) ^ before).to_ne_bytes();
+                before = u128::from_ne_bytes(*cipher);
             }
             self.carried = before.to_ne_bytes();
             at += len;
         }
         self.used = 0;
     }
-}
-
-/// A 16-byte chunk as an array (chunks_exact(16) makes every chunk 16 bytes).
-fn block_of(chunk: &[u8]) -> [u8; 16] {
-    let mut block = [0; 16];
-    block.copy_from_slice(chunk);
-    block
 }
 
 /// The `adrm` box inside the sound track's sample entry.
