@@ -338,7 +338,6 @@ mod tests {
     use diesel::sql_types::Text;
     use diesel::sqlite::Sqlite;
     use diesel::{Connection, QueryDsl, QueryableByName, RunQueryDsl, SelectableHelper};
-    use diesel_migrations::MigrationHarness;
     use earmark_core::{BookQuery, BookSortKey, SortDirection};
 
     use crate::rows::BookRow;
@@ -349,17 +348,22 @@ mod tests {
         detail: String,
     }
 
-    /// SQLite's plan for `sql`, each step's description on a line. Without `ANALYZE`
-    /// statistics (earmark never runs it) the plan does not depend on the rows, so an empty
-    /// database plans as a library of 20,000 books does.
-    fn plan(sql: &str) -> String {
+    /// A database migrated as earmark migrates it, and a connection to it. Without `ANALYZE`
+    /// statistics (earmark never runs it) SQLite's plans do not depend on the rows, so an
+    /// empty database plans as a library of 20,000 books does.
+    fn migrated() -> (tempfile::TempDir, diesel::SqliteConnection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.db");
-        let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-        conn.run_pending_migrations(crate::sqlite::MIGRATIONS)
-            .unwrap();
+        let path = path.to_str().unwrap();
+        crate::sqlite::migrate(path).unwrap();
+        let conn = diesel::SqliteConnection::establish(path).unwrap();
+        (dir, conn)
+    }
+
+    /// SQLite's plan for `sql`, each step's description on a line.
+    fn plan(conn: &mut diesel::SqliteConnection, sql: &str) -> String {
         diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-            .load::<PlanStep>(&mut conn)
+            .load::<PlanStep>(conn)
             .unwrap()
             .into_iter()
             .map(|step| step.detail)
@@ -389,8 +393,9 @@ mod tests {
             (BookSortKey::Title, SortDirection::Asc)
         );
 
+        let (_dir, mut conn) = migrated();
         let count = filter_books!(books::table.into_boxed::<Sqlite>(), &q).count();
-        let counted = plan(&sql_of(&count, &[]));
+        let counted = plan(&mut conn, &sql_of(&count, &[]));
         assert!(
             counted.contains("COVERING INDEX books_by_title"),
             "the count reads rows:\n{counted}"
@@ -399,7 +404,7 @@ mod tests {
         let page =
             filter_books!(books::table.into_boxed::<Sqlite>(), &q).select(BookRow::as_select());
         let page = order_books!(page, q.sort, q.direction).limit(500).offset(0);
-        let paged = plan(&sql_of(&page, &[500, 0]));
+        let paged = plan(&mut conn, &sql_of(&page, &[500, 0]));
         assert!(
             paged.contains("INDEX books_by_title") && !paged.contains("TEMP B-TREE"),
             "the page sorts instead of walking the index:\n{paged}"

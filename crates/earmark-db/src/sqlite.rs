@@ -30,7 +30,7 @@ use crate::sql_types::DbTime;
 use crate::store_writes::impl_store_writes;
 use crate::webhook_impl::impl_webhook_store;
 
-pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
 /// Run on every new connection. `busy_timeout` comes first: the other pragmas may need a lock
 /// that a busy writer holds, and without the timeout they would fail at once.
@@ -242,7 +242,8 @@ impl_job_queue! {
     claim_lock = {},
 }
 
-fn migrate(path: &str) -> Result<(), crate::DbError> {
+/// Creates or brings up to date the SQLite database at `path`.
+pub(crate) fn migrate(path: &str) -> Result<(), crate::DbError> {
     let mut conn =
         SqliteConnection::establish(path).map_err(|e| crate::DbError::Connect(e.to_string()))?;
     conn.batch_execute(CONNECTION_PRAGMAS)
